@@ -1,0 +1,3 @@
+from llmspec.cli import run
+
+run()

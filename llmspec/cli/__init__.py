@@ -1,0 +1,64 @@
+"""The `llmspec` command: a thin layer that parses arguments, calls the API, prints results.
+
+Exit codes are decided here and only here: 0 ok, 1 the spec has errors, 2 usage, 3 a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from llmspec.cli import explain_cmd, init_cmd, schema_cmd, show_cmd, validate_cmd
+from llmspec.version import __version__
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+
+COMMANDS = {
+    "validate": validate_cmd,
+    "show": show_cmd,
+    "explain": explain_cmd,
+    "schema": schema_cmd,
+    "init": init_cmd,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmspec", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Turn one YAML spec per LLM application into everything it needs.",
+        epilog="examples:\n  llmspec validate specs/\n  llmspec show specs/support-bot.yaml -e prod\n"
+               "  llmspec explain specs/support-bot.yaml -e prod finetune.compute\n"
+               "  llmspec init support-bot\n\nrun `llmspec COMMAND --help` for a command's options")
+    parser.add_argument("--version", action="version", version=f"llmspec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        module.add_parser(sub, name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(COMMANDS[args.command].run(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception:  # a bug in llmspec, never a user error: those are Diagnostics
+        import traceback
+
+        traceback.print_exc()
+        print(f"\nllmspec {__version__} hit an internal error (exit 3). Please report it with "
+              "the traceback above.", file=sys.stderr)
+        return EXIT_BUG
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

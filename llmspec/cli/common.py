@@ -1,0 +1,51 @@
+"""Options and output shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from llmspec.diagnostics import Diagnostic
+from llmspec.report import SourceLines, render_github, render_json, render_text, unique
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def add_env_options(parser: argparse.ArgumentParser, many: bool = False) -> None:
+    if many:
+        parser.add_argument("-e", "--env", action="append", metavar="ENV",
+                            help="environment to resolve (repeatable; default: the base spec and "
+                                 "every declared environment)")
+    else:
+        parser.add_argument("-e", "--env", metavar="ENV",
+                            help="environment to resolve (default: the base spec)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="override a value with Hydra's syntax: a.b=1, +a.new=x (add), "
+                             "++a.b=x (add or change), ~a.b (delete); repeatable")
+
+
+def use_color(stream: object = None) -> bool:
+    stream = stream or sys.stdout
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)()) or bool(os.environ.get("FORCE_COLOR"))
+
+
+def print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str = "text",
+                      sources: SourceLines | None = None, stream: object = None) -> None:
+    out = stream or sys.stderr
+    items = unique(diagnostics)
+    if not items:
+        return
+    if fmt == "json":
+        text = render_json(items)
+    elif fmt == "github":
+        text = render_github(items)
+    else:
+        text = render_text(items, sources or SourceLines(), use_color(out))
+    print(text, file=out)  # type: ignore[call-overload]

@@ -1,0 +1,36 @@
+"""`llmspec init NAME`: scaffold a spec and its data folders."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from llmspec.cli.common import Formatter, print_diagnostics
+from llmspec.diagnostics import SpecError
+
+HELP = "scaffold a new app spec with sample data that validates at once"
+EXAMPLES = """examples:
+  llmspec init support-bot                 writes specs/support-bot.yaml and specs/data/support-bot/
+  llmspec init support-bot --dir apps      writes under apps/"""
+
+
+def add_parser(sub: Any, name: str) -> None:
+    parser = sub.add_parser(name, help=HELP, description=HELP, epilog=EXAMPLES,
+                            formatter_class=Formatter)
+    parser.add_argument("name", metavar="NAME", help="app name: lowercase letters, digits, `-`")
+    parser.add_argument("--dir", default="specs", help="folder for the spec (default: specs)")
+    parser.add_argument("--owner", default="my-team", help="metadata.owner")
+
+
+def run(args: argparse.Namespace) -> int:
+    from llmspec.scaffold import scaffold
+
+    try:
+        written = scaffold(args.name, args.dir, args.owner)
+    except SpecError as exc:
+        print_diagnostics(exc.diagnostics)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: llmspec validate {written[0]}")
+    return 0

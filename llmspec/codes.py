@@ -1,0 +1,72 @@
+"""The registry of stable diagnostic codes, grouped by the stage that reports them.
+
+Codes never change meaning once released; docs/diagnostics.md is generated from this table.
+"""
+
+from __future__ import annotations
+
+CODES: dict[str, str] = {
+    # LS1xx: reading the source
+    "LS100": "spec file cannot be read",
+    "LS101": "invalid YAML syntax",
+    "LS102": "file too large",
+    "LS103": "file is not UTF-8 text",
+    "LS104": "empty spec",
+    "LS105": "top level is not a mapping",
+    "LS106": "YAML tag not allowed",
+    "LS107": "duplicate key",
+    "LS108": "too many alias expansions (YAML bomb)",
+    "LS109": "nesting too deep",
+    "LS110": "more than one YAML document",
+    "LS111": "mapping key is not a plain scalar",
+    "LS112": "YAML merge key `<<` not supported",
+    # LS2xx: schema
+    "LS201": "unknown key",
+    "LS202": "missing required key",
+    "LS203": "wrong type",
+    "LS204": "invalid choice",
+    "LS205": "value out of range or wrong format",
+    "LS206": "invalid value",
+    # LS3xx: environments, overrides, interpolation
+    "LS301": "undefined variable",
+    "LS302": "environment variable not set",
+    "LS303": "interpolation cycle",
+    "LS304": "malformed secret reference",
+    "LS305": "malformed interpolation",
+    "LS306": "unknown environment",
+    "LS307": "invalid --set override",
+    "LS308": "invalid environment overlay",
+    "LS309": "secret reference where secrets are not allowed",
+    "LS310": "credential written as plain text",
+    # LS4xx: semantic checks
+    "LS401": "prompt template syntax error",
+    "LS402": "template variable not provided",
+    "LS403": "template input never used",
+    "LS404": "unknown reference",
+    "LS410": "gate on a metric that is not computed",
+    "LS411": "champion comparison without a registry",
+    "LS412": "retrieval metric without retrieval",
+    "LS413": "retrieval metric deeper than top_k",
+    "LS414": "metric plug-in module not found",
+    "LS420": "fine-tuning a model served only through an API",
+    "LS421": "precision or quantization the target cannot run",
+    "LS422": "setting ignored by the chosen method",
+    "LS430": "data path does not exist",
+    "LS431": "path escapes the repository",
+    "LS432": "glob matches no files",
+    "LS440": "governance policy violated",
+    "LS450": "token budget does not fit the context window",
+    "LS460": "serving target without a registry",
+    "LS461": "duplicate serving target",
+}
+
+
+def stage_of(code: str) -> str:
+    return {
+        "1": "source",
+        "2": "schema",
+        "3": "environments and interpolation",
+        "4": "checks",
+        "5": "render",
+        "6": "apply",
+    }[code[2]]

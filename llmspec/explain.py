@@ -1,0 +1,71 @@
+"""Where each part of a resolved value came from: a file and line, an overlay, or a default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from llmspec.diagnostics import Span
+from llmspec.pipeline import ResolvedSpec
+from llmspec.source.document import Path, format_path, parse_path
+
+
+@dataclass(frozen=True)
+class Provenance:
+    path: Path
+    value: Any
+    span: Span | None  # None: the value is the schema's default
+    written: str | None  # the source text when it differs from the value (interpolation)
+
+
+def resolved_data(resolved: ResolvedSpec) -> dict[str, Any]:
+    """The validated spec as plain data with defaults filled in; secrets stay references."""
+    data: dict[str, Any] = resolved.spec.model_dump(mode="json", exclude={"environments"})
+    return data
+
+
+def explain(resolved: ResolvedSpec, dotted: str = "") -> list[Provenance]:
+    """One entry per leaf under ``dotted`` (the whole spec when empty).
+
+    Raises KeyError when the path does not exist in the resolved spec.
+    """
+    path = parse_path(dotted) if dotted else ()
+    node: Any = resolved_data(resolved)
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            raise KeyError(format_path(path))
+    out: list[Provenance] = []
+    _leaves(resolved, path, node, out)
+    return out
+
+
+def _leaves(resolved: ResolvedSpec, path: Path, node: Any, out: list[Provenance]) -> None:
+    if isinstance(node, dict) and node:
+        for key, value in node.items():
+            _leaves(resolved, path + (key,), value, out)
+        return
+    if isinstance(node, list) and node and any(isinstance(v, (dict, list)) for v in node):
+        for i, value in enumerate(node):
+            _leaves(resolved, path + (i,), value, out)
+        return
+    span = resolved.document.values.get(path)
+    out.append(Provenance(path, node, span, _written(resolved, span)))
+
+
+def _written(resolved: ResolvedSpec, span: Span | None) -> str | None:
+    if span is None:
+        return None
+    text = resolved.document.sources.get(span.file)
+    if text is None:
+        return None
+    lines = text.split("\n")
+    if not 0 < span.line <= len(lines):
+        return None
+    line = lines[span.line - 1][span.col - 1:]
+    if "${" not in line:
+        return None
+    return line.split(" #")[0].strip()

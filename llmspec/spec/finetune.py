@@ -1,0 +1,132 @@
+"""`finetune`: the LoRA / QLoRA / full recipe and the Accelerate compute it runs on."""
+
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from llmspec.spec.base import Flag, Fraction, Identifier, PositiveInt, SpecModel, invalid
+
+
+class FieldMap(SpecModel):
+    """Names of the record fields, when they differ from the format's defaults."""
+
+    messages: str = Field("messages", description="chat: the list of {role, content}.")
+    instruction: str = Field("instruction", description="instruction: the task.")
+    input: str = Field("input", description="instruction: optional input.")
+    output: str = Field("output", description="instruction: the expected answer.")
+    prompt: str = Field("prompt", description="completion: the prompt.")
+    completion: str = Field("completion", description="completion: the answer.")
+
+
+class Dataset(SpecModel):
+    train: str = Field(description="Training records (jsonl), relative to the spec.",
+                       examples=["data/train.jsonl"])
+    validation: str | None = Field(None, description="Validation records (jsonl).")
+    validation_split: float = Field(0.1, ge=0.0, lt=0.5, description="Share of `train` held out "
+                                    "when there is no validation file.")
+    format: Literal["chat", "instruction", "completion"] = Field("chat",
+                                                                 description="Record format.")
+    fields: FieldMap = Field(default_factory=dict, validate_default=True, description="Field names.")
+    prompt_template: Identifier | None = Field(
+        None, description="The app template records are rendered through (default: "
+                          "`prompts.default`).")
+    use_app_prompt: Flag = Field(True, description="Render records through the app's prompt "
+                                 "template (with retrieved context when it uses `context`), so "
+                                 "the model trains on the prompt it is served with; `false` "
+                                 "trains on the raw records.")
+
+
+class Lora(SpecModel):
+    r: PositiveInt = Field(16, le=1024, description="Rank of the update matrices.")
+    alpha: PositiveInt = Field(32, description="Scaling numerator (scale = alpha / r).")
+    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA path.")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        "all-linear", description="Module names to adapt, or `all-linear`.",
+        examples=[["q_proj", "v_proj"]])
+    bias: Literal["none", "all", "lora_only"] = Field("none", description="Bias training.")
+
+
+class Quantization(SpecModel):
+    bits: Literal[4, 8] = Field(4, description="Quantization of the frozen base (QLoRA).")
+    quant_type: Literal["nf4", "fp4"] = Field("nf4", description="4-bit data type.")
+    double_quant: Flag = Field(True, description="Quantize the quantization constants.")
+    compute_dtype: Literal["bfloat16", "float16", "float32"] = Field(
+        "bfloat16", description="Dtype of the matmuls.")
+
+
+class EarlyStopping(SpecModel):
+    patience: PositiveInt = Field(3, description="Evaluations without improvement before stop.")
+    min_delta: float = Field(0.0, ge=0.0, description="Smallest improvement that counts.")
+
+
+class Training(SpecModel):
+    epochs: float = Field(3, gt=0, description="Passes over the training data.")
+    max_steps: PositiveInt | None = Field(None, description="Stop after this many optimizer "
+                                          "steps (overrides `epochs`).")
+    learning_rate: float = Field(2e-4, gt=0, lt=1, description="Peak learning rate.")
+    batch_size: PositiveInt = Field(8, description="Examples per device per step.")
+    gradient_accumulation_steps: PositiveInt = Field(1, description="Steps per optimizer update.")
+    max_seq_length: int = Field(1024, ge=16, description="Longest tokenized example.")
+    optimizer: Literal["adamw_torch", "adamw_8bit", "adafactor", "sgd"] = Field(
+        "adamw_torch", description="Optimizer.")
+    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
+        "linear", description="Learning-rate schedule.")
+    warmup_ratio: Fraction = Field(0.03, description="Share of steps spent warming up.")
+    weight_decay: float = Field(0.0, ge=0.0, description="Weight decay.")
+    gradient_checkpointing: Flag = Field(False, description="Trade compute for memory.")
+    packing: Flag = Field(False, description="Pack short examples into full sequences.")
+    eval_steps: PositiveInt | None = Field(None, description="Evaluate every N steps "
+                                           "(default: each epoch).")
+    early_stopping: EarlyStopping | None = Field(None, description="Stop when validation loss "
+                                                 "stops improving.")
+    seed: int = Field(42, description="Seed for data order and initialisation.")
+
+
+class Fsdp(SpecModel):
+    wrap_policy: Literal["transformer", "size"] = Field("transformer",
+                                                        description="FSDP auto-wrap policy.")
+    min_num_params: PositiveInt = Field(100_000_000, description="Size-based wrap threshold.")
+    sharding: Literal["full", "hybrid", "grad_op"] = Field("full", description="Sharding "
+                                                           "strategy.")
+    cpu_offload: Flag = Field(False, description="Offload parameters to CPU.")
+
+
+class DeepSpeed(SpecModel):
+    offload_optimizer: Literal["none", "cpu", "nvme"] = Field("none", description="Where "
+                                                              "optimizer state lives.")
+    offload_params: Literal["none", "cpu", "nvme"] = Field("none", description="ZeRO-3 only.")
+
+
+class Compute(SpecModel):
+    """Rendered into an Accelerate config file."""
+
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where training runs.")
+    mixed_precision: Literal["no", "fp16", "bf16"] = Field("no", description="Accelerate's "
+                                                           "mixed precision.")
+    num_processes: PositiveInt = Field(1, description="Processes (GPUs) per machine.")
+    num_machines: PositiveInt = Field(1, description="Machines.")
+    strategy: Literal["ddp", "fsdp", "deepspeed-zero2", "deepspeed-zero3"] = Field(
+        "ddp", description="How work is spread across processes.")
+    fsdp: Fsdp = Field(default_factory=dict, validate_default=True, description="FSDP options (strategy `fsdp`).")
+    deepspeed: DeepSpeed = Field(default_factory=dict, validate_default=True,
+                                 description="DeepSpeed options (`deepspeed-*`).")
+
+
+class Finetune(SpecModel):
+    method: Literal["lora", "qlora", "full"] = Field("lora", description="Recipe.")
+    dataset: Dataset = Field(description="Training data.")
+    lora: Lora = Field(default_factory=dict, validate_default=True, description="LoRA settings (lora, qlora).")
+    quantization: Quantization = Field(default_factory=dict, validate_default=True,
+                                       description="Base-model quantization (qlora).")
+    training: Training = Field(default_factory=dict, validate_default=True, description="Optimisation.")
+    compute: Compute = Field(default_factory=dict, validate_default=True, description="Accelerate compute.")
+    merge_adapter: Flag = Field(False, description="Merge the adapter into the base weights "
+                                "when packaging.")
+
+    @model_validator(mode="after")
+    def _sane(self) -> "Finetune":
+        if self.compute.strategy.startswith("deepspeed") and self.compute.device == "cpu":
+            raise invalid("DeepSpeed strategies need GPUs; use `ddp` on `device: cpu`",
+                          "compute")
+        return self

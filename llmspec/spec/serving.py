@@ -1,0 +1,124 @@
+"""`serving`: the registry entry, where the model is served, and how it is monitored."""
+
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from llmspec.secrets import SecretRef
+from llmspec.spec.base import Flag, Fraction, PositiveInt, Quantity, SpecModel, invalid
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Env = dict[str, str | SecretRef]
+
+
+class Registry(SpecModel):
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description=
+                             "Registered model name (default: `metadata.name`).")
+    alias: str = Field("champion", pattern=r"^[A-Za-z0-9_-]+$", description="Alias this "
+                       "environment promotes (dev, challenger, champion…).")
+
+
+class Replicas(SpecModel):
+    min: int = Field(1, ge=0, description="Fewest replicas (0 scales to zero on KServe).")
+    max: PositiveInt = Field(1, description="Most replicas.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Replicas":
+        if self.max < self.min:
+            raise invalid(f"max ({self.max}) is below min ({self.min})", "max")
+        return self
+
+
+class Resources(SpecModel):
+    cpu: Quantity = Field("1", description="CPU request.")
+    memory: Quantity = Field("4Gi", description="Memory request.")
+    gpu: int = Field(0, ge=0, description="GPUs (nvidia.com/gpu).")
+
+
+class MlflowTarget(SpecModel):
+    """`mlflow models serve` on the registered version (local and dev)."""
+
+    kind: Literal["mlflow"] = Field(description="A local MLflow model server.")
+    host: str = Field("127.0.0.1", description="Interface to bind.")
+    port: Port = Field(5001, description="Port.")
+    workers: PositiveInt = Field(1, description="Server workers.")
+
+
+class _Cluster(SpecModel):
+    namespace: str = Field("default", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+                           description="Kubernetes namespace.")
+    replicas: Replicas = Field(default_factory=dict, validate_default=True, description="Replica range.")
+    resources: Resources = Field(default_factory=dict, validate_default=True, description="Per-replica resources.")
+    image: str | None = Field(None, description="Serving image (default: built from the "
+                              "rendered Dockerfile).")
+    env: Env = Field(default_factory=dict, description="Environment variables; secrets become "
+                     "`secretKeyRef`s.")
+
+
+class KubernetesTarget(_Cluster):
+    """A Deployment + Service + HPA running the MLflow model server."""
+
+    kind: Literal["kubernetes"] = Field(description="Plain Kubernetes manifests.")
+    port: Port = Field(8080, description="Container port.")
+    target_cpu_utilization: int = Field(80, ge=1, le=100, description="HPA CPU target (%).")
+
+
+class KServeTarget(_Cluster):
+    """A KServe InferenceService."""
+
+    kind: Literal["kserve"] = Field(description="A KServe InferenceService manifest.")
+    storage_uri: str | None = Field(None, description="Where KServe pulls the model from "
+                                    "(default: the registry's artifact location).")
+    scale_metric: Literal["concurrency", "rps", "cpu", "memory"] = Field(
+        "concurrency", description="Autoscaling metric.")
+    scale_target: PositiveInt = Field(1, description="Autoscaling target per replica.")
+
+
+class DockerTarget(SpecModel):
+    """A Dockerfile that serves the model with the MLflow server."""
+
+    kind: Literal["docker"] = Field(description="A container image definition.")
+    image: str | None = Field(None, description="Image name to tag.", examples=["acme/support-bot"])
+    base_image: str = Field("python:3.11-slim", description="Base image.")
+    port: Port = Field(8080, description="Port.")
+    env: Env = Field(default_factory=dict, description="Environment variables.")
+
+
+Target = Annotated[Union[MlflowTarget, KubernetesTarget, KServeTarget, DockerTarget],
+                   Field(discriminator="kind")]
+
+
+class Alert(SpecModel):
+    metric: Literal["request_count", "error_rate", "latency_p50_ms", "latency_p95_ms",
+                    "latency_p99_ms", "feedback_positive_rate", "feedback_count", "input_drift",
+                    "cost_usd"] = Field(description="A monitored metric.")
+    op: Literal[">=", ">", "<=", "<", "=="] = Field(description="Comparison that must hold.")
+    value: float = Field(description="Threshold.")
+    window: str = Field("1h", pattern=r"^[0-9]+[smhd]$", description="Aggregation window.")
+    action: Literal["notify", "retrain"] = Field("notify", description="`retrain` marks the app "
+                                                 "for retraining in the next plan.")
+
+
+class Monitoring(SpecModel):
+    log_traces: Flag = Field(True, description="Log every request as an MLflow trace.")
+    feedback: Flag = Field(False, description="Accept human feedback on traces.")
+    sample_rate: Fraction = Field(1.0, description="Share of requests traced.")
+    alerts: list[Alert] = Field(default_factory=list, description="Evaluated like gates.")
+
+
+class Limits(SpecModel):
+    """Bounds on what a request may override."""
+
+    max_new_tokens: PositiveInt = Field(1024, description="Largest `max_new_tokens` a request "
+                                        "may ask for.")
+    max_temperature: float = Field(1.5, ge=0, le=2, description="Largest temperature.")
+
+
+class Serving(SpecModel):
+    registry: Registry | None = Field(default_factory=dict, validate_default=True, description="Model-registry "
+                                      "entry; `null` to not register.")
+    targets: list[Target] = Field(default_factory=list, description="Where the model is served.")
+    monitoring: Monitoring = Field(default_factory=dict, validate_default=True, description="Traces, feedback, "
+                                   "alerts.")
+    limits: Limits = Field(default_factory=dict, validate_default=True, description="Request override bounds.")

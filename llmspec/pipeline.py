@@ -55,9 +55,10 @@ class ResolvedSpec:
 def display_path(path: FsPath) -> str:
     """Paths in diagnostics are relative to the working directory when they are below it."""
     try:
-        return os.path.relpath(path)
-    except ValueError:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
         return str(path)
+    return str(path) if relative.startswith("..") else relative
 
 
 def load(path: str | os.PathLike[str]) -> SourceSpec:

@@ -16,15 +16,42 @@ from llmspec.spec import Spec
 SCHEMA_ID = "https://llmspec.dev/schemas/llmspec.schema.json"
 
 
+INTERPOLATION = {
+    "type": "string",
+    "pattern": r"\$\{(vars\.|env:)[^}]+\}",
+    "description": "An interpolation, `${vars.NAME}` or `${env:NAME}`, resolved before "
+                   "validation.",
+}
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of a spec file, for editors and `check-jsonschema`."""
+    """The JSON Schema (draft 2020-12) of a spec file, for editors and `check-jsonschema`.
+
+    The schema describes the file as written, so typed values may also be interpolations.
+    """
     schema = Spec.model_json_schema(mode="validation")
+    schema = _allow_interpolation(schema)
+    schema.setdefault("$defs", {})["Interpolation"] = INTERPOLATION
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         **schema,
         "title": "llmspec LLMApp spec",
     }
+
+
+def _allow_interpolation(node: Any) -> Any:
+    """Let typed leaves (numbers, booleans, enums, patterned strings) be interpolations too;
+    constants stay literal, since a discriminator like `source` must pick a schema as written."""
+    if isinstance(node, list):
+        return [_allow_interpolation(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _allow_interpolation(v) for k, v in node.items()}
+    typed = out.get("type") in ("integer", "number", "boolean") or "enum" in out or (
+        out.get("type") == "string" and "pattern" in out)
+    if not typed or "const" in out:
+        return out
+    keep = {k: out.pop(k) for k in ("title", "description", "default", "examples") if k in out}
+    return {**keep, "anyOf": [out, {"$ref": "#/$defs/Interpolation"}]}
 
 
 def json_schema_text() -> str:

@@ -99,7 +99,8 @@ def _one(err: dict[str, Any], doc: Document, root: type[BaseModel]) -> Diagnosti
                      doc.span(path), hint=hint)
     if kind in _RANGE_ERRORS:
         message = err["msg"][0].lower() + err["msg"][1:]
-        return error("LS205", f"`{where}`: {message} (found `{_show(value)}`)", doc.span(path))
+        return error("LS205", f"`{where}`: {message} (found `{_show(value)}`)", doc.span(path),
+                     hint=_field_hint(root, path, doc.data) if path else None)
     field = ctx.get("field")
     target = path + (field,) if field else path
     message = err["msg"].removeprefix("Value error, ")

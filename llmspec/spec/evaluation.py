@@ -114,10 +114,12 @@ class Bootstrap(SpecModel):
 
 
 class Evaluation(SpecModel):
-    datasets: dict[Identifier, Annotated[EvalDataset, BeforeValidator(lambda v: _named(v, "path"))]] = Field(
+    datasets: dict[Identifier, Annotated[EvalDataset, BeforeValidator(
+        lambda v: _named(v, "path"), json_schema_input_type=str | EvalDataset)]] = Field(
         min_length=1, description="Named eval datasets: a path, or {path, fields…}.",
         examples=[{"golden": "data/eval.jsonl"}])
-    metrics: list[Annotated[Metric, BeforeValidator(lambda v: _named(v, "name"))]] = Field(
+    metrics: list[Annotated[Metric, BeforeValidator(
+        lambda v: _named(v, "name"), json_schema_input_type=str | Metric)]] = Field(
         default_factory=lambda: ["rouge_l"], validate_default=True,
         description="Metrics to compute: names, or {name, function} / {name, judge}.",
         examples=[["exact_match", "rouge_l", "retrieval_recall@4",

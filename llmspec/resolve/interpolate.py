@@ -25,8 +25,15 @@ _UNSET = object()
 def interpolate(doc: Document, environ: Mapping[str, str] | None = None) -> Document:
     """Resolve every interpolation in ``doc``; raises SpecError with all problems found."""
     resolver = _Resolver(doc, os.environ if environ is None else environ)
-    data = {k: (v if k == "environments" else resolver.walk(v, (k,)))
-            for k, v in doc.data.items()}
+    data: dict[str, Any] = {}
+    for key, value in doc.data.items():
+        if key == "environments":
+            data[key] = value
+        elif key == "vars" and isinstance(value, dict):
+            # through `variable`, so a cycle is reported once, from the first variable in it
+            data[key] = {k: resolver.variable((str(k),), doc.span(("vars", k))) for k in value}
+        else:
+            data[key] = resolver.walk(value, (key,))
     if resolver.problems:
         raise SpecError(resolver.problems)
     return Document(doc.file, data, doc.values, doc.keys, doc.sources)

@@ -303,7 +303,8 @@ def _syntax_error(exc: yaml.MarkedYAMLError, name: str, text: str) -> Diagnostic
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or "invalid YAML"
-    source_line = text.splitlines()[line - 1] if 0 < line <= text.count("\n") + 1 else ""
+    lines = text.split("\n")
+    source_line = lines[line - 1] if 0 < line <= len(lines) else ""
     hint = None
     if "maximum nesting depth" in problem:
         return error("LS109", f"nesting deeper than the YAML parser allows ({problem})",

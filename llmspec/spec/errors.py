@@ -104,8 +104,7 @@ def _one(err: dict[str, Any], doc: Document, root: type[BaseModel]) -> Diagnosti
     field = ctx.get("field")
     target = path + (field,) if field else path
     message = err["msg"].removeprefix("Value error, ")
-    return error("LS206", f"`{where}`: {message}",
-                 doc.key_span(target) if field else doc.span(target))
+    return error("LS206", f"`{where}`: {message}", doc.key_span(target))
 
 
 def _data_path(loc: tuple[Any, ...], data: Any) -> Path:

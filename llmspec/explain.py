@@ -65,7 +65,7 @@ def _written(resolved: ResolvedSpec, span: Span | None) -> str | None:
     lines = text.split("\n")
     if not 0 < span.line <= len(lines):
         return None
-    line = lines[span.line - 1][span.col - 1:]
-    if "${" not in line:
-        return None
-    return line.split(" #")[0].strip()
+    line = lines[span.line - 1]
+    end = span.end_col if span.end_line == span.line else len(line)
+    written = line[span.col - 1:end]
+    return written.strip() if "${" in written else None

@@ -63,7 +63,7 @@ def json_schema_text() -> str:
 def reference_markdown() -> str:
     """docs/spec-reference.md: every section, field, type, default and example."""
     out = ["# Spec reference", "",
-           "Generated from the spec models by `llmspec schema --docs docs/spec-reference.md`;",
+           "Generated from the spec models by `llmspec schema --docs docs`;",
            "a test fails when this file is stale. Unknown keys are errors everywhere.", ""]
     seen: set[type[BaseModel]] = set()
     queue: list[tuple[str, type[BaseModel]]] = [("", Spec)]
@@ -137,3 +137,25 @@ def _models_in(tp: Any) -> list[type[BaseModel]]:
     for arg in get_args(tp):
         out.extend(_models_in(arg))
     return out
+
+
+def diagnostics_markdown() -> str:
+    """docs/diagnostics.md: every diagnostic code, grouped by the stage that reports it."""
+    from llmspec.codes import CODES, stage_of
+
+    out = ["# Diagnostic codes", "",
+           "Generated from `llmspec/codes.py` by `llmspec schema --docs docs`. Codes are stable:",
+           "a code never changes meaning. `llmspec validate --format json` reports them as `code`.",
+           ""]
+    stage = None
+    for code, title in CODES.items():
+        if stage_of(code) != stage:
+            stage = stage_of(code)
+            out += ["", f"## {code[:3]}xx — {stage}", "", "| code | meaning |", "|---|---|"]
+        out.append(f"| `{code}` | {title} |")
+    return "\n".join(out).replace("\n\n\n", "\n\n") + "\n"
+
+
+def generated_docs() -> dict[str, str]:
+    """File name (under docs/) -> content, for everything generated from the code."""
+    return {"spec-reference.md": reference_markdown(), "diagnostics.md": diagnostics_markdown()}

@@ -39,7 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # argparse cannot take an optional positional after options (`explain SPEC -e prod PATH`):
+    # a command names the positional that a single leftover word fills.
+    field = getattr(COMMANDS.get(args.command or ""), "EXTRA_POSITIONAL", None)
+    if field and len(extra) == 1 and not extra[0].startswith("-") and not getattr(args, field):
+        setattr(args, field, extra.pop())
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

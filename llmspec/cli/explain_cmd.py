@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   llmspec explain specs/app.yaml -e prod finetune.compute
   llmspec explain specs/app.yaml -e dev model
   llmspec explain specs/app.yaml serving.targets[0]"""
+EXTRA_POSITIONAL = "path"
 
 
 def add_parser(sub: Any, name: str) -> None:

@@ -11,7 +11,8 @@ from llmspec.cli.common import Formatter
 HELP = "write the JSON Schema (and the Markdown spec reference) generated from the models"
 EXAMPLES = """examples:
   llmspec schema                                   writes schemas/llmspec.schema.json
-  llmspec schema --docs docs/spec-reference.md     also writes the reference
+  llmspec schema --docs docs                       also writes docs/spec-reference.md and
+                                                   docs/diagnostics.md
   llmspec schema --check                           exit 1 when a checked-in file is stale
 
 editors: add `# yaml-language-server: $schema=<path>/llmspec.schema.json` to a spec"""
@@ -21,17 +22,17 @@ def add_parser(sub: Any, name: str) -> None:
     parser = sub.add_parser(name, help=HELP, description=HELP, epilog=EXAMPLES,
                             formatter_class=Formatter)
     parser.add_argument("--out", default="schemas/llmspec.schema.json", metavar="FILE")
-    parser.add_argument("--docs", metavar="FILE", help="also write the Markdown reference here")
+    parser.add_argument("--docs", metavar="DIR", help="also write the Markdown references here")
     parser.add_argument("--check", action="store_true",
                         help="compare instead of writing; exit 1 when different")
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.schema_gen import json_schema_text, reference_markdown
+    from llmspec.schema_gen import generated_docs, json_schema_text
 
     targets = [(Path(args.out), json_schema_text())]
     if args.docs:
-        targets.append((Path(args.docs), reference_markdown()))
+        targets += [(Path(args.docs) / name, text) for name, text in generated_docs().items()]
     stale = []
     for path, text in targets:
         current = path.read_text(encoding="utf-8") if path.is_file() else None

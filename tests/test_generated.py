@@ -80,16 +80,25 @@ def test_check_jsonschema_rejects_invalid_specs(tmp_path: Path, broken: str) -> 
 
 
 def test_validate_imports_no_heavy_library() -> None:
+    # A finder records every attempt to import a heavy library, installed here or not.
     code = f"""
 import sys, runpy
+HEAVY = ("torch", "transformers", "peft", "accelerate", "mlflow", "lancedb",
+         "sentence_transformers")
+tried = []
+class Recorder:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in HEAVY:
+            tried.append(name)
+        return None
+sys.meta_path.insert(0, Recorder())
 import llmspec.cli
 sys.argv = ["llmspec", "validate", {str(ROOT / "specs")!r}]
 try:
     runpy.run_module("llmspec", run_name="__main__")
 except SystemExit as exc:
     assert exc.code == 0, exc.code
-heavy = [m for m in ("torch", "transformers", "peft", "accelerate", "mlflow", "lancedb",
-                     "sentence_transformers") if m in sys.modules]
+heavy = [m for m in HEAVY if m in sys.modules] + tried
 print("HEAVY=" + ",".join(heavy))
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -97,8 +97,10 @@ def load_text(text: str, name: str, layer: str = "base") -> Document:
         builder.diagnostics.append(_syntax_error(exc, name, text))
     except yaml.YAMLError as exc:  # reader errors: control characters
         position = getattr(exc, "position", 0)
+        char = getattr(exc, "character", None)
+        code = char if isinstance(char, int) else ord(char) if isinstance(char, str) and char else 0
         builder.diagnostics.append(error(
-            "LS103", f"character {getattr(exc, 'character', '?')!r} is not allowed in YAML",
+            "LS103", f"control character U+{code:04X} is not allowed in YAML",
             _char_span(text, position, name), hint="remove control characters from the file"))
     if builder.diagnostics:
         raise SpecError(builder.diagnostics)
@@ -196,6 +198,11 @@ class _Builder:
     def mapping_key(self, frame: _Frame, event: Any) -> None:
         span = self.span(event, event.style or "")
         key = event.value
+        if self.check_tag(event, {"tag:yaml.org,2002:str"}) is None and event.tag:
+            frame.key, frame.key_span = _DISCARD, span
+            return
+        if event.anchor:
+            self.anchors[event.anchor] = _Anchor(key, [((), span, False)])
         if key == "<<" and event.implicit[0]:
             self.diagnostics.append(error(
                 "LS112", "YAML merge keys (`<<`) are not part of YAML 1.2", span,
@@ -310,7 +317,8 @@ def _syntax_error(exc: yaml.MarkedYAMLError, name: str, text: str) -> Diagnostic
         return error("LS109", f"nesting deeper than the YAML parser allows ({problem})",
                      Span(name, line, col), hint="a spec is a few levels deep")
     if "\t" in source_line[: max(col, 1)] or "\t" in problem:
-        hint = "YAML indentation uses spaces; replace the tab characters"
+        return error("LS101", "a tab character cannot indent YAML", Span(name, line, col),
+                     hint="YAML indentation uses spaces; replace the tab characters")
     elif "mapping values are not allowed" in problem:
         hint = "a `key: value` pair is misplaced; check the indentation and quote values with `: `"
     elif "expected <block end>" in problem or "did not find expected key" in problem:

@@ -39,15 +39,27 @@ def llmspec_command() -> list[str]:
 def cold(runs: int) -> None:
     validate = wall([*llmspec_command(), "validate", str(EXAMPLE)], runs)
     pydantic = wall([sys.executable, "-c", "from pydantic import BaseModel"], runs)
-    one_model = wall([sys.executable, "-c", "from pydantic import BaseModel\n"
-                      "class M(BaseModel):\n    x: int = 0\nM(x=1)"], runs)
+    one_model = wall(
+        [
+            sys.executable,
+            "-c",
+            "from pydantic import BaseModel\nclass M(BaseModel):\n    x: int = 0\nM(x=1)",
+        ],
+        runs,
+    )
     python = wall([sys.executable, "-c", "pass"], runs)
-    print(f"cold `llmspec validate {EXAMPLE.relative_to(ROOT)}`: {validate * 1000:.0f} ms "
-          f"(median of {runs})")
-    print(f"  / `python -c 'from pydantic import BaseModel'` ({pydantic * 1000:.0f} ms): "
-          f"ratio {validate / pydantic:.2f}  (target <= 1.5)")
-    print(f"  / a one-field pydantic model ({one_model * 1000:.0f} ms): "
-          f"ratio {validate / one_model:.2f}")
+    print(
+        f"cold `llmspec validate {EXAMPLE.relative_to(ROOT)}`: {validate * 1000:.0f} ms "
+        f"(median of {runs})"
+    )
+    print(
+        f"  / `python -c 'from pydantic import BaseModel'` ({pydantic * 1000:.0f} ms): "
+        f"ratio {validate / pydantic:.2f}  (target <= 1.5)"
+    )
+    print(
+        f"  / a one-field pydantic model ({one_model * 1000:.0f} ms): "
+        f"ratio {validate / one_model:.2f}"
+    )
     print(f"  (bare interpreter start: {python * 1000:.0f} ms)")
 
 
@@ -59,9 +71,11 @@ def make_specs(folder: Path, count: int) -> list[Path]:
     text = EXAMPLE.read_text(encoding="utf-8")
     paths = []
     for i in range(count):
-        spec = (text.replace("name: support-bot", f"name: support-bot-{i}")
-                .replace("### Question", f"### Question {i}")
-                .replace("table: help_center", f"table: help_center_{i}"))
+        spec = (
+            text.replace("name: support-bot", f"name: support-bot-{i}")
+            .replace("### Question", f"### Question {i}")
+            .replace("table: help_center", f"table: help_center_{i}")
+        )
         path = folder / f"app{i:04d}.yaml"
         path.write_text(spec, encoding="utf-8")
         paths.append(path)
@@ -79,8 +93,10 @@ def throughput(count: int) -> None:
         elapsed = time.perf_counter() - started
     assert report.errors == 0, report.diagnostics[:3]
     rate = report.checked / elapsed
-    print(f"validate {count} specs x 3 environments in one process: {elapsed:.2f} s, "
-          f"{rate:.0f} spec-environments/s  (target >= 300)")
+    print(
+        f"validate {count} specs x 3 environments in one process: {elapsed:.2f} s, "
+        f"{rate:.0f} spec-environments/s  (target >= 300)"
+    )
 
 
 def main() -> None:

@@ -17,8 +17,19 @@ from typing import Any
 from llmspec.diagnostics import Diagnostic, Severity, Span, SpecError
 from llmspec.version import __version__
 
-__all__ = ["Diagnostic", "Severity", "Span", "SpecError", "__version__", "explain",
-           "json_schema", "load", "resolve", "scaffold", "validate"]
+__all__ = [
+    "Diagnostic",
+    "Severity",
+    "Span",
+    "SpecError",
+    "__version__",
+    "explain",
+    "json_schema",
+    "load",
+    "resolve",
+    "scaffold",
+    "validate",
+]
 
 _LAZY = {
     "load": "llmspec.api",

@@ -57,8 +57,12 @@ class Report:
         return out
 
 
-def validate(paths: Iterable[str | os.PathLike[str]], envs: Sequence[str] | None = None,
-             overrides: Sequence[str] = (), environ: Mapping[str, str] | None = None) -> Report:
+def validate(
+    paths: Iterable[str | os.PathLike[str]],
+    envs: Sequence[str] | None = None,
+    overrides: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> Report:
     """Validate spec files and folders: the base and every declared environment of each,
     or only ``envs``. Never raises for a problem in a spec; read ``Report.diagnostics``."""
     files, problems = find_specs(paths)

@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 from llmspec.codes import CODES
 
@@ -16,14 +17,14 @@ class Severity(str, Enum):
     NOTE = "note"
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     """A place in a source: 1-based line and column, end inclusive of the last character.
 
     ``layer`` names where the value came from when overlays are involved (``base``,
     ``environments.prod``, an overlay file, ``--set``); ``style`` is the YAML scalar style
     (``|``, ``>``, ``'``, ``"`` or empty for plain) so later stages can map offsets inside
-    a block scalar back onto file lines.
+    a block scalar back onto file lines. A NamedTuple rather than a frozen dataclass: the loader
+    makes one per YAML node and tuples are several times cheaper to create.
     """
 
     file: str
@@ -38,7 +39,7 @@ class Span:
         return f"{self.file}:{self.line}:{self.col}"
 
     def with_layer(self, layer: str) -> Span:
-        return Span(self.file, self.line, self.col, self.end_line, self.end_col, layer, self.style)
+        return self._replace(layer=layer)
 
     def point(self, line: int, col: int, length: int = 1) -> Span:
         """A span inside this one's file (used to point at a line within a block scalar)."""
@@ -95,13 +96,23 @@ class Diagnostic:
         }
 
 
-def error(code: str, message: str, span: Span | None = None, hint: str | None = None,
-          related: Iterable[Related] = ()) -> Diagnostic:
+def error(
+    code: str,
+    message: str,
+    span: Span | None = None,
+    hint: str | None = None,
+    related: Iterable[Related] = (),
+) -> Diagnostic:
     return Diagnostic(code, message, span, hint, tuple(related), Severity.ERROR)
 
 
-def warning(code: str, message: str, span: Span | None = None, hint: str | None = None,
-            related: Iterable[Related] = ()) -> Diagnostic:
+def warning(
+    code: str,
+    message: str,
+    span: Span | None = None,
+    hint: str | None = None,
+    related: Iterable[Related] = (),
+) -> Diagnostic:
     return Diagnostic(code, message, span, hint, tuple(related), Severity.WARNING)
 
 

@@ -9,8 +9,20 @@ from pathlib import Path as FsPath
 from llmspec.diagnostics import Diagnostic, Span, error
 
 SUFFIXES = (".yaml", ".yml")
-SKIP_DIRS = frozenset({".git", ".llmspec", ".venv", "venv", "node_modules", "__pycache__",
-                       "build", ".tox", ".mypy_cache", ".pytest_cache"})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".llmspec",
+        ".venv",
+        "venv",
+        "node_modules",
+        "__pycache__",
+        "build",
+        ".tox",
+        ".mypy_cache",
+        ".pytest_cache",
+    }
+)
 
 
 def find_specs(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[FsPath], list[Diagnostic]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from llmspec.diagnostics import Span
 from llmspec.pipeline import ResolvedSpec
-from llmspec.source.document import Path, format_path, parse_path
+from llmspec.source.document import ABSENT, Path, child, format_path, parse_path
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,8 @@ def explain(resolved: ResolvedSpec, dotted: str = "") -> list[Provenance]:
     path = parse_path(dotted) if dotted else ()
     node: Any = resolved_data(resolved)
     for part in path:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-        else:
+        node = child(node, part)
+        if node is ABSENT:
             raise KeyError(format_path(path))
     out: list[Provenance] = []
     _leaves(resolved, path, node, out)
@@ -67,5 +64,5 @@ def _written(resolved: ResolvedSpec, span: Span | None) -> str | None:
         return None
     line = lines[span.line - 1]
     end = span.end_col if span.end_line == span.line else len(line)
-    written = line[span.col - 1:end]
+    written = line[span.col - 1 : end]
     return written.strip() if "${" in written else None

@@ -13,12 +13,17 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path as FsPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmspec.checks.context import CheckContext, repository_root
 from llmspec.diagnostics import Diagnostic, SpecError, has_errors
 from llmspec.resolve.interpolate import interpolate
-from llmspec.resolve.overlay import apply_overrides, environment_names, overlay_files, select_environment
+from llmspec.resolve.overlay import (
+    apply_overrides,
+    environment_names,
+    overlay_files,
+    select_environment,
+)
 from llmspec.source.document import Document
 from llmspec.source.loader import load_file
 
@@ -68,10 +73,17 @@ def load(path: str | os.PathLike[str]) -> SourceSpec:
     return SourceSpec(fs, document, overlay_files(fs))
 
 
-def resolve(source: SourceSpec | str | os.PathLike[str], env: str | None = None,
-            overrides: Sequence[str] = (), environ: Mapping[str, str] | None = None
-            ) -> ResolvedSpec:
-    """Stages 2-6 for one environment; raises SpecError listing every problem found."""
+def resolve(
+    source: SourceSpec | str | os.PathLike[str],
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+    memo: dict[Any, Any] | None = None,
+) -> ResolvedSpec:
+    """Stages 2-6 for one environment; raises SpecError listing every problem found.
+
+    ``memo`` shares filesystem facts between calls for the same spec (see CheckContext).
+    """
     if not isinstance(source, SourceSpec):
         source = load(source)
     doc = source.document
@@ -80,8 +92,11 @@ def resolve(source: SourceSpec | str | os.PathLike[str], env: str | None = None,
     doc = apply_overrides(doc, overrides)
     doc = interpolate(doc, environ)
     spec = validate_document(doc)
-    spec_dir = source.path.resolve().parent
-    found = check(CheckContext(spec, doc, spec_dir, repository_root(spec_dir), env))
+    spec_dir = FsPath(os.path.realpath(source.path)).parent
+    context = CheckContext(
+        spec, doc, spec_dir, repository_root(spec_dir), env, {} if memo is None else memo
+    )
+    found = check(context)
     if has_errors(found):
         raise SpecError(found)
     return ResolvedSpec(spec, doc, env, source.path, tuple(found))
@@ -121,9 +136,12 @@ class Outcome:
         return not has_errors(self.diagnostics)
 
 
-def validate_file(path: FsPath, envs: Iterable[str] | None = None,
-                  overrides: Sequence[str] = (), environ: Mapping[str, str] | None = None
-                  ) -> list[Outcome]:
+def validate_file(
+    path: FsPath,
+    envs: Iterable[str] | None = None,
+    overrides: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> list[Outcome]:
     """Validate one spec: the base and every declared environment, or only ``envs``."""
     try:
         source = load(path)
@@ -131,9 +149,10 @@ def validate_file(path: FsPath, envs: Iterable[str] | None = None,
         return [Outcome(path, None, None, exc.diagnostics)]
     targets: list[str | None] = list(envs) if envs else [None, *source.environments]
     outcomes = []
+    memo: dict[Any, Any] = {}
     for env in targets:
         try:
-            resolved = resolve(source, env, overrides, environ)
+            resolved = resolve(source, env, overrides, environ, memo)
             outcomes.append(Outcome(path, env, resolved, resolved.diagnostics))
         except SpecError as exc:
             outcomes.append(Outcome(path, env, None, exc.diagnostics))

@@ -17,8 +17,13 @@ def unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     seen: dict[tuple[object, ...], Diagnostic] = {}
     for d in diagnostics:
         span = d.span
-        key = (d.code, d.message, span.file if span else None, span.line if span else None,
-               span.col if span else None)
+        key = (
+            d.code,
+            d.message,
+            span.file if span else None,
+            span.line if span else None,
+            span.col if span else None,
+        )
         seen.setdefault(key, d)
     return sorted(seen.values(), key=sort_key)
 
@@ -36,16 +41,18 @@ class SourceLines:
     def line(self, file: str, number: int) -> str | None:
         if file not in self._text:
             try:
-                self._text[file] = FsPath(file).read_text(encoding="utf-8",
-                                                          errors="replace").split("\n")
+                self._text[file] = (
+                    FsPath(file).read_text(encoding="utf-8", errors="replace").split("\n")
+                )
             except OSError:
                 self._text[file] = []
         lines = self._text[file]
         return lines[number - 1] if 0 < number <= len(lines) else None
 
 
-def render_text(diagnostics: Sequence[Diagnostic], sources: SourceLines,
-                color: bool = False) -> str:
+def render_text(
+    diagnostics: Sequence[Diagnostic], sources: SourceLines, color: bool = False
+) -> str:
     out: list[str] = []
     for d in diagnostics:
         out.append(_text_one(d, sources, color))
@@ -58,7 +65,9 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 def _text_one(d: Diagnostic, sources: SourceLines, color: bool) -> str:
     colour = {Severity.ERROR: "1;31", Severity.WARNING: "1;33", Severity.NOTE: "1;36"}[d.severity]
-    head = _paint(f"{d.severity.value}[{d.code}]", colour, color) + _paint(f": {d.message}", "1", color)
+    head = _paint(f"{d.severity.value}[{d.code}]", colour, color) + _paint(
+        f": {d.message}", "1", color
+    )
     lines = [head]
     if d.span is not None:
         lines.extend(_snippet(d.span, sources, color, colour))
@@ -87,7 +96,9 @@ def _snippet(span: Span, sources: SourceLines, color: bool, colour: str) -> list
     return lines
 
 
-def render_json(diagnostics: Sequence[Diagnostic], extra: Mapping[str, object] | None = None) -> str:
+def render_json(
+    diagnostics: Sequence[Diagnostic], extra: Mapping[str, object] | None = None
+) -> str:
     payload: dict[str, object] = {
         "format_version": JSON_FORMAT_VERSION,
         "errors": sum(d.is_error for d in diagnostics),
@@ -102,8 +113,9 @@ def render_github(diagnostics: Sequence[Diagnostic]) -> str:
     """GitHub Actions workflow commands: one ``::error file=…`` line per diagnostic."""
     out = []
     for d in diagnostics:
-        level = {Severity.ERROR: "error", Severity.WARNING: "warning",
-                 Severity.NOTE: "notice"}[d.severity]
+        level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}[
+            d.severity
+        ]
         props = [f"title={_prop(d.code)}"]
         if d.span is not None:
             props = [f"file={_prop(d.span.file)}", f"line={d.span.line}", f"col={d.span.col}"]

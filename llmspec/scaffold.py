@@ -18,13 +18,21 @@ def templates_root() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "templates"
 
 
-def scaffold(name: str, folder: str | os.PathLike[str] = "specs", owner: str = "my-team"
-             ) -> list[Path]:
+def scaffold(
+    name: str, folder: str | os.PathLike[str] = "specs", owner: str = "my-team"
+) -> list[Path]:
     """Write ``<folder>/<name>.yaml`` and ``<folder>/data/<name>/…``; refuses to overwrite."""
     if not NAME.fullmatch(name):
-        raise SpecError([error("LS205", f"`{name}` is not a valid app name",
-                               Span("<init>", 1, 1),
-                               hint="lowercase letters, digits and `-`, e.g. `support-bot`")])
+        raise SpecError(
+            [
+                error(
+                    "LS205",
+                    f"`{name}` is not a valid app name",
+                    Span("<init>", 1, 1),
+                    hint="lowercase letters, digits and `-`, e.g. `support-bot`",
+                )
+            ]
+        )
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     root = Path(folder)
@@ -37,13 +45,29 @@ def scaffold(name: str, folder: str | os.PathLike[str] = "specs", owner: str = "
     }
     existing = [p for p in files if p.exists()]
     if existing:
-        raise SpecError([error("LS100", f"`{p}` already exists; nothing was written",
-                               Span(str(p), 1, 1), hint="choose another name or folder")
-                         for p in existing])
-    env = Environment(loader=FileSystemLoader(templates_root() / "init"),
-                      undefined=StrictUndefined, keep_trailing_newline=True)
-    context = {"name": name, "owner": owner, "data_dir": data_dir,
-               "table": name.replace("-", "_"), "spec_file": str(root / f"{name}.yaml")}
+        raise SpecError(
+            [
+                error(
+                    "LS100",
+                    f"`{p}` already exists; nothing was written",
+                    Span(str(p), 1, 1),
+                    hint="choose another name or folder",
+                )
+                for p in existing
+            ]
+        )
+    env = Environment(
+        loader=FileSystemLoader(templates_root() / "init"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    context = {
+        "name": name,
+        "owner": owner,
+        "data_dir": data_dir,
+        "table": name.replace("-", "_"),
+        "spec_file": str(root / f"{name}.yaml"),
+    }
     rendered = {path: env.get_template(tpl).render(context) for path, tpl in files.items()}
     for path, text in rendered.items():
         path.parent.mkdir(parents=True, exist_ok=True)

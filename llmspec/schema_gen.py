@@ -19,9 +19,10 @@ SCHEMA_ID = "https://llmspec.dev/schemas/llmspec.schema.json"
 INTERPOLATION = {
     "type": "string",
     "pattern": r"\$\{(vars\.|env:)[^}]+\}",
-    "description": "An interpolation, `${vars.NAME}` or `${env:NAME}`, resolved before "
-                   "validation.",
+    "description": "An interpolation, `${vars.NAME}` or `${env:NAME}`, resolved before validation.",
 }
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a spec file, for editors and `check-jsonschema`.
 
@@ -46,8 +47,11 @@ def _allow_interpolation(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     out = {k: _allow_interpolation(v) for k, v in node.items()}
-    typed = out.get("type") in ("integer", "number", "boolean") or "enum" in out or (
-        out.get("type") == "string" and "pattern" in out)
+    typed = (
+        out.get("type") in ("integer", "number", "boolean")
+        or "enum" in out
+        or (out.get("type") == "string" and "pattern" in out)
+    )
     if not typed or "const" in out:
         return out
     keep = {k: out.pop(k) for k in ("title", "description", "default", "examples") if k in out}
@@ -60,11 +64,16 @@ def json_schema_text() -> str:
 
 # -- Markdown reference ------------------------------------------------------------------------
 
+
 def reference_markdown() -> str:
     """docs/spec-reference.md: every section, field, type, default and example."""
-    out = ["# Spec reference", "",
-           "Generated from the spec models by `llmspec schema --docs docs`;",
-           "a test fails when this file is stale. Unknown keys are errors everywhere.", ""]
+    out = [
+        "# Spec reference",
+        "",
+        "Generated from the spec models by `llmspec schema --docs docs`;",
+        "a test fails when this file is stale. Unknown keys are errors everywhere.",
+        "",
+    ]
     seen: set[type[BaseModel]] = set()
     queue: list[tuple[str, type[BaseModel]]] = [("", Spec)]
     while queue:
@@ -79,8 +88,10 @@ def reference_markdown() -> str:
             out += [doc, ""]
         out += ["| key | type | default | description |", "|---|---|---|---|"]
         for name, field in model.model_fields.items():
-            out.append(f"| `{name}` | {_type_text(field.annotation)} | {_default(field)} | "
-                       f"{_description(field)} |")
+            out.append(
+                f"| `{name}` | {_type_text(field.annotation)} | {_default(field)} | "
+                f"{_description(field)} |"
+            )
             for child in _models_in(field.annotation):
                 queue.append((f"{where}.{name}" if where else name, child))
         out.append("")
@@ -143,10 +154,13 @@ def diagnostics_markdown() -> str:
     """docs/diagnostics.md: every diagnostic code, grouped by the stage that reports it."""
     from llmspec.codes import CODES, stage_of
 
-    out = ["# Diagnostic codes", "",
-           "Generated from `llmspec/codes.py` by `llmspec schema --docs docs`. Codes are stable:",
-           "a code never changes meaning. `llmspec validate --format json` reports them as `code`.",
-           ""]
+    out = [
+        "# Diagnostic codes",
+        "",
+        "Generated from `llmspec/codes.py` by `llmspec schema --docs docs`. Codes are stable:",
+        "a code never changes meaning. `llmspec validate --format json` reports them as `code`.",
+        "",
+    ]
     stage = None
     for code, title in CODES.items():
         if stage_of(code) != stage:

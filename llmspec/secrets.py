@@ -47,18 +47,24 @@ class SecretRef:
             raise LookupError(f"secret {self.name} is not set in this environment") from None
 
     @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler
-                                     ) -> core_schema.CoreSchema:
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
         return core_schema.no_info_plain_validator_function(
-            _validate, serialization=core_schema.plain_serializer_function_ser_schema(str))
+            _validate, serialization=core_schema.plain_serializer_function_ser_schema(str)
+        )
 
     @classmethod
-    def __get_pydantic_json_schema__(cls, schema: core_schema.CoreSchema,
-                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        return {"type": "string", "pattern": r"^\$\{secret:[A-Za-z_][A-Za-z0-9_]*\}$",
-                "description": "A secret reference, `${secret:NAME}`; the value is read from the "
-                               "environment of the process that uses it and never written down.",
-                "examples": ["${secret:PROVIDER_API_KEY}"]}
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "type": "string",
+            "pattern": r"^\$\{secret:[A-Za-z_][A-Za-z0-9_]*\}$",
+            "description": "A secret reference, `${secret:NAME}`; the value is read from the "
+            "environment of the process that uses it and never written down.",
+            "examples": ["${secret:PROVIDER_API_KEY}"],
+        }
 
 
 def _validate(value: Any) -> SecretRef:
@@ -68,8 +74,9 @@ def _validate(value: Any) -> SecretRef:
         match = REFERENCE.fullmatch(value)
         if match:
             return SecretRef(match.group(1))
-    raise PydanticCustomError("secret_required",
-                              "must be a secret reference such as `${{secret:API_KEY}}`")
+    raise PydanticCustomError(
+        "secret_required", "must be a secret reference such as `${{secret:API_KEY}}`"
+    )
 
 
 # Shapes of real credentials; a literal like these where a secret belongs is an error.

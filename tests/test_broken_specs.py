@@ -32,8 +32,13 @@ def expectations() -> dict[str, set[tuple[str, int]]]:
 
 
 def run_validate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "llmspec", "validate", *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "llmspec", "validate", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +53,7 @@ def test_there_are_enough_broken_specs() -> None:
     assert all(planted.values()), [name for name, found in planted.items() if not found]
 
 
-def test_every_planted_problem_is_reported(report) -> None:  # type: ignore[no-untyped-def]
+def test_every_planted_problem_is_reported(report) -> None:
     code, payload, stderr = report
     assert code == 1
     assert "Traceback" not in stderr
@@ -57,8 +62,11 @@ def test_every_planted_problem_is_reported(report) -> None:  # type: ignore[no-u
         span = diag["span"]
         found[Path(span["file"]).name].add((diag["code"], span["line"]))
     planted = expectations()
-    mismatches = {name: {"expected": sorted(want), "reported": sorted(found.get(name, set()))}
-                  for name, want in planted.items() if found.get(name, set()) != want}
+    mismatches = {
+        name: {"expected": sorted(want), "reported": sorted(found.get(name, set()))}
+        for name, want in planted.items()
+        if found.get(name, set()) != want
+    }
     assert not mismatches, json.dumps(mismatches, indent=1)
 
 
@@ -71,16 +79,18 @@ def test_every_source_and_check_code_is_exercised() -> None:
     assert not missing, missing
 
 
-def test_text_output_is_golden(golden) -> None:  # type: ignore[no-untyped-def]
+def test_text_output_is_golden(golden) -> None:
     result = run_validate("tests/data/broken")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     golden(ROOT / "tests" / "golden" / "broken-validate.txt", result.stdout)
 
 
-def test_github_annotations_for_every_problem(report) -> None:  # type: ignore[no-untyped-def]
+def test_github_annotations_for_every_problem(report) -> None:
     result = run_validate("tests/data/broken", "--format", "github")
     lines = result.stdout.splitlines()
     _, payload, _ = report
     assert len(lines) == len(payload["diagnostics"])  # type: ignore[arg-type]
-    assert all(re.match(r"^::(error|warning) file=tests/data/broken/[^,]+,line=\d+,col=\d+", x)
-               for x in lines)
+    assert all(
+        re.match(r"^::(error|warning) file=tests/data/broken/[^,]+,line=\d+,col=\d+", x)
+        for x in lines
+    )

@@ -15,12 +15,12 @@ from tests.conftest import MINIMAL, ROOT
 EXAMPLES = sorted(p for p in (ROOT / "specs").glob("*.yaml") if p.name.count(".") == 1)
 
 
-def test_json_schema_is_current(golden) -> None:  # type: ignore[no-untyped-def]
+def test_json_schema_is_current(golden) -> None:
     golden(ROOT / "schemas" / "llmspec.schema.json", json_schema_text())
 
 
 @pytest.mark.parametrize("name", sorted(generated_docs()))
-def test_generated_docs_are_current(golden, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_generated_docs_are_current(golden, name: str) -> None:
     golden(ROOT / "docs" / name, generated_docs()[name])
 
 
@@ -55,8 +55,12 @@ def test_schema_has_titles_descriptions_and_examples() -> None:
 
 def check_jsonschema(*files: Path) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("check-jsonschema")
-    return subprocess.run([str(exe), "--schemafile", str(ROOT / "schemas/llmspec.schema.json"),
-                           *map(str, files)], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(exe), "--schemafile", str(ROOT / "schemas/llmspec.schema.json"), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_check_jsonschema_accepts_the_examples() -> None:
@@ -65,14 +69,20 @@ def test_check_jsonschema_accepts_the_examples() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("broken", [
-    pytest.param(MINIMAL.replace("tiny-gpt2", "tiny-gtp2"), id="bad-enum"),
-    pytest.param(MINIMAL.replace("  id: tiny-gpt2\n", "  id: tiny-gpt2\n  sed: 1\n"),
-                 id="unknown-key"),
-    pytest.param(MINIMAL.replace("  name: demo\n", ""), id="missing-name"),
-    pytest.param(MINIMAL + "finetune: {dataset: {train: t.jsonl}, training: {epochs: many}}\n",
-                 id="wrong-type"),
-])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        pytest.param(MINIMAL.replace("tiny-gpt2", "tiny-gtp2"), id="bad-enum"),
+        pytest.param(
+            MINIMAL.replace("  id: tiny-gpt2\n", "  id: tiny-gpt2\n  sed: 1\n"), id="unknown-key"
+        ),
+        pytest.param(MINIMAL.replace("  name: demo\n", ""), id="missing-name"),
+        pytest.param(
+            MINIMAL + "finetune: {dataset: {train: t.jsonl}, training: {epochs: many}}\n",
+            id="wrong-type",
+        ),
+    ],
+)
 def test_check_jsonschema_rejects_invalid_specs(tmp_path: Path, broken: str) -> None:
     spec = tmp_path / "bad.yaml"
     spec.write_text(broken)
@@ -101,7 +111,8 @@ except SystemExit as exc:
 heavy = [m for m in HEAVY if m in sys.modules] + tried
 print("HEAVY=" + ",".join(heavy))
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "HEAVY="

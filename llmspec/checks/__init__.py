@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from llmspec.checks import budget, finetune, governance, metrics, paths, references, serving, templates
+from llmspec.checks import (
+    budget,
+    finetune,
+    governance,
+    metrics,
+    paths,
+    references,
+    serving,
+    templates,
+)
 from llmspec.checks.context import CheckContext
 from llmspec.diagnostics import Diagnostic
 

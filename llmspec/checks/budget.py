@@ -33,8 +33,13 @@ def check_budget(ctx: CheckContext) -> Iterator[Diagnostic]:
     if window is None:
         return
     spec = ctx.spec
-    where = (ctx.span("model", "context_window") if ctx.has("model", "context_window")
-             else ctx.span("model", "id") if ctx.has("model", "id") else ctx.key("model"))
+    where = (
+        ctx.span("model", "context_window")
+        if ctx.has("model", "context_window")
+        else ctx.span("model", "id")
+        if ctx.has("model", "id")
+        else ctx.key("model")
+    )
     prompt = max((len(text) for _, _, text in templates_of(ctx)), default=0)
     prompt_tokens = -(-(prompt + len(spec.prompts.system)) // CHARS_PER_TOKEN)
     answer = spec.model.generation.max_new_tokens
@@ -49,16 +54,26 @@ def check_budget(ctx: CheckContext) -> Iterator[Diagnostic]:
     parts.append(f"answer {answer}")
     total = prompt_tokens + context + answer
     if total > window:
-        related = (ctx.related("top_k", "retrieval", "top_k")
-                   + ctx.related("chunk size", "retrieval", "chunking", "size")
-                   + ctx.related("max_new_tokens", "model", "generation", "max_new_tokens"))
-        yield error("LS450", f"the prompt does not fit: {' + '.join(parts)} = {total} tokens, "
-                    f"but the model's context window is {window}", where,
-                    hint="lower `retrieval.top_k`, `retrieval.chunking.size` or "
-                         "`model.generation.max_new_tokens`", related=related)
+        related = (
+            ctx.related("top_k", "retrieval", "top_k")
+            + ctx.related("chunk size", "retrieval", "chunking", "size")
+            + ctx.related("max_new_tokens", "model", "generation", "max_new_tokens")
+        )
+        yield error(
+            "LS450",
+            f"the prompt does not fit: {' + '.join(parts)} = {total} tokens, "
+            f"but the model's context window is {window}",
+            where,
+            hint="lower `retrieval.top_k`, `retrieval.chunking.size` or "
+            "`model.generation.max_new_tokens`",
+            related=related,
+        )
     if spec.finetune is not None and spec.finetune.training.max_seq_length > window:
-        yield error("LS450", f"`finetune.training.max_seq_length` "
-                    f"({spec.finetune.training.max_seq_length}) exceeds the model's context "
-                    f"window ({window})",
-                    ctx.span("finetune", "training", "max_seq_length"),
-                    hint=f"use at most {window}")
+        yield error(
+            "LS450",
+            f"`finetune.training.max_seq_length` "
+            f"({spec.finetune.training.max_seq_length}) exceeds the model's context "
+            f"window ({window})",
+            ctx.span("finetune", "training", "max_seq_length"),
+            hint=f"use at most {window}",
+        )

@@ -14,33 +14,54 @@ def check_finetune(ctx: CheckContext) -> Iterator[Diagnostic]:
         return
     model = ctx.spec.model
     if model.source == "openai-compatible":
-        yield error("LS420", "an `openai-compatible` model is served through an API and cannot "
-                    "be fine-tuned here", ctx.key("finetune"),
-                    hint="fine-tune an `hf`, `local` or `builtin` model, or drop `finetune` in "
-                         "this environment (`finetune: null`)",
-                    related=ctx.related("the model source is chosen here", "model", "source"))
+        yield error(
+            "LS420",
+            "an `openai-compatible` model is served through an API and cannot be fine-tuned here",
+            ctx.key("finetune"),
+            hint="fine-tune an `hf`, `local` or `builtin` model, or drop `finetune` in "
+            "this environment (`finetune: null`)",
+            related=ctx.related("the model source is chosen here", "model", "source"),
+        )
     compute = finetune.compute
     if finetune.method == "qlora" and (compute.device == "cpu" or model.source == "builtin"):
         why = "`compute.device` is cpu" if compute.device == "cpu" else "built-in models run on CPU"
-        yield warning("LS421", f"QLoRA needs a CUDA GPU and bitsandbytes, but {why}",
-                      ctx.span("finetune", "method"),
-                      hint="use `method: lora` in environments without GPUs",
-                      related=ctx.related("device chosen here", "finetune", "compute", "device"))
+        yield warning(
+            "LS421",
+            f"QLoRA needs a CUDA GPU and bitsandbytes, but {why}",
+            ctx.span("finetune", "method"),
+            hint="use `method: lora` in environments without GPUs",
+            related=ctx.related("device chosen here", "finetune", "compute", "device"),
+        )
     if compute.mixed_precision == "fp16" and (compute.device == "cpu" or model.source == "builtin"):
-        yield warning("LS421", "fp16 mixed precision needs a GPU; on a CPU Accelerate refuses it",
-                      ctx.span("finetune", "compute", "mixed_precision"),
-                      hint="use `mixed_precision: bf16` or `\"no\"` on CPU")
+        yield warning(
+            "LS421",
+            "fp16 mixed precision needs a GPU; on a CPU Accelerate refuses it",
+            ctx.span("finetune", "compute", "mixed_precision"),
+            hint='use `mixed_precision: bf16` or `"no"` on CPU',
+        )
     if finetune.method == "full" and ctx.has("finetune", "lora"):
-        yield warning("LS422", "`finetune.lora` is ignored by `method: full`",
-                      ctx.key("finetune", "lora"), hint="remove it, or use `method: lora`",
-                      related=ctx.related("method chosen here", "finetune", "method"))
+        yield warning(
+            "LS422",
+            "`finetune.lora` is ignored by `method: full`",
+            ctx.key("finetune", "lora"),
+            hint="remove it, or use `method: lora`",
+            related=ctx.related("method chosen here", "finetune", "method"),
+        )
     if finetune.method != "qlora" and ctx.has("finetune", "quantization"):
-        yield warning("LS422", f"`finetune.quantization` is ignored by `method: {finetune.method}`",
-                      ctx.key("finetune", "quantization"), hint="it applies to `method: qlora`",
-                      related=ctx.related("method chosen here", "finetune", "method"))
+        yield warning(
+            "LS422",
+            f"`finetune.quantization` is ignored by `method: {finetune.method}`",
+            ctx.key("finetune", "quantization"),
+            hint="it applies to `method: qlora`",
+            related=ctx.related("method chosen here", "finetune", "method"),
+        )
     strategy = compute.strategy
     if (ctx.has("finetune", "compute", "fsdp") and strategy != "fsdp") or (
-            ctx.has("finetune", "compute", "deepspeed") and not strategy.startswith("deepspeed")):
+        ctx.has("finetune", "compute", "deepspeed") and not strategy.startswith("deepspeed")
+    ):
         section = "fsdp" if ctx.has("finetune", "compute", "fsdp") else "deepspeed"
-        yield warning("LS422", f"`finetune.compute.{section}` is ignored by strategy `{strategy}`",
-                      ctx.key("finetune", "compute", section))
+        yield warning(
+            "LS422",
+            f"`finetune.compute.{section}` is ignored by strategy `{strategy}`",
+            ctx.key("finetune", "compute", section),
+        )

@@ -6,10 +6,11 @@ import difflib
 import glob
 import os
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path as FsPath
 
 from llmspec.checks.context import CheckContext
-from llmspec.diagnostics import Diagnostic, Span, error
+from llmspec.diagnostics import Diagnostic, error
 from llmspec.source.document import Path
 
 _REMOTE = ("s3://", "gs://", "az://", "abfs://", "http://", "https://", "hf://")
@@ -36,39 +37,56 @@ def data_paths(ctx: CheckContext) -> Iterator[tuple[Path, str, str]]:
 
 
 def check_paths(ctx: CheckContext) -> Iterator[Diagnostic]:
-    allowed = [FsPath(p).resolve() for p in ctx.spec.governance.allowed_external_paths]
+    allowed = [os.path.realpath(p) for p in ctx.spec.governance.allowed_external_paths]
     for path, value, kind in data_paths(ctx):
         if value.startswith(_REMOTE):
             continue
-        span = ctx.span(*path)
-        target = (ctx.spec_dir / value)
-        static = FsPath(_static_prefix(value)) if kind == "glob" else FsPath(value)
-        resolved = (ctx.spec_dir / static).resolve()
-        if not _inside(resolved, ctx.repo_root) and not any(_inside(resolved, a) for a in allowed):
-            yield error("LS431", f"`{value}` points outside the repository ({ctx.repo_root})",
-                        span, hint="keep data in the repository, or list the folder in "
-                                   "`governance.allowed_external_paths`")
-            continue
-        if kind == "glob":
-            if not _matches_any(ctx.spec_dir, value):
-                yield error("LS432", f"`{value}` matches no files", span,
-                            hint=f"patterns are relative to the spec's folder ({ctx.spec_dir})")
-            continue
-        if kind == "file" and not target.is_file():
-            yield _missing(value, target, span, "file")
-        elif kind == "folder" and not target.is_dir():
-            yield _missing(value, target, span, "folder")
+        problem = ctx.cached(
+            ("path", kind, value, tuple(allowed)),
+            partial(_problem, ctx, value, kind, allowed),
+        )
+        if problem is not None:
+            code, message, hint = problem
+            yield error(code, message, ctx.span(*path), hint=hint)
 
 
-def _missing(value: str, target: FsPath, span: Span | None, what: str) -> Diagnostic:
-    hint = None
+def _problem(
+    ctx: CheckContext, value: str, kind: str, allowed: list[str]
+) -> tuple[str, str, str | None] | None:
+    """(code, message, hint) of what is wrong with one data path, or None."""
+    static = _static_prefix(value) if kind == "glob" else value
+    resolved = os.path.realpath(os.path.join(ctx.spec_dir, static))
+    root = str(ctx.repo_root)
+    if not _inside(resolved, root) and not any(_inside(resolved, a) for a in allowed):
+        return (
+            "LS431",
+            f"`{value}` points outside the repository ({root})",
+            "keep data in the repository, or list the folder in "
+            "`governance.allowed_external_paths`",
+        )
+    if kind == "glob":
+        if _matches_any(ctx.spec_dir, value):
+            return None
+        return (
+            "LS432",
+            f"`{value}` matches no files",
+            f"patterns are relative to the spec's folder ({ctx.spec_dir})",
+        )
+    target = ctx.spec_dir / value
+    if kind == "file" and not target.is_file():
+        return "LS430", f"file `{value}` does not exist", _suggest(value, target)
+    if kind == "folder" and not target.is_dir():
+        return "LS430", f"folder `{value}` does not exist", _suggest(value, target)
+    return None
+
+
+def _suggest(value: str, target: FsPath) -> str:
     if target.parent.is_dir():
         siblings = [p.name for p in target.parent.iterdir()]
         match = difflib.get_close_matches(target.name, siblings, n=1, cutoff=0.6)
         if match:
-            hint = f"did you mean `{str(FsPath(value).parent / match[0])}`?"
-    return error("LS430", f"{what} `{value}` does not exist", span,
-                 hint=hint or "paths are relative to the spec's folder")
+            return f"did you mean `{FsPath(value).parent / match[0]}`?"
+    return "paths are relative to the spec's folder"
 
 
 def _static_prefix(pattern: str) -> str:
@@ -86,5 +104,5 @@ def _matches_any(root: FsPath, pattern: str) -> bool:
     return False
 
 
-def _inside(path: FsPath, folder: FsPath) -> bool:
-    return path == folder or folder in path.parents
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)

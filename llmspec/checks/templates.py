@@ -54,34 +54,53 @@ def check_templates(ctx: CheckContext) -> Iterator[Diagnostic]:
         if syntax is not None:
             line, message = syntax
             offset = _line_offset(text, line)
-            where = span_in_value(span, text, offset, 1, ctx.doc.sources) if span else ctx.span(*path)
-            yield error("LS401", f"template `{name}`: {message}", where,
-                        hint="Jinja2 syntax: `{{ variable }}`, `{% for x in xs %}…{% endfor %}`")
+            where = (
+                span_in_value(span, text, offset, 1, ctx.doc.sources) if span else ctx.span(*path)
+            )
+            yield error(
+                "LS401",
+                f"template `{name}`: {message}",
+                where,
+                hint="Jinja2 syntax: `{{ variable }}`, `{% for x in xs %}…{% endfor %}`",
+            )
             continue
         provided = {"system", *tpl.inputs} | ({"context"} if has_retrieval else set())
         used.setdefault(name, set()).update(variables)
         for variable in sorted(variables - provided):
             offset = _find(text, variable)
-            where = (span_in_value(span, text, offset, len(variable), ctx.doc.sources)
-                     if span and offset >= 0 else ctx.span(*path))
+            where = (
+                span_in_value(span, text, offset, len(variable), ctx.doc.sources)
+                if span and offset >= 0
+                else ctx.span(*path)
+            )
             if variable == "context":
                 hint = "`context` holds retrieved chunks: add a `retrieval` section"
                 related: list[Related] = []
             else:
                 hint = did_you_mean(variable, sorted(provided)) or (
-                    f"add `{variable}` to the template's `inputs`")
-                related = ctx.related("inputs are declared here",
-                                      "prompts", "templates", name, "inputs")
-            yield error("LS402", f"template `{name}` uses `{variable}`, which nothing provides",
-                        where, hint=hint, related=related)
+                    f"add `{variable}` to the template's `inputs`"
+                )
+                related = ctx.related(
+                    "inputs are declared here", "prompts", "templates", name, "inputs"
+                )
+            yield error(
+                "LS402",
+                f"template `{name}` uses `{variable}`, which nothing provides",
+                where,
+                hint=hint,
+                related=related,
+            )
     for name, tpl in ctx.spec.prompts.templates.items():
         if name not in used:
             continue
         for i, field in enumerate(tpl.inputs):
             if field not in used[name]:
-                yield warning("LS403", f"template `{name}` declares input `{field}` but never "
-                              "uses it", ctx.span("prompts", "templates", name, "inputs", i),
-                              hint="remove it from `inputs`, or use it in the template")
+                yield warning(
+                    "LS403",
+                    f"template `{name}` declares input `{field}` but never uses it",
+                    ctx.span("prompts", "templates", name, "inputs", i),
+                    hint="remove it from `inputs`, or use it in the template",
+                )
 
 
 def _line_offset(text: str, line: int) -> int:

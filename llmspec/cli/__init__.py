@@ -25,11 +25,14 @@ COMMANDS = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="llmspec", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="llmspec",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Turn one YAML spec per LLM application into everything it needs.",
-        epilog="examples:\n  llmspec validate specs/\n  llmspec show specs/support-bot.yaml -e prod\n"
-               "  llmspec explain specs/support-bot.yaml -e prod finetune.compute\n"
-               "  llmspec init support-bot\n\nrun `llmspec COMMAND --help` for a command's options")
+        epilog="examples:\n  llmspec validate specs/\n"
+        "  llmspec show specs/support-bot.yaml -e prod\n"
+        "  llmspec explain specs/support-bot.yaml -e prod finetune.compute\n"
+        "  llmspec init support-bot\n\nrun `llmspec COMMAND --help` for a command's options",
+    )
     parser.add_argument("--version", action="version", version=f"llmspec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
@@ -61,8 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         import traceback
 
         traceback.print_exc()
-        print(f"\nllmspec {__version__} hit an internal error (exit 3). Please report it with "
-              "the traceback above.", file=sys.stderr)
+        print(
+            f"\nllmspec {__version__} hit an internal error (exit 3). Please report it with "
+            "the traceback above.",
+            file=sys.stderr,
+        )
         return EXIT_BUG
 
 

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from llmspec.diagnostics import Diagnostic
 from llmspec.report import SourceLines, render_github, render_json, render_text, unique
@@ -17,16 +18,27 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
 
 def add_env_options(parser: argparse.ArgumentParser, many: bool = False) -> None:
     if many:
-        parser.add_argument("-e", "--env", action="append", metavar="ENV",
-                            help="environment to resolve (repeatable; default: the base spec and "
-                                 "every declared environment)")
+        parser.add_argument(
+            "-e",
+            "--env",
+            action="append",
+            metavar="ENV",
+            help="environment to resolve (repeatable; default: the base spec and "
+            "every declared environment)",
+        )
     else:
-        parser.add_argument("-e", "--env", metavar="ENV",
-                            help="environment to resolve (default: the base spec)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE",
-                        help="override a value with Hydra's syntax: a.b=1, +a.new=x (add), "
-                             "++a.b=x (add or change), ~a.b (delete); repeatable")
+        parser.add_argument(
+            "-e", "--env", metavar="ENV", help="environment to resolve (default: the base spec)"
+        )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a value with Hydra's syntax: a.b=1, +a.new=x (add), "
+        "++a.b=x (add or change), ~a.b (delete); repeatable",
+    )
 
 
 def use_color(stream: object = None) -> bool:
@@ -36,8 +48,12 @@ def use_color(stream: object = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)()) or bool(os.environ.get("FORCE_COLOR"))
 
 
-def print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str = "text",
-                      sources: SourceLines | None = None, stream: object = None) -> None:
+def print_diagnostics(
+    diagnostics: Sequence[Diagnostic],
+    fmt: str = "text",
+    sources: SourceLines | None = None,
+    stream: TextIO | None = None,
+) -> None:
     out = stream or sys.stderr
     items = unique(diagnostics)
     if not items:
@@ -48,4 +64,4 @@ def print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str = "text",
         text = render_github(items)
     else:
         text = render_text(items, sources or SourceLines(), use_color(out))
-    print(text, file=out)  # type: ignore[call-overload]
+    print(text, file=out)

@@ -9,7 +9,6 @@ from typing import Any
 from llmspec.cli.common import Formatter, add_env_options, print_diagnostics
 from llmspec.diagnostics import SpecError
 from llmspec.report import SourceLines
-from llmspec.source.document import format_path
 
 HELP = "show a resolved value and the file, line and overlay that set each part"
 EXAMPLES = """examples:
@@ -20,11 +19,17 @@ EXTRA_POSITIONAL = "path"
 
 
 def add_parser(sub: Any, name: str) -> None:
-    parser = sub.add_parser(name, help=HELP, description=HELP, epilog=EXAMPLES,
-                            formatter_class=Formatter)
+    parser = sub.add_parser(
+        name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
+    )
     parser.add_argument("spec", metavar="SPEC", help="spec file")
-    parser.add_argument("path", nargs="?", default="", metavar="PATH",
-                        help="dotted path, e.g. finetune.compute (default: everything)")
+    parser.add_argument(
+        "path",
+        nargs="?",
+        default="",
+        metavar="PATH",
+        help="dotted path, e.g. finetune.compute (default: everything)",
+    )
     add_env_options(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -32,6 +37,7 @@ def add_parser(sub: Any, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from llmspec.api import resolve
     from llmspec.explain import explain
+    from llmspec.source.document import format_path
 
     try:
         resolved = resolve(args.spec, args.env, args.overrides)
@@ -43,11 +49,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: `{args.path}` is not a path in the resolved spec", flush=True)
         return 1
     if args.format == "json":
-        print(json.dumps([{"path": format_path(e.path), "value": e.value,
-                           "source": None if e.span is None else {
-                               "file": e.span.file, "line": e.span.line, "column": e.span.col,
-                               "layer": e.span.layer},
-                           "written": e.written} for e in entries], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "path": format_path(e.path),
+                        "value": e.value,
+                        "source": None
+                        if e.span is None
+                        else {
+                            "file": e.span.file,
+                            "line": e.span.line,
+                            "column": e.span.col,
+                            "layer": e.span.layer,
+                        },
+                        "written": e.written,
+                    }
+                    for e in entries
+                ],
+                indent=2,
+            )
+        )
         return 0
     where = args.env or "base"
     print(f"{args.path or '<spec>'}  (environment: {where})")

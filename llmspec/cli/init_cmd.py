@@ -15,8 +15,9 @@ EXAMPLES = """examples:
 
 
 def add_parser(sub: Any, name: str) -> None:
-    parser = sub.add_parser(name, help=HELP, description=HELP, epilog=EXAMPLES,
-                            formatter_class=Formatter)
+    parser = sub.add_parser(
+        name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
+    )
     parser.add_argument("name", metavar="NAME", help="app name: lowercase letters, digits, `-`")
     parser.add_argument("--dir", default="specs", help="folder for the spec (default: specs)")
     parser.add_argument("--owner", default="my-team", help="metadata.owner")

@@ -19,12 +19,14 @@ editors: add `# yaml-language-server: $schema=<path>/llmspec.schema.json` to a s
 
 
 def add_parser(sub: Any, name: str) -> None:
-    parser = sub.add_parser(name, help=HELP, description=HELP, epilog=EXAMPLES,
-                            formatter_class=Formatter)
+    parser = sub.add_parser(
+        name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
+    )
     parser.add_argument("--out", default="schemas/llmspec.schema.json", metavar="FILE")
     parser.add_argument("--docs", metavar="DIR", help="also write the Markdown references here")
-    parser.add_argument("--check", action="store_true",
-                        help="compare instead of writing; exit 1 when different")
+    parser.add_argument(
+        "--check", action="store_true", help="compare instead of writing; exit 1 when different"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,8 +20,9 @@ secrets are printed as their references (${secret:NAME}), never as values"""
 
 
 def add_parser(sub: Any, name: str) -> None:
-    parser = sub.add_parser(name, help=HELP, description=HELP, epilog=EXAMPLES,
-                            formatter_class=Formatter)
+    parser = sub.add_parser(
+        name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
+    )
     parser.add_argument("spec", metavar="SPEC", help="spec file")
     add_env_options(parser)
     parser.add_argument("--format", choices=("yaml", "json"), default="yaml")

@@ -6,7 +6,6 @@ import argparse
 import sys
 from typing import Any
 
-from llmspec.api import validate
 from llmspec.cli.common import Formatter, add_env_options, print_diagnostics
 from llmspec.report import FORMATS
 
@@ -21,8 +20,9 @@ exit status: 0 no errors (warnings allowed unless --strict), 1 errors found, 2 u
 
 
 def add_parser(sub: Any, name: str) -> None:
-    parser = sub.add_parser(name, help=HELP, description=HELP, epilog=EXAMPLES,
-                            formatter_class=Formatter)
+    parser = sub.add_parser(
+        name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
+    )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
     add_env_options(parser, many=True)
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
@@ -30,6 +30,8 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from llmspec.api import validate
+
     report = validate(args.paths, envs=args.env, overrides=args.overrides)
     failed = report.errors > 0 or (args.strict and report.warnings > 0)
     if args.format == "json":
@@ -43,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
             status = "ok" if all(v == "ok" for v in envs.values()) else "failed"
             listed = ", ".join(f"{e}" + ("" if v == "ok" else " ✗") for e, v in envs.items())
             print(f"{status:>6}  {path}  ({listed})")
-        print(f"{len(report.specs)} spec(s), {report.checked} spec-environment(s): "
-              f"{report.errors} error(s), {report.warnings} warning(s)")
+        print(
+            f"{len(report.specs)} spec(s), {report.checked} spec-environment(s): "
+            f"{report.errors} error(s), {report.warnings} warning(s)"
+        )
     return 1 if failed else 0

@@ -71,11 +71,13 @@ class _Resolver:
         if not tokens:
             self.credential(text, path)
             return text
-        whole = len(tokens) == 1 and tokens[0].span() == (0, len(text)) and tokens[0].group(0) != "$${"
+        whole = (
+            len(tokens) == 1 and tokens[0].span() == (0, len(text)) and tokens[0].group(0) != "$${"
+        )
         parts: list[str] = []
         last = 0
         for match in tokens:
-            parts.append(text[last: match.start()])
+            parts.append(text[last : match.start()])
             last = match.end()
             if match.group(0) == "$${":
                 parts.append("${")
@@ -84,10 +86,15 @@ class _Resolver:
             if whole:
                 return value
             if isinstance(value, SecretRef):
-                self.problems.append(error(
-                    "LS304", "a secret reference must be the whole value, not part of a text",
-                    self.where(path, text, match.start(), len(match.group(0))),
-                    hint="put the whole credential in the secret, e.g. `api_key: ${secret:API_KEY}`"))
+                self.problems.append(
+                    error(
+                        "LS304",
+                        "a secret reference must be the whole value, not part of a text",
+                        self.where(path, text, match.start(), len(match.group(0))),
+                        hint="put the whole credential in the secret, "
+                        "e.g. `api_key: ${secret:API_KEY}`",
+                    )
+                )
                 continue
             parts.append("" if value is _UNSET else _text(value))
         parts.append(text[last:])
@@ -99,8 +106,14 @@ class _Resolver:
         body, closed = match.group(1), match.group(2)
         span = self.where(path, text, match.start(), len(match.group(0)))
         if not closed:
-            self.problems.append(error("LS305", "unclosed `${` in value", span,
-                                       hint="close it with `}`, or write `$${` for a literal `${`"))
+            self.problems.append(
+                error(
+                    "LS305",
+                    "unclosed `${` in value",
+                    span,
+                    hint="close it with `}`, or write `$${` for a literal `${`",
+                )
+            )
             return _UNSET
         kind, sep, rest = body.partition(":")
         if body.startswith("vars."):
@@ -108,29 +121,47 @@ class _Resolver:
         if sep and kind == "env":
             name, has_default, default = rest.partition(":-")
             if not NAME.fullmatch(name):
-                self.problems.append(error("LS305", f"`{name}` is not an environment variable name",
-                                           span))
+                self.problems.append(
+                    error("LS305", f"`{name}` is not an environment variable name", span)
+                )
                 return _UNSET
             if name in self.environ:
                 return self.environ[name]
             if has_default:
                 return default
-            self.problems.append(error(
-                "LS302", f"environment variable `{name}` is not set", span,
-                hint=f"set it, or give a default: `${{env:{name}:-VALUE}}`"))
+            self.problems.append(
+                error(
+                    "LS302",
+                    f"environment variable `{name}` is not set",
+                    span,
+                    hint=f"set it, or give a default: `${{env:{name}:-VALUE}}`",
+                )
+            )
             return _UNSET
         if sep and kind == "secret":
             if not NAME.fullmatch(rest):
-                self.problems.append(error(
-                    "LS304", f"`{rest}` is not a valid secret name", span,
-                    hint="secret names are letters, digits and `_`, e.g. `${secret:OPENAI_API_KEY}`"))
+                self.problems.append(
+                    error(
+                        "LS304",
+                        f"`{rest}` is not a valid secret name",
+                        span,
+                        hint="secret names are letters, digits and `_`, "
+                        "e.g. `${secret:OPENAI_API_KEY}`",
+                    )
+                )
                 return _UNSET
             return SecretRef(rest)
         hint = did_you_mean(kind if sep else body.split(".")[0], ["vars", "env", "secret"])
-        self.problems.append(error(
-            "LS305", f"`${{{body}}}` is not a known interpolation", span,
-            hint=hint or "use ${vars.NAME}, ${env:NAME}, ${env:NAME:-default} or ${secret:NAME};"
-                         " write `$${` for a literal `${`"))
+        self.problems.append(
+            error(
+                "LS305",
+                f"`${{{body}}}` is not a known interpolation",
+                span,
+                hint=hint
+                or "use ${vars.NAME}, ${env:NAME}, ${env:NAME:-default} or ${secret:NAME};"
+                " write `$${` for a literal `${`",
+            )
+        )
         return _UNSET
 
     def variable(self, parts: tuple[str, ...], span: Span | None) -> Any:
@@ -142,20 +173,36 @@ class _Resolver:
             if not isinstance(node, dict) or part not in node:
                 choices = list(node) if isinstance(node, dict) else []
                 name = ".".join(parts[: i + 1])
-                self.problems.append(error(
-                    "LS301", f"variable `vars.{name}` is not defined", span,
-                    hint=did_you_mean(part, choices) or (
-                        f"defined variables: {', '.join(map(str, choices))}" if choices
-                        else "define it under `vars:`")))
+                self.problems.append(
+                    error(
+                        "LS301",
+                        f"variable `vars.{name}` is not defined",
+                        span,
+                        hint=did_you_mean(part, choices)
+                        or (
+                            f"defined variables: {', '.join(map(str, choices))}"
+                            if choices
+                            else "define it under `vars:`"
+                        ),
+                    )
+                )
                 return _UNSET
             node = node[part]
         if path in self.active:
-            cycle = self.active[self.active.index(path):] + [path]
-            self.problems.append(error(
-                "LS303", "variables refer to each other in a cycle: "
-                + " -> ".join(format_path(p) for p in cycle), span,
-                related=[Related(s, f"`{format_path(p)}` is defined here")
-                         for p in cycle[:-1] if (s := self.doc.span(p)) is not None]))
+            cycle = self.active[self.active.index(path) :] + [path]
+            self.problems.append(
+                error(
+                    "LS303",
+                    "variables refer to each other in a cycle: "
+                    + " -> ".join(format_path(p) for p in cycle),
+                    span,
+                    related=[
+                        Related(s, f"`{format_path(p)}` is defined here")
+                        for p in cycle[:-1]
+                        if (s := self.doc.span(p)) is not None
+                    ],
+                )
+            )
             return _UNSET
         self.active.append(path)
         value = self.walk(node, path)
@@ -168,10 +215,14 @@ class _Resolver:
         if found is None:
             return
         label, start, end = found
-        self.problems.append(error(
-            "LS310", f"`{format_path(path)}` holds what looks like {label} in plain text",
-            self.where(path, text, start, end - start),
-            hint="never commit credentials: store it as a secret and write `${secret:NAME}`"))
+        self.problems.append(
+            error(
+                "LS310",
+                f"`{format_path(path)}` holds what looks like {label} in plain text",
+                self.where(path, text, start, end - start),
+                hint="never commit credentials: store it as a secret and write `${secret:NAME}`",
+            )
+        )
 
 
 def _text(value: Any) -> str:

@@ -8,7 +8,9 @@ merged, because fields of one model source (say `revision` of `hf`) mean nothing
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -23,13 +25,28 @@ _MISSING = object()
 def overlay_files(spec_file: str | FsPath) -> dict[str, FsPath]:
     """Overlay files beside a spec: ``app.yaml`` -> ``app.prod.yaml`` for env ``prod``."""
     spec = FsPath(spec_file)
+    folder = spec.parent
+    try:
+        names = _listing(str(folder), os.stat(folder).st_mtime_ns)
+    except OSError:
+        return {}
     found: dict[str, FsPath] = {}
-    for suffix in (".yaml", ".yml"):
-        for candidate in sorted(spec.parent.glob(f"{spec.stem}.*{suffix}")):
-            env = candidate.name[len(spec.stem) + 1: -len(suffix)]
-            if env and "." not in env and candidate != spec:
-                found.setdefault(env, candidate)
+    prefix = spec.stem + "."
+    for name in names:
+        if not name.startswith(prefix) or name == spec.name:
+            continue
+        for suffix in (".yaml", ".yml"):
+            env = name[len(prefix) : -len(suffix)] if name.endswith(suffix) else ""
+            if env and "." not in env:
+                found.setdefault(env, folder / name)
     return found
+
+
+@lru_cache(maxsize=64)
+def _listing(folder: str, mtime_ns: int) -> tuple[str, ...]:
+    """A folder's file names, cached while the folder is unchanged (its mtime moves when a file
+    is added or removed): validating N specs in one folder lists it once, not N times."""
+    return tuple(sorted(os.listdir(folder)))
 
 
 def environment_names(doc: Document, files: Mapping[str, FsPath]) -> list[str]:
@@ -39,17 +56,21 @@ def environment_names(doc: Document, files: Mapping[str, FsPath]) -> list[str]:
     return names + [n for n in files if n not in names]
 
 
-def select_environment(doc: Document, env: str, files: Mapping[str, FsPath],
-                       display: Any = str) -> Document:
+def select_environment(
+    doc: Document, env: str, files: Mapping[str, FsPath], display: Any = str
+) -> Document:
     """The base document with environment ``env`` merged on top."""
     names = environment_names(doc, files)
     if env not in names:
         span = doc.key_span(("environments",))
         hint = did_you_mean(env, names) or (
-            f"declared environments: {', '.join(names)}" if names else
-            "declare it under `environments:` or in an overlay file beside the spec")
-        raise SpecError([error("LS306", f"environment `{env}` is not declared in this spec",
-                               span, hint=hint)])
+            f"declared environments: {', '.join(names)}"
+            if names
+            else "declare it under `environments:` or in an overlay file beside the spec"
+        )
+        raise SpecError(
+            [error("LS306", f"environment `{env}` is not declared in this spec", span, hint=hint)]
+        )
     result = doc
     inline = doc.data.get("environments") or {}
     if env in inline:
@@ -57,22 +78,34 @@ def select_environment(doc: Document, env: str, files: Mapping[str, FsPath],
         prefix = ("environments", env)
         if overlay is not None:
             if not isinstance(overlay, dict):
-                raise SpecError([error("LS308", f"environment `{env}` must be a mapping of sections",
-                                       doc.span(prefix))])
+                raise SpecError(
+                    [
+                        error(
+                            "LS308",
+                            f"environment `{env}` must be a mapping of sections",
+                            doc.span(prefix),
+                        )
+                    ]
+                )
             result = merge(result, overlay, doc, prefix, f"environments.{env}")
     if env in files:
         name = display(files[env])
         over = load_file(files[env], name)
-        relabeled = Document(over.file, over.data,
-                             {p: s.with_layer(name) for p, s in over.values.items()},
-                             {p: s.with_layer(name) for p, s in over.keys.items()}, over.sources)
+        relabeled = Document(
+            over.file,
+            over.data,
+            {p: s.with_layer(name) for p, s in over.values.items()},
+            {p: s.with_layer(name) for p, s in over.keys.items()},
+            over.sources,
+        )
         result = merge(result, over.data, relabeled, (), name)
     _check_identity(doc, result, env)
     return result
 
 
-def merge(base: Document, overlay: dict[str, Any], source: Document, prefix: Path,
-          layer: str) -> Document:
+def merge(
+    base: Document, overlay: dict[str, Any], source: Document, prefix: Path, layer: str
+) -> Document:
     """Deep-merge ``overlay`` (found at ``prefix`` inside ``source``) onto ``base``."""
     replaced: list[Path] = []
     data = _merge_value(base.data, overlay, (), replaced)
@@ -93,7 +126,7 @@ def _merge_value(base: Any, over: Any, path: Path, replaced: list[Path]) -> Any:
         for key, value in over.items():
             out[key] = _merge_value(base.get(key, _MISSING), value, path + (key,), replaced)
         return out
-    if base is not _MISSING:
+    if isinstance(base, (dict, list)):  # only collections have positions below them to drop
         replaced.append(path)
     return over
 
@@ -105,12 +138,12 @@ def _switches(base: dict[str, Any], over: dict[str, Any]) -> bool:
 def _drop_under(table: Mapping[Path, Span], replaced: Sequence[Path]) -> dict[Path, Span]:
     if not replaced:
         return dict(table)
-    out: dict[Path, Span] = {}
-    for path, span in table.items():
-        if any(len(path) > len(r) and path[: len(r)] == r for r in replaced):
-            continue
-        out[path] = span
-    return out
+    gone = set(replaced)
+    return {
+        path: span
+        for path, span in table.items()
+        if not any(path[:n] in gone for n in range(1, len(path)))
+    }
 
 
 def _check_identity(base: Document, result: Document, env: str) -> None:
@@ -119,17 +152,28 @@ def _check_identity(base: Document, result: Document, env: str) -> None:
     if before != after:
         span = result.span(("metadata", "name"))
         first = base.span(("metadata", "name"))
-        raise SpecError([error(
-            "LS308", f"environment `{env}` renames the app from `{before}` to `{after}`", span,
-            hint="an app keeps one name in every environment; registry names go under "
-                 "`serving.registry.name`",
-            related=[Related(first, "the app is named here")] if first else [])])
+        raise SpecError(
+            [
+                error(
+                    "LS308",
+                    f"environment `{env}` renames the app from `{before}` to `{after}`",
+                    span,
+                    hint="an app keeps one name in every environment; registry names go under "
+                    "`serving.registry.name`",
+                    related=[Related(first, "the app is named here")] if first else [],
+                )
+            ]
+        )
 
 
 # -- --set overrides (Hydra's override grammar) -----------------------------------------------
 
+
 def apply_overrides(doc: Document, overrides: Iterable[str]) -> Document:
-    """Apply ``--set`` overrides: ``a.b=v`` changes, ``+a.b=v`` adds, ``++a.b=v`` forces, ``~a.b`` deletes."""
+    """Apply ``--set`` overrides in order (Hydra's grammar).
+
+    ``a.b=v`` changes a value, ``+a.b=v`` adds one, ``++a.b=v`` adds or changes, ``~a.b`` deletes.
+    """
     overrides = list(overrides)
     if not overrides:
         return doc
@@ -144,13 +188,25 @@ def apply_overrides(doc: Document, overrides: Iterable[str]) -> Document:
         try:
             override = parser.parse_override(text)
         except Exception as exc:  # Hydra raises its own exception types for grammar errors
-            problems.append(error("LS307", f"cannot parse override `{text}`: {exc}", span,
-                                  hint="use KEY=VALUE, +KEY=VALUE (add), ++KEY=VALUE (add or change)"
-                                       " or ~KEY (delete), as in Hydra"))
+            problems.append(
+                error(
+                    "LS307",
+                    f"cannot parse override `{text}`: {exc}",
+                    span,
+                    hint="use KEY=VALUE, +KEY=VALUE (add), ++KEY=VALUE (add or change)"
+                    " or ~KEY (delete), as in Hydra",
+                )
+            )
             continue
         if override.is_sweep_override():
-            problems.append(error("LS307", f"`{text}` is a sweep; an override sets one value",
-                                  span, hint="quote values that contain commas: key='a,b'"))
+            problems.append(
+                error(
+                    "LS307",
+                    f"`{text}` is a sweep; an override sets one value",
+                    span,
+                    hint="quote values that contain commas: key='a,b'",
+                )
+            )
             continue
         path = tuple(int(p) if p.isdigit() else p for p in override.key_or_group.split("."))
         kind = override.type.name
@@ -164,24 +220,52 @@ def apply_overrides(doc: Document, overrides: Iterable[str]) -> Document:
     return doc
 
 
-def _set_path(doc: Document, path: Path, value: Any, kind: str, span: Span,
-              sources: dict[str, str]) -> Document:
+def _set_path(
+    doc: Document, path: Path, value: Any, kind: str, span: Span, sources: dict[str, str]
+) -> Document:
     parent = doc.get(path[:-1], _MISSING)
     last = path[-1]
     dotted = format_path(path)
     if not isinstance(parent, (dict, list)):
-        raise SpecError([error("LS307", f"`{format_path(path[:-1])}` is not set in this spec",
-                               span, hint="create the parent first, e.g. `+SECTION={...}`")])
-    exists = (last in parent) if isinstance(parent, dict) else (
-        isinstance(last, int) and 0 <= last < len(parent))
+        raise SpecError(
+            [
+                error(
+                    "LS307",
+                    f"`{format_path(path[:-1])}` is not set in this spec",
+                    span,
+                    hint="create the parent first, e.g. `+SECTION={...}`",
+                )
+            ]
+        )
+    exists = (
+        (last in parent)
+        if isinstance(parent, dict)
+        else (isinstance(last, int) and 0 <= last < len(parent))
+    )
     if kind == "CHANGE" and not exists:
         choices = [str(k) for k in parent] if isinstance(parent, dict) else []
-        raise SpecError([error("LS307", f"`{dotted}` is not set in this spec", span,
-                               hint=did_you_mean(str(last), choices)
-                               or f"to add a new key use `+{dotted}=...`")])
+        raise SpecError(
+            [
+                error(
+                    "LS307",
+                    f"`{dotted}` is not set in this spec",
+                    span,
+                    hint=did_you_mean(str(last), choices)
+                    or f"to add a new key use `+{dotted}=...`",
+                )
+            ]
+        )
     if kind == "ADD" and exists:
-        raise SpecError([error("LS307", f"`{dotted}` is already set", span,
-                               hint=f"to change it use `{dotted}=...`")])
+        raise SpecError(
+            [
+                error(
+                    "LS307",
+                    f"`{dotted}` is already set",
+                    span,
+                    hint=f"to change it use `{dotted}=...`",
+                )
+            ]
+        )
     if kind == "DEL" and not exists:
         raise SpecError([error("LS307", f"`{dotted}` is not set; nothing to delete", span)])
     if kind == "DEL":
@@ -200,8 +284,9 @@ def _set_path(doc: Document, path: Path, value: Any, kind: str, span: Span,
         values[path] = span
         return Document(doc.file, data, values, dict(doc.keys), sources)
     source = Document(span.file, wrapped, _spans_for(value, path, span), {path: span}, sources)
-    return merge(Document(doc.file, doc.data, doc.values, doc.keys, sources),
-                 wrapped, source, (), "--set")
+    return merge(
+        Document(doc.file, doc.data, doc.values, doc.keys, sources), wrapped, source, (), "--set"
+    )
 
 
 def _spans_for(value: Any, path: Path, span: Span) -> dict[Path, Span]:

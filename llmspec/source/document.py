@@ -38,6 +38,18 @@ def parse_path(text: str) -> Path:
     return tuple(parts)
 
 
+ABSENT: Any = object()
+
+
+def child(node: Any, part: str | int) -> Any:
+    """``node[part]`` for a mapping key or an in-range list index, else ``ABSENT``."""
+    if isinstance(node, dict):
+        return node.get(part, ABSENT)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return ABSENT
+
+
 @dataclass(frozen=True)
 class Document:
     """A spec (or overlay) as data plus positions.
@@ -67,10 +79,7 @@ class Document:
     def get(self, path: Path, default: Any = None) -> Any:
         node = self.data
         for part in path:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                node = node[part]
-            else:
+            node = child(node, part)
+            if node is ABSENT:
                 return default
         return node

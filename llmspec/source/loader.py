@@ -56,32 +56,60 @@ def load_file(path: str | os.PathLike[str], display: str | None = None) -> Docum
     try:
         size = fs.stat().st_size
         if fs.is_dir():
-            raise SpecError([error("LS100", f"`{name}` is a directory, not a spec file",
-                                   Span(name, 1, 1))])
+            raise SpecError(
+                [error("LS100", f"`{name}` is a directory, not a spec file", Span(name, 1, 1))]
+            )
         if size > MAX_BYTES:
-            raise SpecError([error(
-                "LS102", f"file is {size:,} bytes; specs are limited to {MAX_BYTES:,}",
-                Span(name, 1, 1), hint="keep data in separate files and reference them by path")])
+            raise SpecError(
+                [
+                    error(
+                        "LS102",
+                        f"file is {size:,} bytes; specs are limited to {MAX_BYTES:,}",
+                        Span(name, 1, 1),
+                        hint="keep data in separate files and reference them by path",
+                    )
+                ]
+            )
         raw = fs.read_bytes()
     except OSError as exc:
-        raise SpecError([error("LS100", f"cannot read `{name}`: {exc.strerror or exc}",
-                               Span(name, 1, 1))]) from None
+        raise SpecError(
+            [error("LS100", f"cannot read `{name}`: {exc.strerror or exc}", Span(name, 1, 1))]
+        ) from None
     return load_bytes(raw, name)
 
 
 def load_bytes(raw: bytes, name: str) -> Document:
     if len(raw) > MAX_BYTES:
-        raise SpecError([error("LS102", f"file is {len(raw):,} bytes; limit is {MAX_BYTES:,}",
-                               Span(name, 1, 1))])
+        raise SpecError(
+            [
+                error(
+                    "LS102", f"file is {len(raw):,} bytes; limit is {MAX_BYTES:,}", Span(name, 1, 1)
+                )
+            ]
+        )
     if b"\x00" in raw:
-        raise SpecError([error("LS103", "file contains NUL bytes: it looks binary, not YAML",
-                               _byte_span(raw, raw.index(b"\x00"), name))])
+        raise SpecError(
+            [
+                error(
+                    "LS103",
+                    "file contains NUL bytes: it looks binary, not YAML",
+                    _byte_span(raw, raw.index(b"\x00"), name),
+                )
+            ]
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SpecError([error("LS103", f"byte 0x{raw[exc.start]:02x} is not valid UTF-8",
-                               _byte_span(raw, exc.start, name),
-                               hint="save the file as UTF-8")]) from None
+        raise SpecError(
+            [
+                error(
+                    "LS103",
+                    f"byte 0x{raw[exc.start]:02x} is not valid UTF-8",
+                    _byte_span(raw, exc.start, name),
+                    hint="save the file as UTF-8",
+                )
+            ]
+        ) from None
     return load_text(text, name)
 
 
@@ -99,14 +127,27 @@ def load_text(text: str, name: str, layer: str = "base") -> Document:
         position = getattr(exc, "position", 0)
         char = getattr(exc, "character", None)
         code = char if isinstance(char, int) else ord(char) if isinstance(char, str) and char else 0
-        builder.diagnostics.append(error(
-            "LS103", f"control character U+{code:04X} is not allowed in YAML",
-            _char_span(text, position, name), hint="remove control characters from the file"))
+        builder.diagnostics.append(
+            error(
+                "LS103",
+                f"control character U+{code:04X} is not allowed in YAML",
+                _char_span(text, position, name),
+                hint="remove control characters from the file",
+            )
+        )
     if builder.diagnostics:
         raise SpecError(builder.diagnostics)
     if builder.root is None:
-        raise SpecError([error("LS104", "the file is empty: no spec found", Span(name, 1, 1),
-                               hint="start from `llmspec init NAME`")])
+        raise SpecError(
+            [
+                error(
+                    "LS104",
+                    "the file is empty: no spec found",
+                    Span(name, 1, 1),
+                    hint="start from `llmspec init NAME`",
+                )
+            ]
+        )
     return Document(name, builder.root, builder.values, builder.keys, {name: text})
 
 
@@ -133,46 +174,71 @@ class _Builder:
         end_line, end_col = e.line + 1, e.column
         if end_col == 0 and end_line > s.line + 1:  # a block ending at a line break
             end_line, end_col = end_line - 1, 10_000
-        return Span(self.name, s.line + 1, s.column + 1, end_line, max(end_col, s.column + 1),
-                    self.layer, style)
+        return Span(
+            self.name,
+            s.line + 1,
+            s.column + 1,
+            end_line,
+            max(end_col, s.column + 1),
+            self.layer,
+            style,
+        )
 
     def fatal(self, diagnostic: Diagnostic) -> None:
         self.diagnostics.append(diagnostic)
         raise _Fatal
 
     def feed(self, event: Any) -> None:
-        kind = type(event).__name__
-        if kind == "DocumentStartEvent":
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            self.scalar(event)
+        elif kind is yaml.MappingStartEvent:
+            self.start(event, {})
+        elif kind is yaml.SequenceStartEvent:
+            self.start(event, [])
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            self.end()
+        elif kind is yaml.AliasEvent:
+            self.alias(event)
+        elif kind is yaml.DocumentStartEvent:
             self.documents += 1
             if self.documents > 1:
-                self.fatal(error("LS110", "a spec file holds exactly one YAML document",
-                                 self.span(event), hint="remove the `---` separator, or split the file"))
-        elif kind == "ScalarEvent":
-            self.scalar(event)
-        elif kind in ("MappingStartEvent", "SequenceStartEvent"):
-            self.start(event, {} if kind == "MappingStartEvent" else [])
-        elif kind in ("MappingEndEvent", "SequenceEndEvent"):
-            self.end()
-        elif kind == "AliasEvent":
-            self.alias(event)
+                self.fatal(
+                    error(
+                        "LS110",
+                        "a spec file holds exactly one YAML document",
+                        self.span(event),
+                        hint="remove the `---` separator, or split the file",
+                    )
+                )
 
     # -- nodes -------------------------------------------------------------------------------
     def count(self, n: int, event: Any) -> None:
         self.nodes += n
         if self.nodes > MAX_NODES:
-            self.fatal(error("LS108", f"the document expands to more than {MAX_NODES:,} nodes",
-                             self.span(event),
-                             hint="aliases are expanded where used; a spec never needs this many"))
+            self.fatal(
+                error(
+                    "LS108",
+                    f"the document expands to more than {MAX_NODES:,} nodes",
+                    self.span(event),
+                    hint="aliases are expanded where used; a spec never needs this many",
+                )
+            )
 
     def check_tag(self, event: Any, allowed: Any) -> str | None:
-        tag = event.tag
+        tag: str | None = event.tag
         if tag is None or tag == "!" or tag in allowed:
             return tag
         short = tag.replace("tag:yaml.org,2002:", "!!")
-        self.diagnostics.append(error(
-            "LS106", f"YAML tag `{short}` is not allowed", self.span(event),
-            hint="specs are plain data; only the core tags (!!str, !!int, !!float, !!bool, !!null)"
-                 " may be used"))
+        self.diagnostics.append(
+            error(
+                "LS106",
+                f"YAML tag `{short}` is not allowed",
+                self.span(event),
+                hint="specs are plain data; only the core tags "
+                "(!!str, !!int, !!float, !!bool, !!null) may be used",
+            )
+        )
         return None
 
     def scalar(self, event: Any) -> None:
@@ -204,17 +270,28 @@ class _Builder:
         if event.anchor:
             self.anchors[event.anchor] = _Anchor(key, [((), span, False)])
         if key == "<<" and event.implicit[0]:
-            self.diagnostics.append(error(
-                "LS112", "YAML merge keys (`<<`) are not part of YAML 1.2", span,
-                hint="share values with `vars` and `${vars.NAME}`, or with `environments` overlays"))
+            self.diagnostics.append(
+                error(
+                    "LS112",
+                    "YAML merge keys (`<<`) are not part of YAML 1.2",
+                    span,
+                    hint="share values with `vars` and `${vars.NAME}`, "
+                    "or with `environments` overlays",
+                )
+            )
             frame.key, frame.key_span = _DISCARD, span
             return
         first = frame.key_spans.get(key)
         if first is not None:
-            self.diagnostics.append(error(
-                "LS107", f"duplicate key `{key}` in `{format_path(frame.path)}`", span,
-                hint="a later key would silently replace the earlier one; keep one",
-                related=[Related(first, "first defined here")]))
+            self.diagnostics.append(
+                error(
+                    "LS107",
+                    f"duplicate key `{key}` in `{format_path(frame.path)}`",
+                    span,
+                    hint="a later key would silently replace the earlier one; keep one",
+                    related=[Related(first, "first defined here")],
+                )
+            )
             frame.key, frame.key_span = _DISCARD, span
             return
         frame.key_spans[key] = span
@@ -223,11 +300,22 @@ class _Builder:
     def start(self, event: Any, value: dict[str, Any] | list[Any]) -> None:
         frame = self.stack[-1] if self.stack else None
         if frame is not None and isinstance(frame.value, dict) and frame.key is None:
-            self.fatal(error("LS111", "a mapping key must be a plain value, not a collection",
-                             self.span(event)))
+            self.fatal(
+                error(
+                    "LS111",
+                    "a mapping key must be a plain value, not a collection",
+                    self.span(event),
+                )
+            )
         if len(self.stack) >= MAX_DEPTH:
-            self.fatal(error("LS109", f"nesting deeper than {MAX_DEPTH} levels", self.span(event),
-                             hint="a spec is a few levels deep; this looks generated or hostile"))
+            self.fatal(
+                error(
+                    "LS109",
+                    f"nesting deeper than {MAX_DEPTH} levels",
+                    self.span(event),
+                    hint="a spec is a few levels deep; this looks generated or hostile",
+                )
+            )
         self.count(1, event)
         self.check_tag(event, ALLOWED_COLLECTION_TAGS)
         path = self.child_path(frame)
@@ -246,8 +334,11 @@ class _Builder:
         assert anchor is not None
         frame = self.stack[-1] if self.stack else None
         if frame is not None and isinstance(frame.value, dict) and frame.key is None:
-            self.fatal(error("LS111", "a mapping key must be a plain value, not an alias",
-                             self.span(event)))
+            self.fatal(
+                error(
+                    "LS111", "a mapping key must be a plain value, not an alias", self.span(event)
+                )
+            )
         self.count(len(anchor.entries) + 1, event)
         base = self.child_path(frame)
         for rel, span, is_key in anchor.entries:
@@ -283,8 +374,14 @@ class _Builder:
             self.root = value
             self.record(path, span, False)
             if not isinstance(value, dict) and value is not None:
-                self.fatal(error("LS105", f"the top level must be a mapping, found {_kind(value)}",
-                                 span, hint="a spec starts with `apiVersion: llmspec/v1`"))
+                self.fatal(
+                    error(
+                        "LS105",
+                        f"the top level must be a mapping, found {_kind(value)}",
+                        span,
+                        hint="a spec starts with `apiVersion: llmspec/v1`",
+                    )
+                )
             return
         if isinstance(frame.value, dict):
             key, key_span = frame.key, frame.key_span
@@ -302,8 +399,13 @@ class _Builder:
 
 
 def _kind(value: Any) -> str:
-    return {list: "a list", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, name: str, text: str) -> Diagnostic:
@@ -314,11 +416,19 @@ def _syntax_error(exc: yaml.MarkedYAMLError, name: str, text: str) -> Diagnostic
     source_line = lines[line - 1] if 0 < line <= len(lines) else ""
     hint = None
     if "maximum nesting depth" in problem:
-        return error("LS109", f"nesting deeper than the YAML parser allows ({problem})",
-                     Span(name, line, col), hint="a spec is a few levels deep")
+        return error(
+            "LS109",
+            f"nesting deeper than the YAML parser allows ({problem})",
+            Span(name, line, col),
+            hint="a spec is a few levels deep",
+        )
     if "\t" in source_line[: max(col, 1)] or "\t" in problem:
-        return error("LS101", "a tab character cannot indent YAML", Span(name, line, col),
-                     hint="YAML indentation uses spaces; replace the tab characters")
+        return error(
+            "LS101",
+            "a tab character cannot indent YAML",
+            Span(name, line, col),
+            hint="YAML indentation uses spaces; replace the tab characters",
+        )
     elif "mapping values are not allowed" in problem:
         hint = "a `key: value` pair is misplaced; check the indentation and quote values with `: `"
     elif "expected <block end>" in problem or "did not find expected key" in problem:

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from llmspec.diagnostics import Span
 
 
-def span_in_value(span: Span, value: str, offset: int, length: int,
-                  sources: Mapping[str, str]) -> Span:
+def span_in_value(
+    span: Span, value: str, offset: int, length: int, sources: Mapping[str, str]
+) -> Span:
     """The span of ``value[offset:offset+length]``, where ``span`` is the scalar's own span.
 
     Exact arithmetic for literal blocks (``|``) and for one-line scalars written as they read;
@@ -24,7 +25,7 @@ def span_in_value(span: Span, value: str, offset: int, length: int,
         return span.point(line, _indent(lines, line) + 1 + col_in_line, length)
     quote = 1 if span.style in ("'", '"') else 0
     if span.end_line == span.line and 0 < span.line <= len(lines):
-        raw = lines[span.line - 1][span.col - 1 + quote: span.end_col - quote]
+        raw = lines[span.line - 1][span.col - 1 + quote : span.end_col - quote]
         if raw == value:
             return span.point(span.line, span.col + quote + offset, length)
     found = _search(lines, span, value, offset)
@@ -33,7 +34,7 @@ def span_in_value(span: Span, value: str, offset: int, length: int,
 
 def _search(lines: list[str], span: Span, value: str, offset: int) -> tuple[int, int] | None:
     end = value.find("\n", offset)
-    fragment = value[offset: end if end >= 0 else len(value)][:40].rstrip()
+    fragment = value[offset : end if end >= 0 else len(value)][:40].rstrip()
     if not fragment:
         return None
     last = min(len(lines), span.end_line if span.end_line >= span.line else span.line)

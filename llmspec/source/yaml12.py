@@ -55,7 +55,8 @@ def resolve_plain(text: str) -> Any:
 
 
 def resolve_tagged(kind: str, text: str) -> Any:
-    """The value of a scalar with an explicit core tag (``!!int 3``); ValueError if it does not fit."""
+    """The value of a scalar with an explicit core tag (``!!int 3``); ValueError if it does
+    not fit the tag."""
     if kind == "str":
         return text
     value = resolve_plain(text)

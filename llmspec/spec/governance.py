@@ -1,7 +1,6 @@
 """`governance` (policies checked at validate/plan time) and `tracking` (where MLflow lives)."""
 
-
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
@@ -11,27 +10,36 @@ Source = Literal["hf", "local", "builtin", "openai-compatible"]
 
 
 class Governance(SpecModel):
-    approvals: int = Field(0, ge=0, le=10, description="Recorded approvals of the plan that "
-                           "apply needs.")
+    approvals: int = Field(
+        0, ge=0, le=10, description="Recorded approvals of the plan that apply needs."
+    )
     allowed_sources: list[Source] = Field(
-        default_factory=lambda: ["hf", "local", "builtin", "openai-compatible"],
-        description="Model sources this app may use.")
-    require_pinned_revision: Flag = Field(False, description="`model.revision` must be a commit "
-                                          "sha.")
+        default_factory=lambda: list(get_args(Source)),
+        description="Model sources this app may use.",
+    )
+    require_pinned_revision: Flag = Field(
+        False, description="`model.revision` must be a commit sha."
+    )
     require_gates: Flag = Field(False, description="Promotion needs at least one gate.")
-    max_cost_per_1k_tokens_usd: float | None = Field(None, ge=0, description="Upper bound on "
-                                                     "`metadata.card.cost`.")
-    required_card_fields: list[Literal["capabilities", "constraints", "cost", "intended_use",
-                                       "limitations", "license"]] = Field(
-        default_factory=list, description="Card fields that must be filled in.")
+    max_cost_per_1k_tokens_usd: float | None = Field(
+        None, ge=0, description="Upper bound on `metadata.card.cost`."
+    )
+    required_card_fields: list[
+        Literal["capabilities", "constraints", "cost", "intended_use", "limitations", "license"]
+    ] = Field(default_factory=list, description="Card fields that must be filled in.")
     allowed_external_paths: list[str] = Field(
-        default_factory=list, description="Folders outside the repository that data paths may "
-                                          "name (absolute paths).")
+        default_factory=list,
+        description="Folders outside the repository that data paths may name (absolute paths).",
+    )
 
 
 class Tracking(SpecModel):
-    uri: str = Field("sqlite:///.llmspec/mlflow.db", description="MLflow tracking URI.",
-                     examples=["https://mlflow.internal.example.com"])
+    uri: str = Field(
+        "sqlite:///.llmspec/mlflow.db",
+        description="MLflow tracking URI.",
+        examples=["https://mlflow.internal.example.com"],
+    )
     registry_uri: str | None = Field(None, description="MLflow registry URI (default: `uri`).")
-    experiment: str | None = Field(None, description="Experiment name (default: "
-                                   "`llmspec/<app>/<env>`).")
+    experiment: str | None = Field(
+        None, description="Experiment name (default: `llmspec/<app>/<env>`)."
+    )

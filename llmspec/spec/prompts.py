@@ -1,6 +1,5 @@
 """`prompts`: the system prompt and the Jinja2 templates the app renders."""
 
-
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -16,13 +15,21 @@ class Message(SpecModel):
 class PromptTemplate(SpecModel):
     """One prompt: a single text template, or a list of chat messages."""
 
-    template: str | None = Field(None, description="A Jinja2 template (rendered sandboxed). It "
-                                 "sees `system`, each name in `inputs`, and `context` (retrieved "
-                                 "chunks with `.text`, `.source`, `.score`) when retrieval is on.")
-    messages: list[Message] | None = Field(None, description="Chat messages, each a template; "
-                                           "rendered with the tokenizer's chat template.")
-    inputs: list[Identifier] = Field(default_factory=lambda: ["question"],
-                                     description="Fields a caller sends.", examples=[["question"]])
+    template: str | None = Field(
+        None,
+        description="A Jinja2 template (rendered sandboxed). It "
+        "sees `system`, each name in `inputs`, and `context` (retrieved "
+        "chunks with `.text`, `.source`, `.score`) when retrieval is on.",
+    )
+    messages: list[Message] | None = Field(
+        None,
+        description="Chat messages, each a template; rendered with the tokenizer's chat template.",
+    )
+    inputs: list[Identifier] = Field(
+        default_factory=lambda: ["question"],
+        description="Fields a caller sends.",
+        examples=[["question"]],
+    )
     description: str | None = Field(None, description="What the template is for.")
 
     @model_validator(mode="after")
@@ -35,6 +42,10 @@ class PromptTemplate(SpecModel):
 class Prompts(SpecModel):
     system: str = Field("", description="System prompt, available to templates as `system`.")
     templates: dict[Identifier, PromptTemplate] = Field(
-        min_length=1, description="Named prompt templates.")
-    default: Identifier | None = Field(None, description="Template used when a request names "
-                                       "none; defaults to the only template when there is one.")
+        min_length=1, description="Named prompt templates."
+    )
+    default: Identifier | None = Field(
+        None,
+        description="Template used when a request names "
+        "none; defaults to the only template when there is one.",
+    )

@@ -1,11 +1,10 @@
 """The whole spec: one model per section, composed."""
 
-
 from typing import Any, Literal
 
 from pydantic import Field
 
-from llmspec.spec.base import SpecModel
+from llmspec.spec.base import SpecModel, section
 from llmspec.spec.evaluation import Evaluation
 from llmspec.spec.finetune import Finetune
 from llmspec.spec.governance import Governance, Tracking
@@ -24,8 +23,11 @@ class EnvironmentOverlay(SpecModel):
 
     metadata: Section = Field(None, description="Overrides of `metadata` (not its name).")
     vars: Section = Field(None, description="Overrides of `vars`.")
-    model: Section = Field(None, description="Overrides of `model`; a different `source` "
-                           "replaces the section instead of merging.")
+    model: Section = Field(
+        None,
+        description="Overrides of `model`; a different `source` "
+        "replaces the section instead of merging.",
+    )
     prompts: Section = Field(None, description="Overrides of `prompts`.")
     retrieval: Section = Field(None, description="Overrides of `retrieval`.")
     finetune: Section = Field(None, description="Overrides of `finetune`.")
@@ -41,19 +43,22 @@ class Spec(SpecModel):
     apiVersion: Literal["llmspec/v1"] = Field(description="Spec language version.")
     kind: Literal["LLMApp"] = Field(description="What the file describes.")
     metadata: Metadata = Field(description="Identity and registry card.")
-    vars: dict[str, Any] = Field(default_factory=dict, description="Reusable values, "
-                                 "referenced as `${vars.NAME}`.", examples=[{"alias": "champion"}])
+    vars: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Reusable values, referenced as `${vars.NAME}`.",
+        examples=[{"alias": "champion"}],
+    )
     model: ModelSource = Field(description="The base LLM, by `source`.")
     prompts: Prompts = Field(description="System prompt and templates.")
     retrieval: Retrieval | None = Field(None, description="The retrieval index (RAG).")
     finetune: Finetune | None = Field(None, description="The fine-tune recipe.")
     evaluation: Evaluation | None = Field(None, description="Eval datasets, metrics and gates.")
-    serving: Serving = Field(default_factory=dict, validate_default=True, description="Registry, targets, "
-                             "monitoring.")
-    governance: Governance = Field(default_factory=dict, validate_default=True, description="Policies.")
-    tracking: Tracking = Field(default_factory=dict, validate_default=True, description="MLflow tracking.")
+    serving: Serving = section("Registry, targets, monitoring.")
+    governance: Governance = section("Policies.")
+    tracking: Tracking = section("MLflow tracking.")
     environments: dict[str, EnvironmentOverlay | None] = Field(
-        default_factory=dict, description="Per-environment overlays (dev, staging, prod…).")
+        default_factory=dict, description="Per-environment overlays (dev, staging, prod…)."
+    )
 
     @property
     def registered_name(self) -> str | None:
@@ -61,5 +66,3 @@ class Spec(SpecModel):
         if registry is None:
             return None
         return registry.name or self.metadata.name
-
-

@@ -1,22 +1,27 @@
 """`serving`: the registry entry, where the model is served, and how it is monitored."""
 
-
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
 from llmspec.secrets import SecretRef
-from llmspec.spec.base import Flag, Fraction, PositiveInt, Quantity, SpecModel, invalid
+from llmspec.spec.base import Flag, Fraction, PositiveInt, Quantity, SpecModel, invalid, section
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Env = dict[str, str | SecretRef]
 
 
 class Registry(SpecModel):
-    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description=
-                             "Registered model name (default: `metadata.name`).")
-    alias: str = Field("champion", pattern=r"^[A-Za-z0-9_-]+$", description="Alias this "
-                       "environment promotes (dev, challenger, champion…).")
+    name: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="Registered model name (default: `metadata.name`).",
+    )
+    alias: str = Field(
+        "champion",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Alias this environment promotes (dev, challenger, champion…).",
+    )
 
 
 class Replicas(SpecModel):
@@ -46,14 +51,17 @@ class MlflowTarget(SpecModel):
 
 
 class _Cluster(SpecModel):
-    namespace: str = Field("default", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-                           description="Kubernetes namespace.")
-    replicas: Replicas = Field(default_factory=dict, validate_default=True, description="Replica range.")
-    resources: Resources = Field(default_factory=dict, validate_default=True, description="Per-replica resources.")
-    image: str | None = Field(None, description="Serving image (default: built from the "
-                              "rendered Dockerfile).")
-    env: Env = Field(default_factory=dict, description="Environment variables; secrets become "
-                     "`secretKeyRef`s.")
+    namespace: str = Field(
+        "default", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", description="Kubernetes namespace."
+    )
+    replicas: Replicas = section("Replica range.")
+    resources: Resources = section("Per-replica resources.")
+    image: str | None = Field(
+        None, description="Serving image (default: built from the rendered Dockerfile)."
+    )
+    env: Env = Field(
+        default_factory=dict, description="Environment variables; secrets become `secretKeyRef`s."
+    )
 
 
 class KubernetesTarget(_Cluster):
@@ -68,10 +76,14 @@ class KServeTarget(_Cluster):
     """A KServe InferenceService."""
 
     kind: Literal["kserve"] = Field(description="A KServe InferenceService manifest.")
-    storage_uri: str | None = Field(None, description="Where KServe pulls the model from "
-                                    "(default: the registry's artifact location).")
+    storage_uri: str | None = Field(
+        None,
+        description="Where KServe pulls the model from "
+        "(default: the registry's artifact location).",
+    )
     scale_metric: Literal["concurrency", "rps", "cpu", "memory"] = Field(
-        "concurrency", description="Autoscaling metric.")
+        "concurrency", description="Autoscaling metric."
+    )
     scale_target: PositiveInt = Field(1, description="Autoscaling target per replica.")
 
 
@@ -85,19 +97,29 @@ class DockerTarget(SpecModel):
     env: Env = Field(default_factory=dict, description="Environment variables.")
 
 
-Target = Annotated[Union[MlflowTarget, KubernetesTarget, KServeTarget, DockerTarget],
-                   Field(discriminator="kind")]
+Target = Annotated[
+    Union[MlflowTarget, KubernetesTarget, KServeTarget, DockerTarget], Field(discriminator="kind")
+]
 
 
 class Alert(SpecModel):
-    metric: Literal["request_count", "error_rate", "latency_p50_ms", "latency_p95_ms",
-                    "latency_p99_ms", "feedback_positive_rate", "feedback_count", "input_drift",
-                    "cost_usd"] = Field(description="A monitored metric.")
+    metric: Literal[
+        "request_count",
+        "error_rate",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "latency_p99_ms",
+        "feedback_positive_rate",
+        "feedback_count",
+        "input_drift",
+        "cost_usd",
+    ] = Field(description="A monitored metric.")
     op: Literal[">=", ">", "<=", "<", "=="] = Field(description="Comparison that must hold.")
     value: float = Field(description="Threshold.")
     window: str = Field("1h", pattern=r"^[0-9]+[smhd]$", description="Aggregation window.")
-    action: Literal["notify", "retrain"] = Field("notify", description="`retrain` marks the app "
-                                                 "for retraining in the next plan.")
+    action: Literal["notify", "retrain"] = Field(
+        "notify", description="`retrain` marks the app for retraining in the next plan."
+    )
 
 
 class Monitoring(SpecModel):
@@ -110,15 +132,14 @@ class Monitoring(SpecModel):
 class Limits(SpecModel):
     """Bounds on what a request may override."""
 
-    max_new_tokens: PositiveInt = Field(1024, description="Largest `max_new_tokens` a request "
-                                        "may ask for.")
+    max_new_tokens: PositiveInt = Field(
+        1024, description="Largest `max_new_tokens` a request may ask for."
+    )
     max_temperature: float = Field(1.5, ge=0, le=2, description="Largest temperature.")
 
 
 class Serving(SpecModel):
-    registry: Registry | None = Field(default_factory=dict, validate_default=True, description="Model-registry "
-                                      "entry; `null` to not register.")
+    registry: Registry | None = section("Model-registry entry; `null` to not register.")
     targets: list[Target] = Field(default_factory=list, description="Where the model is served.")
-    monitoring: Monitoring = Field(default_factory=dict, validate_default=True, description="Traces, feedback, "
-                                   "alerts.")
-    limits: Limits = Field(default_factory=dict, validate_default=True, description="Request override bounds.")
+    monitoring: Monitoring = section("Traces, feedback, alerts.")
+    limits: Limits = section("Request override bounds.")

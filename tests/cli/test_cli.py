@@ -16,26 +16,31 @@ COMMANDS = ["validate", "show", "explain", "schema", "init"]
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "llmspec", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "llmspec", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_help_has_examples(command: str, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_help_has_examples(command: str, capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
     assert info.value.code == 0
     assert "examples:" in capsys.readouterr().out
 
 
-def test_usage_errors_exit_2(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_usage_errors_exit_2(capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main(["validate"])
     assert info.value.code == 2
     assert main([]) == 2
 
 
-def test_validate_ok_and_error_exit_codes(write, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_validate_ok_and_error_exit_codes(write, capsys) -> None:
     good = write("good.yaml")
     assert main(["validate", str(good)]) == 0
     bad = write("bad.yaml", MINIMAL.replace("tiny-gpt2", "tiny-gtp2"))
@@ -45,7 +50,7 @@ def test_validate_ok_and_error_exit_codes(write, capsys) -> None:  # type: ignor
     assert "did you mean `tiny-gpt2`?" in out
 
 
-def test_validate_json_is_versioned(write, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_validate_json_is_versioned(write, capsys) -> None:
     bad = write("bad.yaml", MINIMAL.replace("  id: tiny-gpt2\n", "  id: tiny-gpt2\n  sed: 1\n"))
     assert main(["validate", str(bad), "--format", "json"]) == 1
     payload = json.loads(capsys.readouterr().out)
@@ -56,7 +61,7 @@ def test_validate_json_is_versioned(write, capsys) -> None:  # type: ignore[no-u
     assert payload["specs"][str(bad)] == {"base": "error"}
 
 
-def test_validate_github_annotations(write, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_validate_github_annotations(write, capsys) -> None:
     bad = write("bad.yaml", MINIMAL.replace("tiny-gpt2", "tiny-gtp2"))
     assert main(["validate", str(bad), "--format", "github"]) == 1
     line = capsys.readouterr().out.splitlines()[0]
@@ -64,20 +69,24 @@ def test_validate_github_annotations(write, capsys) -> None:  # type: ignore[no-
     assert "title=LS204::" in line
 
 
-def test_validate_strict_fails_on_warnings(write, capsys) -> None:  # type: ignore[no-untyped-def]
-    spec = write("app.yaml", MINIMAL.replace("{{ question }}", "hello").replace(
-        "      template:", "      inputs: [question]\n      template:"))
+def test_validate_strict_fails_on_warnings(write, capsys) -> None:
+    spec = write(
+        "app.yaml",
+        MINIMAL.replace("{{ question }}", "hello").replace(
+            "      template:", "      inputs: [question]\n      template:"
+        ),
+    )
     assert main(["validate", str(spec)]) == 0
     assert main(["validate", str(spec), "--strict"]) == 1
     assert "warning[LS403]" in capsys.readouterr().out
 
 
-def test_validate_missing_path(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_validate_missing_path(capsys) -> None:
     assert main(["validate", "does/not/exist.yaml"]) == 1
     assert "LS100" in capsys.readouterr().out
 
 
-def test_validate_one_environment_and_set(write, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_validate_one_environment_and_set(write, capsys) -> None:
     spec = write("app.yaml", MINIMAL + "environments:\n  dev: {}\n  prod: {}\n")
     assert main(["validate", str(spec), "-e", "prod"]) == 0
     assert "(prod)" in capsys.readouterr().out
@@ -86,12 +95,16 @@ def test_validate_one_environment_and_set(write, capsys) -> None:  # type: ignor
     assert main(["validate", str(spec), "--set", "model.generation.temperature=9"]) == 1
 
 
-def test_show_masks_secrets_and_fills_defaults(write, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_show_masks_secrets_and_fills_defaults(write, capsys, monkeypatch) -> None:
     monkeypatch.setenv("API_KEY", "super-secret-value")
-    spec = write("app.yaml", MINIMAL.replace(
-        "  source: builtin\n  id: tiny-gpt2\n",
-        "  source: openai-compatible\n  base_url: https://x/v1\n  id: m\n"
-        "  api_key: ${secret:API_KEY}\n"))
+    spec = write(
+        "app.yaml",
+        MINIMAL.replace(
+            "  source: builtin\n  id: tiny-gpt2\n",
+            "  source: openai-compatible\n  base_url: https://x/v1\n  id: m\n"
+            "  api_key: ${secret:API_KEY}\n",
+        ),
+    )
     assert main(["show", str(spec), "--format", "json"]) == 0
     out = capsys.readouterr().out
     assert "super-secret-value" not in out
@@ -103,23 +116,28 @@ def test_show_masks_secrets_and_fills_defaults(write, capsys, monkeypatch) -> No
     assert "api_key: ${secret:API_KEY}" in capsys.readouterr().out
 
 
-def test_show_reports_errors_without_traceback(write, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_show_reports_errors_without_traceback(write, capsys) -> None:
     spec = write("app.yaml", "- not a spec\n")
     assert main(["show", str(spec)]) == 1
     err = capsys.readouterr().err
     assert "LS105" in err and "Traceback" not in err
 
 
-def test_explain_shows_provenance(write, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_explain_shows_provenance(write, capsys) -> None:
     write("t.jsonl", "{}\n")
-    spec = write("app.yaml", "vars: {n: 4}\n" + MINIMAL + """\
+    spec = write(
+        "app.yaml",
+        "vars: {n: 4}\n"
+        + MINIMAL
+        + """\
 finetune:
   dataset: {train: t.jsonl}
   compute: {mixed_precision: bf16, num_processes: "${vars.n}"}
 environments:
   prod:
     finetune: {compute: {num_processes: 8}}
-""")
+""",
+    )
     assert main(["explain", str(spec), "-e", "prod", "finetune.compute"]) == 0
     out = capsys.readouterr().out
     assert "finetune.compute  (environment: prod)" in out
@@ -133,7 +151,7 @@ environments:
     assert main(["explain", str(spec), "finetune.nope"]) == 1
 
 
-def test_explain_json(write, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_explain_json(write, capsys) -> None:
     spec = write("app.yaml")
     assert main(["explain", str(spec), "model", "--format", "json"]) == 0
     entries = {e["path"]: e for e in json.loads(capsys.readouterr().out)}
@@ -141,7 +159,7 @@ def test_explain_json(write, capsys) -> None:  # type: ignore[no-untyped-def]
     assert entries["model.dtype"]["source"] is None
 
 
-def test_init_scaffolds_a_valid_spec(repo, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_init_scaffolds_a_valid_spec(repo, capsys) -> None:
     assert main(["init", "help-desk"]) == 0
     spec = repo / "specs" / "help-desk.yaml"
     assert spec.is_file() and (repo / "specs/data/help-desk/train.jsonl").is_file()
@@ -151,7 +169,7 @@ def test_init_scaffolds_a_valid_spec(repo, capsys) -> None:  # type: ignore[no-u
     assert main(["init", "Bad_Name"]) == 1
 
 
-def test_schema_check_and_write(repo, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_schema_check_and_write(repo, capsys) -> None:
     assert main(["schema", "--check"]) == 1  # nothing written yet
     assert main(["schema", "--docs", "docs"]) == 0
     assert (repo / "schemas/llmspec.schema.json").is_file()

@@ -22,27 +22,30 @@ def codes(text: str | bytes) -> list[str]:
     return []
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    pytest.param("2e-4", 0.0002, id="exponent-without-dot-is-float"),
-    pytest.param("2.0e-4", 0.0002, id="exponent-float"),
-    pytest.param("1_000", "1_000", id="underscores-are-text-in-1.2"),
-    pytest.param("0o17", 15, id="octal"),
-    pytest.param("0x1F", 31, id="hex"),
-    pytest.param("017", 17, id="leading-zero-is-decimal"),
-    pytest.param("no", "no", id="no-is-text"),
-    pytest.param("on", "on", id="on-is-text"),
-    pytest.param("yes", "yes", id="yes-is-text"),
-    pytest.param("True", True, id="True"),
-    pytest.param("false", False, id="false"),
-    pytest.param("~", None, id="tilde-null"),
-    pytest.param("", None, id="empty-null"),
-    pytest.param(".inf", math.inf, id="inf"),
-    pytest.param("-.Inf", -math.inf, id="minus-inf"),
-    pytest.param("'2e-4'", "2e-4", id="quoted-stays-text"),
-    pytest.param("!!str 12", "12", id="str-tag"),
-    pytest.param("!!float 3", 3.0, id="float-tag"),
-    pytest.param("12:30", "12:30", id="sexagesimal-is-text"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("2e-4", 0.0002, id="exponent-without-dot-is-float"),
+        pytest.param("2.0e-4", 0.0002, id="exponent-float"),
+        pytest.param("1_000", "1_000", id="underscores-are-text-in-1.2"),
+        pytest.param("0o17", 15, id="octal"),
+        pytest.param("0x1F", 31, id="hex"),
+        pytest.param("017", 17, id="leading-zero-is-decimal"),
+        pytest.param("no", "no", id="no-is-text"),
+        pytest.param("on", "on", id="on-is-text"),
+        pytest.param("yes", "yes", id="yes-is-text"),
+        pytest.param("True", True, id="True"),
+        pytest.param("false", False, id="false"),
+        pytest.param("~", None, id="tilde-null"),
+        pytest.param("", None, id="empty-null"),
+        pytest.param(".inf", math.inf, id="inf"),
+        pytest.param("-.Inf", -math.inf, id="minus-inf"),
+        pytest.param("'2e-4'", "2e-4", id="quoted-stays-text"),
+        pytest.param("!!str 12", "12", id="str-tag"),
+        pytest.param("!!float 3", 3.0, id="float-tag"),
+        pytest.param("12:30", "12:30", id="sexagesimal-is-text"),
+    ],
+)
 def test_yaml_12_scalars(text: str, expected: object) -> None:
     assert load_text(f"a: {text}\n", "t.yaml").data["a"] == expected
 
@@ -55,8 +58,10 @@ def test_positions_of_values_and_keys() -> None:
     doc = load_text("top:\n  inner: 5\n  items:\n    - x\n    - {k: v}\n", "t.yaml")
     assert (doc.values[("top", "inner")].line, doc.values[("top", "inner")].col) == (2, 10)
     assert (doc.keys[("top", "inner")].line, doc.keys[("top", "inner")].col) == (2, 3)
-    assert (doc.values[("top", "items", 1, "k")].line,
-            doc.values[("top", "items", 1, "k")].col) == (5, 11)
+    assert (
+        doc.values[("top", "items", 1, "k")].line,
+        doc.values[("top", "items", 1, "k")].col,
+    ) == (5, 11)
 
 
 def test_alias_positions_point_at_the_anchor() -> None:
@@ -66,24 +71,27 @@ def test_alias_positions_point_at_the_anchor() -> None:
     assert doc.values[("c",)].line == 2
 
 
-@pytest.mark.parametrize(("text", "code"), [
-    pytest.param("a: [1\n", "LS101", id="unclosed-flow"),
-    pytest.param("a:\n\tb: 1\n", "LS101", id="tab-indent"),
-    pytest.param(b"a: \xff\n", "LS103", id="not-utf8"),
-    pytest.param(b"a: 1\x00\n", "LS103", id="nul-byte"),
-    pytest.param("a: \x07\n", "LS103", id="control-character"),
-    pytest.param("", "LS104", id="empty"),
-    pytest.param("# only a comment\n", "LS104", id="only-comments"),
-    pytest.param("- a\n- b\n", "LS105", id="list-at-top"),
-    pytest.param("just text\n", "LS105", id="scalar-at-top"),
-    pytest.param("a: !!python/object/apply:os.system ['echo hi']\n", "LS106", id="python-tag"),
-    pytest.param("a: !custom x\n", "LS106", id="local-tag"),
-    pytest.param("a: !!int nope\n", "LS106", id="tag-mismatch"),
-    pytest.param("a: 1\na: 2\n", "LS107", id="duplicate-key"),
-    pytest.param("a: 1\n---\nb: 2\n", "LS110", id="two-documents"),
-    pytest.param("? [a, b]\n: 1\n", "LS111", id="collection-key"),
-    pytest.param("base: &b {x: 1}\nother:\n  <<: *b\n", "LS112", id="merge-key"),
-], )
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        pytest.param("a: [1\n", "LS101", id="unclosed-flow"),
+        pytest.param("a:\n\tb: 1\n", "LS101", id="tab-indent"),
+        pytest.param(b"a: \xff\n", "LS103", id="not-utf8"),
+        pytest.param(b"a: 1\x00\n", "LS103", id="nul-byte"),
+        pytest.param("a: \x07\n", "LS103", id="control-character"),
+        pytest.param("", "LS104", id="empty"),
+        pytest.param("# only a comment\n", "LS104", id="only-comments"),
+        pytest.param("- a\n- b\n", "LS105", id="list-at-top"),
+        pytest.param("just text\n", "LS105", id="scalar-at-top"),
+        pytest.param("a: !!python/object/apply:os.system ['echo hi']\n", "LS106", id="python-tag"),
+        pytest.param("a: !custom x\n", "LS106", id="local-tag"),
+        pytest.param("a: !!int nope\n", "LS106", id="tag-mismatch"),
+        pytest.param("a: 1\na: 2\n", "LS107", id="duplicate-key"),
+        pytest.param("a: 1\n---\nb: 2\n", "LS110", id="two-documents"),
+        pytest.param("? [a, b]\n: 1\n", "LS111", id="collection-key"),
+        pytest.param("base: &b {x: 1}\nother:\n  <<: *b\n", "LS112", id="merge-key"),
+    ],
+)
 def test_hostile_and_broken_inputs(text: str | bytes, code: str) -> None:
     assert code in codes(text)
 
@@ -122,7 +130,7 @@ def test_oversized_input_is_rejected_before_parsing() -> None:
     assert time.perf_counter() - started < 5
 
 
-def test_fifty_megabyte_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_fifty_megabyte_file(tmp_path) -> None:
     from llmspec.source.loader import load_file
 
     big = tmp_path / "big.yaml"
@@ -139,7 +147,7 @@ def test_tab_hint_mentions_spaces() -> None:
     assert "spaces" in (info.value.diagnostics[0].hint or "")
 
 
-def test_directory_and_missing_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_directory_and_missing_file(tmp_path) -> None:
     from llmspec.source.loader import load_file
 
     for target in (tmp_path, tmp_path / "nope.yaml"):

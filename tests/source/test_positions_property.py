@@ -13,14 +13,16 @@ from llmspec.source.loader import load_text
 
 keys = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
 scalars = st.one_of(
-    st.integers(min_value=-10**6, max_value=10**6),
+    st.integers(min_value=-(10**6), max_value=10**6),
     st.booleans(),
     st.from_regex(r"v[a-zA-Z ]{0,12}[a-z]", fullmatch=True),
 )
 trees = st.recursive(
     scalars,
-    lambda inner: st.one_of(st.lists(inner, min_size=1, max_size=4),
-                            st.dictionaries(keys, inner, min_size=1, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=1, max_size=4),
+        st.dictionaries(keys, inner, min_size=1, max_size=4),
+    ),
     max_leaves=25,
 )
 documents = st.dictionaries(keys, trees, min_size=1, max_size=6)
@@ -35,7 +37,7 @@ def leaves(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...],
 
 
 def text_at(lines: list[str], line: int, col: int) -> str:
-    return lines[line - 1][col - 1:]
+    return lines[line - 1][col - 1 :]
 
 
 def written(value: Any) -> str:

@@ -164,6 +164,7 @@ class _Builder:
         self.documents = 0
         self.nodes = 0
         self.entries: list[tuple[Path, Span, bool]] = []
+        self.open_anchors = 0
         self.anchors: dict[str, _Anchor] = {}
         self.diagnostics: list[Diagnostic] = []
         self.values: dict[Path, Span] = {}
@@ -320,10 +321,13 @@ class _Builder:
         self.check_tag(event, ALLOWED_COLLECTION_TAGS)
         path = self.child_path(frame)
         self.stack.append(_Frame(path, value, self.span(event), event.anchor, len(self.entries)))
+        if event.anchor:
+            self.open_anchors += 1
 
     def end(self) -> None:
         frame = self.stack.pop()
         if frame.anchor:
+            self.open_anchors -= 1
             self.remember(frame.anchor, frame.value, frame.path, frame.first_entry)
         self.attach(frame.value, frame.span, None, frame.path)
 
@@ -354,7 +358,8 @@ class _Builder:
         return frame.path + (len(frame.value),)
 
     def record(self, path: Path, span: Span, is_key: bool) -> None:
-        self.entries.append((path, span, is_key))
+        if self.open_anchors:  # only an anchored collection needs its entries replayed
+            self.entries.append((path, span, is_key))
         (self.keys if is_key else self.values)[path] = span
 
     def remember(self, anchor: str, value: Any, path: Path, first: int) -> None:

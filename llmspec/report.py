@@ -9,6 +9,8 @@ from pathlib import Path as FsPath
 from llmspec.diagnostics import Diagnostic, Severity, Span, sort_key
 
 FORMATS = ("text", "json", "github")
+# Source lines are echoed to a terminal: tabs become spaces, other control characters a symbol.
+_PRINTABLE = {c: "\ufffd" for c in (*range(0x20), 0x7F)} | {0x09: " "}
 JSON_FORMAT_VERSION = 1
 
 
@@ -86,7 +88,7 @@ def _snippet(span: Span, sources: SourceLines, color: bool, colour: str) -> list
     text = sources.line(span.file, span.line)
     if text is None:
         return lines
-    text = text.replace("\t", " ")
+    text = text.translate(_PRINTABLE)
     width = 1
     if span.end_line == span.line and span.end_col >= span.col:
         width = span.end_col - span.col + 1

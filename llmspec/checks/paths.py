@@ -60,7 +60,7 @@ def _problem(
     if not _inside(resolved, root) and not any(_inside(resolved, a) for a in allowed):
         return (
             "LS431",
-            f"`{value}` points outside the repository ({root})",
+            f"`{value}` points outside the repository",
             "keep data in the repository, or list the folder in "
             "`governance.allowed_external_paths`",
         )
@@ -70,7 +70,7 @@ def _problem(
         return (
             "LS432",
             f"`{value}` matches no files",
-            f"patterns are relative to the spec's folder ({ctx.spec_dir})",
+            "patterns are relative to the spec's folder",
         )
     target = ctx.spec_dir / value
     if kind == "file" and not target.is_file():

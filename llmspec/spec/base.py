@@ -4,7 +4,7 @@ Spec modules do not use ``from __future__ import annotations``: pydantic would t
 every string annotation when the classes are created, about 20 ms of every `llmspec validate`.
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
@@ -16,6 +16,7 @@ NonNegativeInt = Annotated[int, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", max_length=63)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")]
+Op = Literal[">=", ">", "<=", "<", "=="]  # comparisons of gates and alerts
 Quantity = Annotated[
     str,
     Field(

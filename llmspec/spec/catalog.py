@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ BUILTIN_AT_K_METRICS = ("retrieval_recall", "mrr")
 RETRIEVAL_METRICS = BUILTIN_AT_K_METRICS
 
 # What monitoring aggregates from traces and feedback.
-MONITOR_METRICS = (
+MonitorMetric = Literal[
     "request_count",
     "error_rate",
     "latency_p50_ms",
@@ -54,7 +55,8 @@ MONITOR_METRICS = (
     "feedback_count",
     "input_drift",
     "cost_usd",
-)
+]
+MONITOR_METRICS: tuple[str, ...] = get_args(MonitorMetric)
 
 
 def local_context_window(folder: Path) -> int | None:

@@ -6,13 +6,21 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from llmspec.spec.base import Flag, Fraction, Identifier, PositiveInt, SpecModel, invalid, section
+from llmspec.spec.base import (
+    Flag,
+    Fraction,
+    Identifier,
+    Op,
+    PositiveInt,
+    SpecModel,
+    invalid,
+    section,
+)
 from llmspec.spec.catalog import BUILTIN_AT_K_METRICS, BUILTIN_METRICS
 from llmspec.spec.model import ModelSource
 
 PLUGIN = r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_]\w*$"
 _AT_K = re.compile(r"^(" + "|".join(BUILTIN_AT_K_METRICS) + r")@([1-9][0-9]*)$")
-Op = Literal[">=", ">", "<=", "<", "=="]
 
 
 def is_builtin_metric(name: str) -> bool:

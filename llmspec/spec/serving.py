@@ -5,7 +5,8 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, model_validator
 
 from llmspec.secrets import SecretRef
-from llmspec.spec.base import Flag, Fraction, PositiveInt, Quantity, SpecModel, invalid, section
+from llmspec.spec.base import Flag, Fraction, Op, PositiveInt, Quantity, SpecModel, invalid, section
+from llmspec.spec.catalog import MonitorMetric
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Env = dict[str, str | SecretRef]
@@ -103,18 +104,8 @@ Target = Annotated[
 
 
 class Alert(SpecModel):
-    metric: Literal[
-        "request_count",
-        "error_rate",
-        "latency_p50_ms",
-        "latency_p95_ms",
-        "latency_p99_ms",
-        "feedback_positive_rate",
-        "feedback_count",
-        "input_drift",
-        "cost_usd",
-    ] = Field(description="A monitored metric.")
-    op: Literal[">=", ">", "<=", "<", "=="] = Field(description="Comparison that must hold.")
+    metric: MonitorMetric = Field(description="A monitored metric.")
+    op: Op = Field(description="Comparison that must hold.")
     value: float = Field(description="Threshold.")
     window: str = Field("1h", pattern=r"^[0-9]+[smhd]$", description="Aggregation window.")
     action: Literal["notify", "retrain"] = Field(

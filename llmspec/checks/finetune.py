@@ -39,6 +39,15 @@ def check_finetune(ctx: CheckContext) -> Iterator[Diagnostic]:
             ctx.span("finetune", "compute", "mixed_precision"),
             hint='use `mixed_precision: bf16` or `"no"` on CPU',
         )
+    if compute.mixed_precision == "bf16" and compute.device == "cpu":
+        yield warning(
+            "LS421",
+            "bf16 mixed precision on a CPU is emulated, and slower than fp32, unless the CPU has "
+            "native bf16 (AVX512-BF16 or AMX)",
+            ctx.span("finetune", "compute", "mixed_precision"),
+            hint='use `mixed_precision: "no"` on ordinary CPUs',
+            related=ctx.related("the device is chosen here", "finetune", "compute", "device"),
+        )
     if finetune.method == "full" and ctx.has("finetune", "lora"):
         yield warning(
             "LS422",

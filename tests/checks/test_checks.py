@@ -156,6 +156,14 @@ CASES = [
         id="qlora-on-cpu",
     ),
     pytest.param(
+        edit("finetune:\n", "finetune:\n  compute: {device: cpu, mixed_precision: bf16}\n"),
+        "LS421",
+        "warning",
+        23,
+        43,
+        id="bf16-on-cpu",
+    ),
+    pytest.param(
         edit("finetune:\n", "finetune:\n  method: full\n  lora: {r: 4}\n"),
         "LS422",
         "warning",

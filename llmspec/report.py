@@ -121,8 +121,8 @@ def render_github(diagnostics: Sequence[Diagnostic]) -> str:
         props = [f"title={_prop(d.code)}"]
         if d.span is not None:
             props = [f"file={_prop(d.span.file)}", f"line={d.span.line}", f"col={d.span.col}"]
-            if d.span.end_line:
-                props += [f"endLine={d.span.end_line}", f"endColumn={d.span.end_col}"]
+            if d.span.end_line == d.span.line and d.span.end_col >= d.span.col:
+                props += [f"endLine={d.span.line}", f"endColumn={d.span.end_col}"]
             props.append(f"title={_prop(d.code)}")
         message = d.message + (f" (hint: {d.hint})" if d.hint else "")
         out.append(f"::{level} {','.join(props)}::{_data(message)}")

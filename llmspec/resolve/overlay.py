@@ -90,15 +90,8 @@ def select_environment(
             result = merge(result, overlay, doc, prefix, f"environments.{env}")
     if env in files:
         name = display(files[env])
-        over = load_file(files[env], name)
-        relabeled = Document(
-            over.file,
-            over.data,
-            {p: s.with_layer(name) for p, s in over.values.items()},
-            {p: s.with_layer(name) for p, s in over.keys.items()},
-            over.sources,
-        )
-        result = merge(result, over.data, relabeled, (), name)
+        over = load_file(files[env], name, layer=name)
+        result = merge(result, over.data, over, (), name)
     _check_identity(doc, result, env)
     return result
 

@@ -49,7 +49,9 @@ class _Anchor:
     entries: list[tuple[Path, Span, bool]]  # relative path, span, is_key
 
 
-def load_file(path: str | os.PathLike[str], display: str | None = None) -> Document:
+def load_file(
+    path: str | os.PathLike[str], display: str | None = None, layer: str = "base"
+) -> Document:
     """Load one spec or overlay file; raises :class:`SpecError` with every problem found."""
     name = display or str(path)
     fs = FsPath(path)
@@ -75,10 +77,10 @@ def load_file(path: str | os.PathLike[str], display: str | None = None) -> Docum
         raise SpecError(
             [error("LS100", f"cannot read `{name}`: {exc.strerror or exc}", Span(name, 1, 1))]
         ) from None
-    return load_bytes(raw, name)
+    return load_bytes(raw, name, layer)
 
 
-def load_bytes(raw: bytes, name: str) -> Document:
+def load_bytes(raw: bytes, name: str, layer: str = "base") -> Document:
     if len(raw) > MAX_BYTES:
         raise SpecError(
             [
@@ -110,7 +112,7 @@ def load_bytes(raw: bytes, name: str) -> Document:
                 )
             ]
         ) from None
-    return load_text(text, name)
+    return load_text(text, name, layer)
 
 
 def load_text(text: str, name: str, layer: str = "base") -> Document:
@@ -269,7 +271,7 @@ class _Builder:
             frame.key, frame.key_span = _DISCARD, span
             return
         if event.anchor:
-            self.anchors[event.anchor] = _Anchor(key, [((), span, False)])
+            self.anchors[event.anchor] = _Anchor(key, [])
         if key == "<<" and event.implicit[0]:
             self.diagnostics.append(
                 error(
@@ -363,13 +365,10 @@ class _Builder:
         (self.keys if is_key else self.values)[path] = span
 
     def remember(self, anchor: str, value: Any, path: Path, first: int) -> None:
+        """Keep what an alias of this collection replays: its value and the positions below it
+        (the alias itself is positioned where it is written)."""
         n = len(path)
-        entries = [(p[n:], s, k) for p, s, k in self.entries[first:]]
-        entries.append(((), self.values.get(path) or self.span_of_frame(path), False))
-        self.anchors[anchor] = _Anchor(value, entries)
-
-    def span_of_frame(self, path: Path) -> Span:
-        return Span(self.name, 1, 1)
+        self.anchors[anchor] = _Anchor(value, [(p[n:], s, k) for p, s, k in self.entries[first:]])
 
     def attach(self, value: Any, span: Span, event: Any, path: Path | None = None) -> None:
         frame = self.stack[-1] if self.stack else None
@@ -400,7 +399,7 @@ class _Builder:
             frame.value.append(value)
         self.record(path, span, False)
         if event is not None and getattr(event, "anchor", None):
-            self.anchors[event.anchor] = _Anchor(value, [((), span, False)])
+            self.anchors[event.anchor] = _Anchor(value, [])
 
 
 def _kind(value: Any) -> str:

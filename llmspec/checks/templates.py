@@ -28,10 +28,11 @@ def analyse(text: str) -> tuple[frozenset[str], tuple[int, str] | None]:
 
     env = _environment()
     try:
-        ast = env.parse(text)
+        # find_undeclared_variables runs Jinja's code generator, which is where unknown
+        # filters and tests are reported (TemplateAssertionError, a TemplateSyntaxError)
+        return frozenset(meta.find_undeclared_variables(env.parse(text))), None
     except TemplateSyntaxError as exc:
         return frozenset(), (exc.lineno or 1, exc.message or "invalid template")
-    return frozenset(meta.find_undeclared_variables(ast)), None
 
 
 def templates_of(ctx: CheckContext) -> Iterator[tuple[str, Path, str]]:

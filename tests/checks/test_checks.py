@@ -79,6 +79,14 @@ CASES = [
         id="template-syntax-inside-block",
     ),
     pytest.param(
+        edit("        Q: {{ question }}\n", "        Q: {{ question | shout }}\n"),
+        "LS401",
+        "error",
+        16,
+        9,
+        id="unknown-filter",
+    ),
+    pytest.param(
         edit("        Q: {{ question }}\n", "        Q: {{ question }} {{ topic }}\n"),
         "LS402",
         "error",

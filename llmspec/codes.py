@@ -58,6 +58,20 @@ CODES: dict[str, str] = {
     "LS450": "token budget does not fit the context window",
     "LS460": "serving target without a registry",
     "LS461": "duplicate serving target",
+    "LS470": "duplicate resource address",
+    "LS471": "unknown resource address",
+    # LS5xx: rendering
+    "LS501": "artifact template failed to render",
+    # LS6xx: apply
+    "LS601": "no executor for this kind of resource",
+    "LS602": "step failed",
+    "LS603": "state is locked by another apply",
+    "LS604": "saved plan is stale",
+    "LS605": "approval required",
+    "LS606": "invalid dataset record",
+    "LS607": "state backend unavailable",
+    "LS608": "skipped: a dependency failed",
+    "LS609": "saved plan cannot be read",
 }
 
 

@@ -9,7 +9,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from llmspec.cli import explain_cmd, init_cmd, schema_cmd, show_cmd, validate_cmd
+from llmspec.cli import (
+    apply_cmd,
+    destroy_cmd,
+    explain_cmd,
+    init_cmd,
+    plan_cmd,
+    render_cmd,
+    schema_cmd,
+    show_cmd,
+    state_cmd,
+    validate_cmd,
+)
 from llmspec.version import __version__
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
@@ -20,6 +31,11 @@ COMMANDS = {
     "explain": explain_cmd,
     "schema": schema_cmd,
     "init": init_cmd,
+    "plan": plan_cmd,
+    "apply": apply_cmd,
+    "render": render_cmd,
+    "destroy": destroy_cmd,
+    "state": state_cmd,
 }
 
 

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from llmspec.diagnostics import Diagnostic
 from llmspec.report import SourceLines, render_github, render_json, render_text, unique
@@ -65,3 +65,24 @@ def print_diagnostics(
     else:
         text = render_text(items, sources or SourceLines(), use_color(out))
     print(text, file=out)
+
+
+def add_state_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state",
+        metavar="URL",
+        help="state backend URL, overriding the "
+        "spec's `state` (e.g. sqlite:///state.db, postgresql+psycopg://…)",
+    )
+
+
+def resolve_or_report(spec: str, env: str | None, overrides: Sequence[str]) -> Any:
+    """The resolved spec, or None after printing its diagnostics."""
+    from llmspec.api import resolve
+    from llmspec.diagnostics import SpecError
+
+    try:
+        return resolve(spec, env, overrides)
+    except SpecError as exc:
+        print_diagnostics(exc.diagnostics)
+        return None

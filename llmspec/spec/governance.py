@@ -1,9 +1,11 @@
-"""`governance` (policies checked at validate/plan time) and `tracking` (where MLflow lives)."""
+"""`governance` (policies checked at validate/plan time), `tracking` (where MLflow lives) and
+`state` (where apply records what it built)."""
 
 from typing import Literal, get_args
 
 from pydantic import Field
 
+from llmspec.secrets import SecretRef
 from llmspec.spec.base import Flag, SpecModel
 
 Source = Literal["hf", "local", "builtin", "openai-compatible"]
@@ -42,4 +44,35 @@ class Tracking(SpecModel):
     registry_uri: str | None = Field(None, description="MLflow registry URI (default: `uri`).")
     experiment: str | None = Field(
         None, description="Experiment name (default: `llmspec/<app>/<env>`)."
+    )
+
+
+class StateConfig(SpecModel):
+    """Where `apply` records what it built, and where built artifacts are kept."""
+
+    backend: Literal["local", "sql"] = Field(
+        "local",
+        description="`local`: files under `path`; `sql`: a database at `url` "
+        "(SQLite or PostgreSQL), for teams and CI runners that lose local files.",
+    )
+    path: str = Field(
+        ".llmspec/state",
+        description="Folder of the local backend, relative to the repository root.",
+    )
+    url: str | SecretRef | None = Field(
+        None,
+        description="SQLAlchemy URL of the sql backend; a secret reference when it holds "
+        "a password.",
+        examples=["sqlite:///.llmspec/state.db", "${secret:STATE_DB_URL}"],
+    )
+    artifacts: str = Field(
+        ".llmspec/artifacts",
+        description="Content-addressed store shared by the app's "
+        "environments, relative to the repository root: a resource built in staging is reused "
+        "by prod when its inputs digest is the same.",
+    )
+    lock_timeout_s: float = Field(
+        0.0,
+        ge=0,
+        description="How long apply waits for another apply of the same app+env to finish.",
     )

@@ -7,7 +7,7 @@ from pydantic import Field
 from llmspec.spec.base import SpecModel, section
 from llmspec.spec.evaluation import Evaluation
 from llmspec.spec.finetune import Finetune
-from llmspec.spec.governance import Governance, Tracking
+from llmspec.spec.governance import Governance, StateConfig, Tracking
 from llmspec.spec.metadata import Metadata
 from llmspec.spec.model import ModelSource
 from llmspec.spec.prompts import Prompts
@@ -35,6 +35,7 @@ class EnvironmentOverlay(SpecModel):
     serving: Section = Field(None, description="Overrides of `serving`.")
     governance: Section = Field(None, description="Overrides of `governance`.")
     tracking: Section = Field(None, description="Overrides of `tracking`.")
+    state: Section = Field(None, description="Overrides of `state`.")
 
 
 class Spec(SpecModel):
@@ -56,6 +57,7 @@ class Spec(SpecModel):
     serving: Serving = section("Registry, targets, monitoring.")
     governance: Governance = section("Policies.")
     tracking: Tracking = section("MLflow tracking.")
+    state: StateConfig = section("Where apply records state and keeps built artifacts.")
     environments: dict[str, EnvironmentOverlay | None] = Field(
         default_factory=dict, description="Per-environment overlays (dev, staging, prod…)."
     )

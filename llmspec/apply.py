@@ -1,0 +1,343 @@
+"""Execute a plan: in dependency order, under the app+env lock, recording each finished
+resource in state at once so that a re-run after a crash resumes where it stopped."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmspec.diagnostics import Diagnostic, Severity, SpecError, error
+from llmspec.gitinfo import head_commit
+from llmspec.plan.graph import Graph
+from llmspec.plan.planner import Change, Plan
+from llmspec.render import write_artifacts
+from llmspec.state.backend import LockHeld
+from llmspec.state.model import JournalEntry, LockInfo, ResourceState, now
+from llmspec.steps.base import Resource, RunContext, StepFailed
+from llmspec.workspace import Workspace
+
+
+@dataclass
+class Outcome:
+    address: str
+    action: str
+    status: str  # done, reused, deleted, kept, failed, skipped
+    seconds: float = 0.0
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status not in ("failed", "skipped") for o in self.outcomes)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return [d for o in self.outcomes for d in o.diagnostics]
+
+
+class Reporter:
+    """Progress of an apply: one line per resource. Subclass to show it elsewhere."""
+
+    def __init__(self, write: Callable[[str], None] = print) -> None:
+        self.write = write
+
+    def started(self, change: Change) -> None:
+        self.write(f"  … {change.address}: {change.action}")
+
+    def finished(self, outcome: Outcome) -> None:
+        mark = {
+            "done": "✓",
+            "reused": "✓",
+            "deleted": "✓",
+            "kept": "✓",
+            "failed": "✗",
+            "skipped": "·",
+        }[outcome.status]
+        self.write(f"  {mark} {outcome.address}: {outcome.status} ({outcome.seconds:.1f}s)")
+
+    def progress(self, done: int, total: int) -> None:
+        pass
+
+
+def apply(
+    ws: Workspace,
+    *,
+    saved_plan: dict[str, Any] | None = None,
+    approve: bool = False,
+    lock_timeout: float | None = None,
+    targets: Iterable[str] = (),
+    reporter: Reporter | None = None,
+) -> ApplyResult:
+    """Plan again under the lock, check a saved plan still holds, then execute."""
+    reporter = reporter or Reporter()
+    spec = ws.resolved.spec
+    timeout = spec.state.lock_timeout_s if lock_timeout is None else lock_timeout
+    try:
+        with ws.backend.lock(LockInfo(ws.app, ws.env, "apply"), timeout):
+            graph, plan = ws.plan(targets)
+            _check_saved(saved_plan, plan)
+            if spec.governance.approvals > 0 and plan.has_changes and not approve:
+                raise SpecError(
+                    [
+                        error(
+                            "LS605",
+                            f"`{ws.env}` requires approval before apply "
+                            f"(governance.approvals = {spec.governance.approvals})",
+                            ws.resolved.document.span(("governance", "approvals")),
+                            hint="review the plan, then run apply with --approve",
+                        )
+                    ]
+                )
+            if not plan.has_changes:
+                return ApplyResult(plan)
+            return _execute(ws, graph, plan, reporter)
+    except LockHeld as exc:
+        holder = exc.holder
+        dead = holder is not None and holder.holder_alive() is False
+        raise SpecError(
+            [
+                error(
+                    "LS603",
+                    f"`{ws.app}` in `{ws.env}` is locked: "
+                    + (holder.describe() if holder else "by another process"),
+                    hint=(
+                        "the holder is gone: break the lock with `llmspec state unlock`"
+                        if dead
+                        else "wait for it to finish, or pass --lock-timeout SECONDS to wait"
+                    ),
+                )
+            ]
+        ) from None
+
+
+def _check_saved(saved: dict[str, Any] | None, plan: Plan) -> None:
+    if saved is None:
+        return
+    if (saved.get("app"), saved.get("env")) != (plan.app, plan.env):
+        raise SpecError(
+            [
+                error(
+                    "LS604",
+                    f"the saved plan is for `{saved.get('app')}` in "
+                    f"`{saved.get('env')}`, not `{plan.app}` in `{plan.env}`",
+                )
+            ]
+        )
+    if saved.get("plan_digest") != plan.digest:
+        why = (
+            "state changed since the plan was made"
+            if saved.get("state_serial") != plan.state_serial
+            else "the spec or its input files changed"
+        )
+        raise SpecError(
+            [
+                error(
+                    "LS604",
+                    f"the saved plan is stale: {why}",
+                    hint="run `llmspec plan --out FILE` again and review it",
+                )
+            ]
+        )
+
+
+def _execute(ws: Workspace, graph: Graph, plan: Plan, reporter: Reporter) -> ApplyResult:
+    result = ApplyResult(plan)
+    backend, app, env = ws.backend, ws.app, ws.env
+    commit = head_commit(ws.repo_root)
+    backend.append_journal(
+        JournalEntry(
+            "apply-started",
+            app,
+            env,
+            git_commit=commit,
+            plan_digest=plan.digest,
+            detail={"changes": plan.to_json()["summary"]},
+        )
+    )
+    recorded = dict(backend.read(app, env).resources)
+    broken: set[str] = set()  # failed or skipped: their dependents cannot run
+    try:
+        for change in plan.changes:
+            if change.action in ("no-op", "delete"):
+                continue
+            if broken.intersection(change.deps):
+                outcome = Outcome(
+                    change.address,
+                    change.action,
+                    "skipped",
+                    diagnostics=[
+                        Diagnostic(
+                            "LS608",
+                            f"`{change.address}` was not applied: a dependency failed",
+                            severity=Severity.NOTE,
+                        )
+                    ],
+                )
+                broken.add(change.address)
+            else:
+                reporter.started(change)
+                outcome = _run_one(ws, graph.resources[change.address], change, recorded, reporter)
+                if outcome.status == "failed":
+                    broken.add(change.address)
+            result.outcomes.append(outcome)
+            reporter.finished(outcome)
+        for change in reversed(plan.changes):
+            if change.action == "delete" and not broken:
+                reporter.started(change)
+                outcome = _delete(ws, change, recorded)
+                result.outcomes.append(outcome)
+                reporter.finished(outcome)
+    except BaseException:
+        backend.append_journal(
+            JournalEntry(
+                "apply-finished",
+                app,
+                env,
+                git_commit=commit,
+                plan_digest=plan.digest,
+                result="interrupted",
+            )
+        )
+        raise
+    backend.append_journal(
+        JournalEntry(
+            "apply-finished",
+            app,
+            env,
+            git_commit=commit,
+            plan_digest=plan.digest,
+            result="ok" if result.ok else "failed",
+            detail={o.address: o.status for o in result.outcomes},
+        )
+    )
+    return result
+
+
+def _context(
+    ws: Workspace,
+    resource: Resource,
+    recorded: dict[str, ResourceState],
+    rendered: dict[str, str],
+    reporter: Reporter,
+) -> RunContext:
+    return RunContext(
+        spec=ws.resolved.spec,
+        app=ws.app,
+        env=ws.env,
+        spec_dir=ws.resolved.path.resolve().parent,
+        build_dir=ws.build_dir,
+        artifact_dir=ws.artifacts.folder(ws.app, resource.kind, resource.inputs_digest),
+        inputs={dep: recorded[dep] for dep in resource.deps if dep in recorded},
+        rendered=rendered,
+        log=reporter.write,
+        progress=reporter.progress,
+    )
+
+
+def _run_one(
+    ws: Workspace,
+    resource: Resource,
+    change: Change,
+    recorded: dict[str, ResourceState],
+    reporter: Reporter,
+) -> Outcome:
+    started = time.perf_counter()
+    step = ws.steps[resource.kind]
+    try:
+        rendered = write_artifacts(ws.build_dir, step.render(resource, ws.resolved.spec))
+        ctx = _context(ws, resource, recorded, rendered, reporter)
+        built_in = ws.env
+        if change.action == "reuse":
+            record = ws.artifacts.find(ws.app, resource.kind, resource.inputs_digest)
+            assert record is not None  # the plan found it under the same lock
+            outputs = step.reuse(resource, record.outputs, ctx)
+            built_in = record.env
+        else:
+            outputs = step.run(resource, ctx)
+    except StepFailed as exc:
+        return _failed(ws, resource, change, recorded, exc.diagnostics, started)
+    except Exception as exc:  # a library error inside a step: shown as this step's failure
+        diag = error("LS602", f"`{resource.address}` failed: {type(exc).__name__}: {exc}")
+        return _failed(ws, resource, change, recorded, [diag], started)
+    state = ResourceState(
+        resource.address,
+        resource.kind,
+        resource.inputs_digest,
+        "complete",
+        outputs,
+        dict(resource.config),
+        dict(resource.file_digests),
+        dict(resource.dep_digests),
+        now(),
+        built_in,
+    )
+    ws.backend.put_resource(ws.app, ws.env, state)
+    recorded[resource.address] = state
+    if step.reusable and change.action != "reuse":
+        ws.artifacts.record(
+            ws.app, resource.kind, resource.address, ws.env, resource.inputs_digest, outputs
+        )
+    status = "reused" if change.action == "reuse" else "done"
+    return Outcome(resource.address, change.action, status, time.perf_counter() - started)
+
+
+def _failed(
+    ws: Workspace,
+    resource: Resource,
+    change: Change,
+    recorded: dict[str, ResourceState],
+    diagnostics: list[Diagnostic],
+    started: float,
+) -> Outcome:
+    if resource.address not in recorded:  # keep a good previous record; mark a new one failed
+        ws.backend.put_resource(
+            ws.app,
+            ws.env,
+            ResourceState(
+                resource.address,
+                resource.kind,
+                resource.inputs_digest,
+                "failed",
+                {},
+                dict(resource.config),
+                dict(resource.file_digests),
+                dict(resource.dep_digests),
+                now(),
+                ws.env,
+            ),
+        )
+    return Outcome(
+        resource.address, change.action, "failed", time.perf_counter() - started, diagnostics
+    )
+
+
+def _delete(ws: Workspace, change: Change, recorded: dict[str, ResourceState]) -> Outcome:
+    started = time.perf_counter()
+    old = recorded[change.address]
+    step = ws.steps.get(old.kind)
+    ctx = RunContext(
+        spec=ws.resolved.spec,
+        app=ws.app,
+        env=ws.env,
+        spec_dir=ws.resolved.path.resolve().parent,
+        build_dir=ws.build_dir,
+        artifact_dir=ws.artifacts.folder(ws.app, old.kind, old.inputs_digest),
+        inputs={},
+    )
+    try:
+        removed = step.destroy(old, ctx) if step is not None else False
+    except Exception as exc:
+        diag = error("LS602", f"removing `{change.address}` failed: {type(exc).__name__}: {exc}")
+        return Outcome(change.address, "delete", "failed", time.perf_counter() - started, [diag])
+    ws.backend.remove_resource(ws.app, ws.env, change.address)
+    recorded.pop(change.address, None)
+    return Outcome(
+        change.address, "delete", "deleted" if removed else "kept", time.perf_counter() - started
+    )

@@ -1,0 +1,116 @@
+"""`llmspec apply SPEC -e ENV` (or `llmspec apply plan.json`): make the environment match."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from llmspec.cli.common import (
+    Formatter,
+    add_env_options,
+    add_state_option,
+    print_diagnostics,
+    resolve_or_report,
+    use_color,
+)
+
+HELP = "build, update or reuse what the plan says, in dependency order, resumably"
+EXAMPLES = """examples:
+  llmspec apply specs/app.yaml -e dev
+  llmspec apply plan.json                        (a saved plan; refused if it is stale)
+  llmspec apply specs/app.yaml -e prod --approve
+  llmspec apply specs/app.yaml -e dev --dry-run  (= plan)
+
+a re-run after a crash or a failure finishes the remaining work without redoing finished steps"""
+
+
+def add_parser(sub: Any, name: str) -> None:
+    parser = sub.add_parser(
+        name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
+    )
+    parser.add_argument(
+        "spec", metavar="SPEC|PLAN", help="spec file, or a plan saved by `llmspec plan --out`"
+    )
+    add_env_options(parser)
+    add_state_option(parser)
+    parser.add_argument(
+        "--approve",
+        action="store_true",
+        help="approve the plan (required where governance.approvals > 0)",
+    )
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="limit to this resource and what it needs (repeatable)",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wait this long for another apply of the same app+env",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="only plan")
+
+
+def run(args: argparse.Namespace) -> int:
+    from llmspec.apply import apply
+    from llmspec.diagnostics import SpecError
+    from llmspec.plan.report import render_text, summary
+    from llmspec.workspace import open_workspace
+
+    saved = None
+    spec, env, overrides = args.spec, args.env, list(args.overrides)
+    if spec.endswith(".json"):
+        try:
+            with open(spec, encoding="utf-8") as handle:
+                saved = json.load(handle)
+            spec, env = saved["spec"], saved.get("env_option")
+            overrides = list(saved.get("overrides", []))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            from llmspec.diagnostics import error
+
+            print_diagnostics(
+                [
+                    error(
+                        "LS609",
+                        f"cannot read the saved plan `{args.spec}`: {exc}",
+                        hint="save one with `llmspec plan SPEC -e ENV --out FILE`",
+                    )
+                ]
+            )
+            return 1
+    resolved = resolve_or_report(spec, env, overrides)
+    if resolved is None:
+        return 1
+    try:
+        workspace = open_workspace(resolved, args.state)
+        if args.dry_run:
+            _, plan = workspace.plan(args.target)
+            sys.stdout.write(render_text(plan, use_color()))
+            return 0
+        print(f"Applying {workspace.app} in {workspace.env}")
+        result = apply(
+            workspace,
+            saved_plan=saved,
+            approve=args.approve,
+            lock_timeout=args.lock_timeout,
+            targets=args.target,
+        )
+    except SpecError as exc:
+        print_diagnostics(exc.diagnostics)
+        return 1
+    if not result.plan.has_changes:
+        print("No changes: the environment matches the spec.")
+        return 0
+    print_diagnostics(result.diagnostics)
+    done = sum(o.status in ("done", "reused", "deleted", "kept") for o in result.outcomes)
+    print(
+        f"Apply {'complete' if result.ok else 'failed'}: {done} of {len(result.outcomes)} "
+        f"changes applied. ({summary(result.plan)})"
+    )
+    return 0 if result.ok else 1

@@ -1,0 +1,65 @@
+"""`llmspec destroy SPEC -e ENV`: remove what apply created in an environment."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from llmspec.cli.common import (
+    Formatter,
+    add_env_options,
+    add_state_option,
+    print_diagnostics,
+    resolve_or_report,
+)
+
+HELP = "remove what apply created in an environment (aliases, deployments, local tables)"
+EXAMPLES = """examples:
+  llmspec destroy specs/app.yaml -e dev          shows what goes, then asks
+  llmspec destroy specs/app.yaml -e dev --yes    for scripts"""
+
+
+def add_parser(sub: Any, name: str) -> None:
+    parser = sub.add_parser(
+        name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
+    )
+    parser.add_argument("spec", metavar="SPEC", help="spec file")
+    add_env_options(parser)
+    add_state_option(parser)
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS")
+
+
+def run(args: argparse.Namespace) -> int:
+    from llmspec.destroy import destroy, destroy_plan
+    from llmspec.diagnostics import SpecError
+    from llmspec.plan.report import render_text
+    from llmspec.workspace import open_workspace
+
+    resolved = resolve_or_report(args.spec, args.env, args.overrides)
+    if resolved is None:
+        return 1
+    workspace = open_workspace(resolved, args.state)
+    plan = destroy_plan(workspace)
+    sys.stdout.write(render_text(plan))
+    if not plan.has_changes:
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("refusing to destroy without confirmation: pass --yes", file=sys.stderr)
+            return 1
+        answer = input(
+            f"Destroy {plan.count('delete')} resource(s) of {workspace.app} in "
+            f"{workspace.env}? Type the environment name to confirm: "
+        )
+        if answer.strip() != workspace.env:
+            print("cancelled")
+            return 1
+    try:
+        result = destroy(workspace, lock_timeout=args.lock_timeout)
+    except SpecError as exc:
+        print_diagnostics(exc.diagnostics)
+        return 1
+    print_diagnostics(result.diagnostics)
+    return 0 if result.ok else 1

@@ -1,0 +1,66 @@
+"""Remove what apply created in an environment: every recorded resource, dependents first."""
+
+from __future__ import annotations
+
+from llmspec.apply import ApplyResult, Reporter, _delete
+from llmspec.diagnostics import SpecError, error
+from llmspec.plan.planner import Change, Plan, Reason
+from llmspec.state.backend import LockHeld
+from llmspec.state.model import JournalEntry, LockInfo
+from llmspec.workspace import Workspace
+
+
+def destroy_plan(ws: Workspace) -> Plan:
+    state = ws.backend.read(ws.app, ws.env)
+    order = list(ws.graph().resources) if state.resources else []
+    known = [a for a in order if a in state.resources]
+    known += [a for a in state.resources if a not in known]
+    changes = tuple(
+        Change(
+            a,
+            state.resources[a].kind,
+            "delete",
+            (Reason("destroy"),),
+            None,
+            state.resources[a].inputs_digest,
+        )
+        for a in known
+    )
+    return Plan(ws.app, ws.env, str(ws.resolved.path), state.serial, changes)
+
+
+def destroy(
+    ws: Workspace, lock_timeout: float | None = None, reporter: Reporter | None = None
+) -> ApplyResult:
+    reporter = reporter or Reporter()
+    timeout = ws.resolved.spec.state.lock_timeout_s if lock_timeout is None else lock_timeout
+    try:
+        with ws.backend.lock(LockInfo(ws.app, ws.env, "destroy"), timeout):
+            plan = destroy_plan(ws)
+            result = ApplyResult(plan)
+            recorded = dict(ws.backend.read(ws.app, ws.env).resources)
+            for change in reversed(plan.changes):  # dependents before what they need
+                reporter.started(change)
+                outcome = _delete(ws, change, recorded)
+                result.outcomes.append(outcome)
+                reporter.finished(outcome)
+            ws.backend.append_journal(
+                JournalEntry(
+                    "destroy-finished",
+                    ws.app,
+                    ws.env,
+                    result="ok" if result.ok else "failed",
+                    detail={o.address: o.status for o in result.outcomes},
+                )
+            )
+            return result
+    except LockHeld as exc:
+        raise SpecError(
+            [
+                error(
+                    "LS603",
+                    f"`{ws.app}` in `{ws.env}` is locked: "
+                    + (exc.holder.describe() if exc.holder else "by another process"),
+                )
+            ]
+        ) from None

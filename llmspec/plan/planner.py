@@ -1,0 +1,195 @@
+"""Diff the resource graph against recorded state: what apply would do, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmspec.artifacts import ArtifactStore
+from llmspec.plan.digest import digest_of
+from llmspec.plan.graph import Graph
+from llmspec.state.model import AppState, ResourceState
+from llmspec.steps.base import Resource, Step
+
+PLAN_FORMAT_VERSION = 1
+ACTIONS = ("create", "update", "replace", "reuse", "delete", "no-op")
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a resource changes: a stable code and what exactly differs."""
+
+    code: str  # new, removed, config_changed, input_file_changed, upstream_changed, previous_failed
+    what: str = ""  # the field path, file or upstream address
+    old: Any = None
+    new: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "what": self.what, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True)
+class Change:
+    address: str
+    kind: str
+    action: str
+    reasons: tuple[Reason, ...] = ()
+    inputs_digest: str | None = None
+    previous_digest: str | None = None
+    estimate: str | None = None
+    reuse_from: str | None = None  # the environment that built the reused outputs
+    deps: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "kind": self.kind,
+            "action": self.action,
+            "reasons": [r.to_json() for r in self.reasons],
+            "inputs_digest": self.inputs_digest,
+            "previous_digest": self.previous_digest,
+            "estimate": self.estimate,
+            "reuse_from": self.reuse_from,
+            "depends_on": list(self.deps),
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    app: str
+    env: str
+    spec_file: str
+    state_serial: int
+    changes: tuple[Change, ...]
+    targets: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action != "no-op" for c in self.changes)
+
+    def count(self, action: str) -> int:
+        return sum(c.action == action for c in self.changes)
+
+    @property
+    def digest(self) -> str:
+        """Identifies what this plan would do, against which state: a saved plan is applied
+        only while this still matches."""
+        return digest_of(
+            {
+                "app": self.app,
+                "env": self.env,
+                "serial": self.state_serial,
+                "changes": [(c.address, c.action, c.inputs_digest) for c in self.changes],
+            }
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": PLAN_FORMAT_VERSION,
+            "app": self.app,
+            "env": self.env,
+            "spec": self.spec_file,
+            "state_serial": self.state_serial,
+            "plan_digest": self.digest,
+            "targets": list(self.targets),
+            "summary": {a: self.count(a) for a in ACTIONS},
+            "changes": [c.to_json() for c in self.changes],
+        }
+
+
+def build_plan(
+    graph: Graph,
+    state: AppState,
+    steps: Mapping[str, Step],
+    spec_file: str,
+    artifacts: ArtifactStore | None = None,
+    targets: Iterable[str] = (),
+) -> Plan:
+    targets = tuple(targets)
+    addresses = graph.closure(targets) if targets else list(graph.resources)
+    changes = [
+        _change(graph.resources[a], state.resources.get(a), steps, graph, artifacts)
+        for a in addresses
+    ]
+    if not targets:
+        for address, old in state.resources.items():
+            if address not in graph.resources:
+                changes.append(
+                    Change(
+                        address, old.kind, "delete", (Reason("removed"),), None, old.inputs_digest
+                    )
+                )
+    return Plan(graph.app, graph.env, spec_file, state.serial, tuple(changes), targets)
+
+
+def _change(
+    resource: Resource,
+    old: ResourceState | None,
+    steps: Mapping[str, Step],
+    graph: Graph,
+    artifacts: ArtifactStore | None,
+) -> Change:
+    step = steps[resource.kind]
+
+    def change(action: str, reasons: Iterable[Reason], reuse_from: str | None = None) -> Change:
+        return Change(
+            resource.address,
+            resource.kind,
+            action,
+            tuple(reasons),
+            resource.inputs_digest,
+            old.inputs_digest if old else None,
+            resource.estimate if action in ("create", "update", "replace") else None,
+            reuse_from,
+            (*resource.deps, *resource.after),
+        )
+
+    if old is not None and old.inputs_digest == resource.inputs_digest and old.status == "complete":
+        return change("no-op", ())
+    if old is None:
+        action, reasons = "create", [Reason("new")]
+    elif old.inputs_digest == resource.inputs_digest:
+        action, reasons = "update", [Reason("previous_failed", old=old.status)]
+    else:
+        reasons = _reasons(resource, old)
+        replaced = any(
+            r.code == "config_changed" and r.what.split(".")[0] in step.replace_on for r in reasons
+        )
+        action = "replace" if replaced else "update"
+    if step.reusable and artifacts is not None:
+        built = artifacts.find(graph.app, resource.kind, resource.inputs_digest)
+        if built is not None:
+            return change("reuse", reasons, reuse_from=built.env)
+    return change(action, reasons)
+
+
+def _reasons(resource: Resource, old: ResourceState) -> list[Reason]:
+    reasons = [
+        Reason("config_changed", path, a, b)
+        for path, a, b in diff_values(old.config, dict(resource.config))
+    ]
+    for path in sorted(set(old.files) | set(resource.file_digests)):
+        before, after = old.files.get(path), resource.file_digests.get(path)
+        if before != after:
+            what = "added" if before is None else "removed" if after is None else "changed"
+            reasons.append(Reason("input_file_changed", path, before, after or what))
+    for dep, digest in resource.dep_digests.items():
+        if old.deps.get(dep) != digest:
+            reasons.append(Reason("upstream_changed", dep, old.deps.get(dep), digest))
+    return reasons or [Reason("config_changed", "(format)")]
+
+
+def diff_values(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """Leaf paths whose values differ: [(dotted path, old, new)]; missing is None."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[tuple[str, Any, Any]] = []
+        for key in sorted(set(old) | set(new), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            out.extend(diff_values(old.get(key, None), new.get(key, None), sub))
+        return out
+    if old != new:
+        return [(path or "(value)", old, new)]
+    return []

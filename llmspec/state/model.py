@@ -1,0 +1,137 @@
+"""What State holds: per app and environment, each built resource and a journal of applies."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STATE_FORMAT_VERSION = 1
+
+
+def now() -> str:
+    """UTC timestamp in ISO 8601, to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass(frozen=True)
+class ResourceState:
+    """One resource as last built: enough to plan against it and to explain a change."""
+
+    address: str
+    kind: str
+    inputs_digest: str
+    status: str  # "complete" or "failed"
+    outputs: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)  # canonical config slice
+    files: dict[str, str] = field(default_factory=dict)  # path -> content digest
+    deps: dict[str, str] = field(default_factory=dict)  # address -> inputs digest
+    updated_at: str = ""
+    env_built: str = ""  # the environment that built the outputs (differs when reused)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ResourceState:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class AppState:
+    """Everything recorded for one app in one environment. ``serial`` grows with every write."""
+
+    app: str
+    env: str
+    serial: int = 0
+    resources: dict[str, ResourceState] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": STATE_FORMAT_VERSION,
+            "app": self.app,
+            "env": self.env,
+            "serial": self.serial,
+            "resources": {a: r.to_json() for a, r in sorted(self.resources.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AppState:
+        return cls(
+            data["app"],
+            data["env"],
+            int(data.get("serial", 0)),
+            {a: ResourceState.from_json(r) for a, r in data.get("resources", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One line of the append-only journal: an apply started or ended, a lock was broken…"""
+
+    event: str  # "apply-started", "apply-finished", "destroy-finished", "unlock", ...
+    app: str
+    env: str
+    at: str = field(default_factory=now)
+    who: str = field(default_factory=lambda: _user())
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    git_commit: str | None = None
+    plan_digest: str | None = None
+    result: str | None = None  # "ok", "failed", "interrupted"
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JournalEntry:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """Who holds the apply lock of an app+env."""
+
+    app: str
+    env: str
+    operation: str  # "apply", "destroy"
+    who: str = field(default_factory=lambda: _user())
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    since: str = field(default_factory=now)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LockInfo:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    def holder_alive(self) -> bool | None:
+        """Whether the holding process still runs: known only on the same host (else None)."""
+        if self.host != socket.gethostname():
+            return None
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def describe(self) -> str:
+        alive = self.holder_alive()
+        state = {True: "running", False: "no longer running", None: "on another host"}[alive]
+        where = f"pid {self.pid} on {self.host}, {state}"
+        return f"{self.operation} by {self.who} ({where}) since {self.since}"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return os.environ.get("USER", "unknown")

@@ -1,0 +1,27 @@
+"""`promote.<app>@<alias>`: move the environment's registry alias when every gate holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from llmspec.steps.base import DeclareContext, ResourceDecl, Step
+
+
+class PromoteStep(Step):
+    kind = "promote"
+
+    def declare(self, ctx: DeclareContext) -> Iterator[ResourceDecl]:
+        spec = ctx.spec
+        registry = spec.serving.registry
+        if registry is None:
+            return
+        app = spec.metadata.name
+        gates = (
+            [g.model_dump(mode="json") for g in spec.evaluation.gates] if spec.evaluation else []
+        )
+        config = {"gates": gates, "approvals": spec.governance.approvals}
+        dep = f"eval.{app}" if spec.evaluation is not None else f"package.{app}"
+        settings = {"registered_name": spec.registered_name, "alias": registry.alias}
+        yield ResourceDecl(
+            self.kind, f"{app}@{registry.alias}", config, (), (dep,), settings=settings
+        )

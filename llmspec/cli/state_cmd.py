@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   llmspec state show specs/app.yaml -e prod index.help_center
   llmspec state show specs/app.yaml -e prod --journal
   llmspec state unlock specs/app.yaml -e prod         after checking the holder is gone"""
+EXTRA_POSITIONAL = "address"
 
 
 def add_parser(sub: Any, name: str) -> None:

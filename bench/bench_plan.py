@@ -35,8 +35,12 @@ def make_repo(folder: Path, count: int) -> list[Path]:
     paths = []
     for i in range(count):
         path = folder / "specs" / f"app{i:04d}.yaml"
-        path.write_text(text.replace("name: support-bot", f"name: app-{i}")
-                        .replace("table: help_center", f"table: t{i}"), encoding="utf-8")
+        path.write_text(
+            text.replace("name: support-bot", f"name: app-{i}").replace(
+                "table: help_center", f"table: t{i}"
+            ),
+            encoding="utf-8",
+        )
         paths.append(path)
     return paths
 
@@ -65,9 +69,11 @@ def throughput(count: int, repeats: int) -> None:
             resources = plan_all(paths)
             rates.append(resources / (time.perf_counter() - started))
         os.chdir(ROOT)
-    print(f"plan {count} specs x {len(ENVS)} environments, unchanged inputs, warm cache: "
-          f"{statistics.median(rates):,.0f} resources/s (median of {repeats}; "
-          f"{resources:,} resources per pass); target >= 1,000")
+    print(
+        f"plan {count} specs x {len(ENVS)} environments, unchanged inputs, warm cache: "
+        f"{statistics.median(rates):,.0f} resources/s (median of {repeats}; "
+        f"{resources:,} resources per pass); target >= 1,000"
+    )
 
 
 def stand_ins() -> None:
@@ -110,8 +116,10 @@ def noop_apply_ratio(repeats: int) -> None:
         plan = timed(["plan", spec, "-e", "dev"])
         apply = timed(["apply", spec, "-e", "dev"])
         os.chdir(ROOT)
-    print(f"no-op apply -e dev: {apply * 1000:.1f} ms, plan -e dev: {plan * 1000:.1f} ms: "
-          f"ratio {apply / plan:.2f} (target < 2)")
+    print(
+        f"no-op apply -e dev: {apply * 1000:.1f} ms, plan -e dev: {plan * 1000:.1f} ms: "
+        f"ratio {apply / plan:.2f} (target < 2)"
+    )
 
 
 def main() -> None:

@@ -34,7 +34,6 @@ def add_parser(sub: Any, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from llmspec.checks.context import repository_root
-    from llmspec.state.model import JournalEntry
     from llmspec.workspace import DEFAULT_ENV, open_backend, open_workspace
 
     if args.spec is None:
@@ -61,13 +60,12 @@ def run(args: argparse.Namespace) -> int:
         holder = ws.backend.unlock(ws.app, env)
         if holder is None:
             print(f"{ws.app} in {env} is not locked")
+        elif ws.backend.lock_holder(ws.app, env) is not None:
+            # an OS lock (local backend) belongs to its process until that process ends
+            print(f"the lock is held by a running process: {holder.describe()}; stop it instead")
+            return 1
         else:
-            if holder.holder_alive():
-                print(f"note: the holder still runs: {holder.describe()}")
-            ws.backend.append_journal(
-                JournalEntry("unlock", ws.app, env, detail={"holder": holder.to_json()})
-            )
-            print(f"released the lock held by {holder.describe()}")
+            print(f"released the lock held by {holder.describe()}")  # the backend journals it
         return 0
     if args.journal:
         entries = [e.to_json() for e in ws.backend.journal(ws.app, env)]

@@ -4,6 +4,9 @@ state.json is replaced atomically (write a temp file, fsync, rename), so a proce
 point leaves the previous complete file. The lock is an OS lock (flock) on the lock file: the
 kernel releases it when its process dies, so a killed apply never leaves a stale lock here; the
 file also names the holder, for the diagnostic a waiting apply prints.
+
+Writes read-modify-replace state.json, so they rely on that lock: apply and destroy write only
+while holding it (the SQL backend, shared by machines, serialises writes in the database).
 """
 
 from __future__ import annotations

@@ -29,11 +29,17 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def cli(project: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the CLI (with the fake steps) in a real process, in the temporary repository."""
 
-    def run(*args: str, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tests.engine.runner", *args],
-                              cwd=project, capture_output=True, text=True, timeout=timeout,
-                              env=process_env(env))
+    def run(
+        *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tests.engine.runner", *args],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=process_env(env),
+        )
 
     return run
 
@@ -47,3 +53,7 @@ def process_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def runs(project: Path) -> list[str]:
     log = project / "runs.log"
     return log.read_text().splitlines() if log.exists() else []
+
+
+# The real PostgreSQL server of the state tests, for applies against a shared backend.
+from tests.state.conftest import fresh_postgres_url, postgres_server  # noqa: E402, F401

@@ -44,8 +44,11 @@ def test_prompt_edit_updates_package_eval_promotion_only(cli, project: Path) -> 
     spec = project / SPEC
     spec.write_text(spec.read_text().replace("### Answer", "### Answer (be brief)"))
     plan = plan_json(cli)
-    assert changed(plan) == {"package.support-bot": "update", "eval.support-bot": "update",
-                             "promote.support-bot@dev": "update"}
+    assert changed(plan) == {
+        "package.support-bot": "update",
+        "eval.support-bot": "update",
+        "promote.support-bot@dev": "update",
+    }
     package = next(c for c in plan["changes"] if c["address"] == "package.support-bot")
     assert package["reasons"][0]["code"] == "config_changed"
     assert package["reasons"][0]["what"] == "prompts.templates.answer.template"
@@ -59,13 +62,21 @@ def test_corpus_edit_updates_index_and_downstream_not_finetune(cli, project: Pat
     doc = project / "specs/data/support-bot/help-center/billing/invoices.md"
     doc.write_text(doc.read_text() + "\nInvoices can also be sent to a second address.\n")
     plan = plan_json(cli)
-    assert changed(plan) == {"index.help_center": "update", "package.support-bot": "update",
-                             "eval.support-bot": "update", "promote.support-bot@dev": "update"}
+    assert changed(plan) == {
+        "index.help_center": "update",
+        "package.support-bot": "update",
+        "eval.support-bot": "update",
+        "promote.support-bot@dev": "update",
+    }
     index = next(c for c in plan["changes"] if c["address"] == "index.help_center")
-    assert index["reasons"] == [{"code": "input_file_changed",
-                                 "what": "data/support-bot/help-center/billing/invoices.md",
-                                 "old": index["reasons"][0]["old"],
-                                 "new": index["reasons"][0]["new"]}]
+    assert index["reasons"] == [
+        {
+            "code": "input_file_changed",
+            "what": "data/support-bot/help-center/billing/invoices.md",
+            "old": index["reasons"][0]["old"],
+            "new": index["reasons"][0]["new"],
+        }
+    ]
     package = next(c for c in plan["changes"] if c["address"] == "package.support-bot")
     assert [r["code"] for r in package["reasons"]] == ["upstream_changed"]
     result = cli("apply", SPEC, "-e", "dev")
@@ -89,8 +100,13 @@ def test_markdown_plan_for_a_pull_request(cli) -> None:
 
 def test_target_limits_to_the_resource_and_what_it_needs(cli) -> None:
     plan = plan_json(cli, "dev", "--target", "package.support-bot")
-    assert set(changed(plan)) == {"dataset.train", "dataset.validation", "index.help_center",
-                                  "finetune.support-bot", "package.support-bot"}
+    assert set(changed(plan)) == {
+        "dataset.train",
+        "dataset.validation",
+        "index.help_center",
+        "finetune.support-bot",
+        "package.support-bot",
+    }
     bad = cli("plan", SPEC, "-e", "dev", "--target", "index.help_centre")
     assert bad.returncode == 1 and "did you mean `index.help_center`?" in bad.stderr
 
@@ -132,7 +148,7 @@ def test_failure_stops_dependents_and_resumes(cli, project: Path) -> None:
     assert state["resources"]["finetune.support-bot"]["status"] == "failed"
     before = runs(project)
     assert cli("apply", SPEC, "-e", "dev").returncode == 0
-    rerun = runs(project)[len(before):]
+    rerun = runs(project)[len(before) :]
     assert "start index.help_center" not in rerun and "start finetune.support-bot" in rerun
 
 
@@ -140,8 +156,12 @@ def test_prod_reuses_what_staging_built(cli) -> None:
     assert cli("apply", SPEC, "-e", "staging").returncode == 0
     plan = plan_json(cli, "prod")
     reused = {c["address"]: c["reuse_from"] for c in plan["changes"] if c["action"] == "reuse"}
-    assert reused == {"dataset.train": "staging", "dataset.validation": "staging",
-                      "dataset.eval-golden": "staging", "index.help_center": "staging"}
+    assert reused == {
+        "dataset.train": "staging",
+        "dataset.validation": "staging",
+        "dataset.eval-golden": "staging",
+        "index.help_center": "staging",
+    }
     text = cli("plan", SPEC, "--from", "staging", "--to", "prod").stdout
     assert '~ serving.registry.alias: "challenger" → "champion"' in text
     assert "reuse (built in staging)" in text

@@ -10,17 +10,29 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.engine.conftest import SPEC, process_env, runs
 
 SLOW = "finetune.support-bot"
 
 
 def start_apply(project: Path, *extra: str, slow: str = SLOW) -> subprocess.Popen[str]:
-    env = process_env({"LLMSPEC_FAKE_SLOW": slow, "LLMSPEC_FAKE_SLOW_SECONDS": "60",
-                       "LLMSPEC_FAKE_LOG": str(project / "runs.log")})
-    return subprocess.Popen([sys.executable, "-m", "tests.engine.runner", "apply", SPEC,
-                             "-e", "dev", *extra], cwd=project, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = process_env(
+        {
+            "LLMSPEC_FAKE_SLOW": slow,
+            "LLMSPEC_FAKE_SLOW_SECONDS": "60",
+            "LLMSPEC_FAKE_LOG": str(project / "runs.log"),
+        }
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.engine.runner", "apply", SPEC, "-e", "dev", *extra],
+        cwd=project,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def wait_for(project: Path, line: str, seconds: float = 60) -> None:
@@ -44,14 +56,16 @@ def test_kill_9_mid_step_then_apply_finishes_without_redoing(cli, project: Path)
     log_before = runs(project)
     result = cli("apply", SPEC, "-e", "dev")  # the kernel released the killed apply's lock
     assert result.returncode == 0, result.stdout + result.stderr
-    rerun = runs(project)[len(log_before):]
+    rerun = runs(project)[len(log_before) :]
     assert f"start {SLOW}" in rerun
     assert not any(line.endswith(("index.help_center",)) for line in rerun)
     state = json.loads(state_file.read_text())
     assert len(state["resources"]) == 11
     assert all(r["status"] == "complete" for r in state["resources"].values())
-    journal = [json.loads(x) for x in
-               (project / ".llmspec/state/support-bot/dev/journal.jsonl").read_text().splitlines()]
+    journal = [
+        json.loads(x)
+        for x in (project / ".llmspec/state/support-bot/dev/journal.jsonl").read_text().splitlines()
+    ]
     assert [e["event"] for e in journal] == ["apply-started", "apply-started", "apply-finished"]
     assert cli("plan", SPEC, "-e", "dev", "--detailed-exitcode").returncode == 0
 
@@ -78,9 +92,24 @@ def test_second_apply_waits_with_a_lock_timeout(cli, project: Path) -> None:
         wait_for(project, "start package.support-bot")
         # the first finishes its slow step after its 60 s, so shorten it: kill, then let a
         # waiting apply take over as soon as the lock is free
-        waiter = subprocess.Popen([sys.executable, "-m", "tests.engine.runner", "apply", SPEC,
-                                   "-e", "dev", "--lock-timeout", "60"], cwd=project, env=env,
-                                  text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        waiter = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.engine.runner",
+                "apply",
+                SPEC,
+                "-e",
+                "dev",
+                "--lock-timeout",
+                "60",
+            ],
+            cwd=project,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(1.0)
         assert waiter.poll() is None  # still waiting for the lock
         first.kill()
@@ -90,3 +119,34 @@ def test_second_apply_waits_with_a_lock_timeout(cli, project: Path) -> None:
     finally:
         first.kill()
         first.wait(timeout=30)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_shared_backend_keeps_a_killed_apply_lock_until_unlocked(
+    cli, project: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    url = (
+        f"sqlite:///{project / 'state.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("fresh_postgres_url")
+    )
+    process = start_apply(project, "--state", url)
+    wait_for(project, f"start {SLOW}")
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    blocked = cli("apply", SPEC, "-e", "dev", "--state", url)
+    assert blocked.returncode == 1
+    assert "LS603" in blocked.stderr and "no longer running" in blocked.stderr
+    assert "llmspec state unlock" in blocked.stderr
+    released = cli("state", "unlock", SPEC, "-e", "dev", "--state", url)
+    assert released.returncode == 0 and f"pid {process.pid}" in released.stdout
+    log_before = runs(project)
+    done = cli("apply", SPEC, "-e", "dev", "--state", url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rerun = runs(project)[len(log_before) :]
+    assert f"start {SLOW}" in rerun and "start index.help_center" not in rerun
+    assert cli("plan", SPEC, "-e", "dev", "--state", url, "--detailed-exitcode").returncode == 0
+    journal = json.loads(
+        cli("state", "show", SPEC, "-e", "dev", "--state", url, "--journal", "--json").stdout
+    )
+    assert "unlock" in [e["event"] for e in journal]

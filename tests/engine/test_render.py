@@ -13,23 +13,41 @@ import yaml
 
 from tests.conftest import ROOT
 
-CASES = [("support-bot", "dev"), ("support-bot", "prod"), ("docs-assistant", "staging"),
-         ("ticket-triage", "prod")]
+CASES = [
+    ("support-bot", "dev"),
+    ("support-bot", "prod"),
+    ("docs-assistant", "staging"),
+    ("ticket-triage", "prod"),
+]
 GOLDEN = ROOT / "tests" / "golden" / "render"
 
 
 def render(project: Path, spec: str, env: str, out: Path) -> dict[str, bytes]:
-    result = subprocess.run([sys.executable, "-m", "llmspec", "render", f"specs/{spec}.yaml",
-                             "-e", env, "--out", str(out)], cwd=project, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "llmspec",
+            "render",
+            f"specs/{spec}.yaml",
+            "-e",
+            env,
+            "--out",
+            str(out),
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file()}
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize(("spec", "env"), CASES, ids=[f"{s}-{e}" for s, e in CASES])
-def test_render_is_golden_and_deterministic(project: Path, spec: str, env: str,
-                                            update_golden: bool) -> None:
+def test_render_is_golden_and_deterministic(
+    project: Path, spec: str, env: str, update_golden: bool
+) -> None:
     first = render(project, spec, env, project / "out1")
     second = render(project, spec, env, project / "out2")
     assert first == second  # same spec, same bytes
@@ -39,8 +57,9 @@ def test_render_is_golden_and_deterministic(project: Path, spec: str, env: str,
             (golden / relative).parent.mkdir(parents=True, exist_ok=True)
             (golden / relative).write_bytes(data)
         return
-    expected = {str(p.relative_to(golden)): p.read_bytes() for p in sorted(golden.rglob("*"))
-                if p.is_file()}
+    expected = {
+        str(p.relative_to(golden)): p.read_bytes() for p in sorted(golden.rglob("*")) if p.is_file()
+    }
     assert sorted(first) == sorted(expected), "run pytest --update-golden if intended"
     for relative, data in first.items():
         assert data == expected[relative], f"{relative} differs; pytest --update-golden"
@@ -49,8 +68,9 @@ def test_render_is_golden_and_deterministic(project: Path, spec: str, env: str,
 def test_manifests_are_valid(project: Path) -> None:
     files = render(project, "support-bot", "prod", project / "out")
     isvc = yaml.safe_load(files["deploy/kserve/inferenceservice.yaml"])
-    schema = json.loads((ROOT / "tests/data/schemas/kserve-inferenceservice-v1beta1.json")
-                        .read_text())
+    schema = json.loads(
+        (ROOT / "tests/data/schemas/kserve-inferenceservice-v1beta1.json").read_text()
+    )
     jsonschema.Draft7Validator(schema).validate(isvc)
     predictor = schema["properties"]["spec"]["properties"]["predictor"]["properties"]
     assert set(isvc["spec"]["predictor"]) <= set(predictor)  # CRD schemas allow unknown keys

@@ -63,7 +63,16 @@ class Reporter:
         self.write(f"  {mark} {outcome.address}: {outcome.status} ({outcome.seconds:.1f}s)")
 
     def progress(self, done: int, total: int) -> None:
-        pass
+        """A bar for long steps, redrawn in place on a terminal (steps call ctx.progress)."""
+        import sys
+
+        if not sys.stdout.isatty() or total <= 0:
+            return
+        width = 30
+        filled = min(width, width * done // total)
+        end = "\n" if done >= total else ""
+        sys.stdout.write(f"\r    [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}")
+        sys.stdout.flush()
 
 
 def apply(

@@ -89,7 +89,7 @@ def test_check_jsonschema_rejects_invalid_specs(tmp_path: Path, broken: str) -> 
     assert check_jsonschema(spec).returncode == 1
 
 
-def test_validate_imports_no_heavy_library() -> None:
+def test_validate_and_plan_import_no_heavy_library() -> None:
     # A finder records every attempt to import a heavy library, installed here or not.
     code = f"""
 import sys, runpy
@@ -103,11 +103,13 @@ class Recorder:
         return None
 sys.meta_path.insert(0, Recorder())
 import llmspec.cli
-sys.argv = ["llmspec", "validate", {str(ROOT / "specs")!r}]
-try:
-    runpy.run_module("llmspec", run_name="__main__")
-except SystemExit as exc:
-    assert exc.code == 0, exc.code
+for argv in (["validate", {str(ROOT / "specs")!r}],
+             ["plan", {str(ROOT / "specs" / "support-bot.yaml")!r}, "-e", "prod"]):
+    sys.argv = ["llmspec", *argv]
+    try:
+        runpy.run_module("llmspec", run_name="__main__")
+    except SystemExit as exc:
+        assert exc.code == 0, exc.code
 heavy = [m for m in HEAVY if m in sys.modules] + tried
 print("HEAVY=" + ",".join(heavy))
 """

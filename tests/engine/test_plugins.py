@@ -1,0 +1,51 @@
+"""Third-party step kinds load through the `llmspec.steps` entry point group."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.engine.conftest import SPEC, process_env
+
+PLUGIN = """
+from llmspec.steps.base import ResourceDecl, Step
+
+
+class NotifyStep(Step):
+    kind = "notify"
+
+    def declare(self, ctx):
+        app = ctx.spec.metadata.name
+        yield ResourceDecl(self.kind, "slack", {"channel": "#ml"}, (), (f"package.{app}",))
+
+    def run(self, resource, ctx):
+        return {"sent": True}
+"""
+
+
+def test_entry_point_step_kind_joins_the_graph(project: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "acme_notify-1.0.dist-info").mkdir(parents=True)
+    (site / "acme_notify.py").write_text(textwrap.dedent(PLUGIN))
+    (site / "acme_notify-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: acme-notify\nVersion: 1.0\n"
+    )
+    (site / "acme_notify-1.0.dist-info" / "entry_points.txt").write_text(
+        "[llmspec.steps]\nnotify = acme_notify:NotifyStep\n"
+    )
+    env = process_env()
+    env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
+    result = subprocess.run(
+        [sys.executable, "-m", "llmspec", "plan", SPEC, "-e", "dev", "--json"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    change = next(c for c in json.loads(result.stdout)["changes"] if c["address"] == "notify.slack")
+    assert change["action"] == "create" and change["depends_on"] == ["package.support-bot"]

@@ -6,7 +6,25 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from llmspec.diagnostics import SpecError, error
 from llmspec.state.model import AppState, JournalEntry, LockInfo, ResourceState
+
+
+class StateUnavailable(SpecError):
+    """The state backend cannot be used (unreachable database, unsupported URL): a user
+    problem with a diagnostic, not a crash."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            [
+                error(
+                    "LS607",
+                    message,
+                    hint="check `state.url` / --state, and that "
+                    "the database accepts connections from here",
+                )
+            ]
+        )
 
 
 class LockHeld(Exception):

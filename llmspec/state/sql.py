@@ -65,10 +65,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
-from llmspec.state.backend import LockHeld
+from llmspec.state.backend import LockHeld, StateUnavailable
 from llmspec.state.model import AppState, JournalEntry, LockInfo, ResourceState
 
 POLL_SECONDS = 0.1
@@ -119,12 +119,12 @@ class SqlState:
         parsed = make_url(url)
         self._dialect = parsed.get_backend_name()
         if self._dialect not in ("sqlite", "postgresql"):
-            raise ValueError(
+            raise StateUnavailable(
                 f"SQL state supports sqlite and postgresql URLs, not {self._dialect!r}"
             )
         if self._dialect == "sqlite" and parsed.database in (None, "", ":memory:"):
             # each connection would get its own empty database, and it would die with the process
-            raise ValueError(
+            raise StateUnavailable(
                 "SQL state needs a SQLite file (sqlite:///path.db), not an in-memory DB"
             )
         self._url = parsed
@@ -171,7 +171,13 @@ class SqlState:
     def _connect(self) -> Iterator[Connection]:
         if self._engine is None:
             self._engine = self._make_engine()
-        with self._engine.connect() as conn:
+        try:
+            connection = self._engine.connect()
+        except DBAPIError as exc:  # unreachable server, bad credentials, unwritable file
+            raise StateUnavailable(
+                f"cannot reach the state database {self!r}: {exc.orig}"
+            ) from None
+        with connection as conn:
             if not self._schema_ready:
                 self._create_schema(conn)
             yield conn

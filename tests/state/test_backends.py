@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from llmspec.state.backend import LockHeld, StateBackend
+from llmspec.state.backend import LockHeld, StateBackend, StateUnavailable
 from llmspec.state.local import LocalState
 from llmspec.state.model import AppState, JournalEntry, LockInfo, ResourceState
 from llmspec.state.sql import SqlState
@@ -417,6 +417,9 @@ def test_sql_urls(tmp_path: Path) -> None:
         backend.put_resource(APP, ENV, resource("x"))
     assert nested.is_file()
     for url in ("sqlite://", "sqlite:///:memory:", "mysql://u@h/db"):
-        with pytest.raises(ValueError):
+        with pytest.raises(StateUnavailable) as info:
             SqlState(url)
+        assert info.value.diagnostics[0].code == "LS607"
+    with pytest.raises(StateUnavailable):  # nothing listens on port 1
+        SqlState("postgresql+psycopg://u@127.0.0.1:1/db").read(APP, ENV)
     assert "secret" not in repr(SqlState("postgresql+psycopg://u:secret@h/db"))

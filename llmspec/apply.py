@@ -275,6 +275,8 @@ def _run_one(
     except Exception as exc:  # a library error inside a step: shown as this step's failure
         diag = error("LS602", f"`{resource.address}` failed: {type(exc).__name__}: {exc}")
         return _failed(ws, resource, change, recorded, [diag], started)
+    if rendered:  # the artifacts written, with their digests
+        outputs = {**outputs, "rendered": rendered}
     state = ResourceState(
         resource.address,
         resource.kind,

@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
                 saved = json.load(handle)
             spec, env = saved["spec"], saved.get("env_option")
             overrides = list(saved.get("overrides", []))
+            args.target = list(saved.get("targets", [])) or args.target
         except (OSError, ValueError, KeyError, TypeError) as exc:
             from llmspec.diagnostics import error
 

@@ -193,3 +193,15 @@ def test_destroy_removes_what_apply_made(cli, project: Path) -> None:
     assert not (project / "build/support-bot/dev/deploy/kserve/inferenceservice.yaml").exists()
     refused = cli("destroy", SPEC, "-e", "dev")
     assert refused.returncode == 0  # nothing left: nothing to confirm
+
+
+def test_saved_targeted_plan_applies_its_targets(cli) -> None:
+    assert (
+        cli(
+            "plan", SPEC, "-e", "dev", "--target", "index.help_center", "--out", "plan.json"
+        ).returncode
+        == 0
+    )
+    result = cli("apply", "plan.json")
+    assert result.returncode == 0, result.stderr
+    assert "Apply complete: 1 of 1" in result.stdout

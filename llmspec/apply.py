@@ -235,6 +235,7 @@ def _context(
     recorded: dict[str, ResourceState],
     rendered: dict[str, str],
     reporter: Reporter,
+    action: str,
 ) -> RunContext:
     return RunContext(
         spec=ws.resolved.spec,
@@ -247,6 +248,9 @@ def _context(
         rendered=rendered,
         log=reporter.write,
         progress=reporter.progress,
+        repo_root=ws.repo_root,
+        action=action,
+        previous=recorded.get(resource.address),
     )
 
 
@@ -261,7 +265,7 @@ def _run_one(
     step = ws.steps[resource.kind]
     try:
         rendered = write_artifacts(ws.build_dir, step.render(resource, ws.resolved.spec))
-        ctx = _context(ws, resource, recorded, rendered, reporter)
+        ctx = _context(ws, resource, recorded, rendered, reporter, change.action)
         built_in = ws.env
         if change.action == "reuse":
             record = ws.artifacts.find(ws.app, resource.kind, resource.inputs_digest)

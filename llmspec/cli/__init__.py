@@ -15,6 +15,7 @@ from llmspec.cli import (
     explain_cmd,
     init_cmd,
     plan_cmd,
+    query_cmd,
     render_cmd,
     schema_cmd,
     show_cmd,
@@ -34,6 +35,7 @@ COMMANDS = {
     "plan": plan_cmd,
     "apply": apply_cmd,
     "render": render_cmd,
+    "query": query_cmd,
     "destroy": destroy_cmd,
     "state": state_cmd,
 }

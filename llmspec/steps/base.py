@@ -88,6 +88,9 @@ class RunContext:
     artifact_dir: Path  # content-addressed folder for this resource's outputs
     inputs: Mapping[str, ResourceState]  # the recorded state of each dependency
     rendered: Mapping[str, str] = field(default_factory=dict)  # artifacts written: path -> digest
+    repo_root: Path = Path(".")  # paths in settings (a local store URI) are relative to it
+    action: str = "create"  # what the plan decided: create, update, replace, reuse
+    previous: ResourceState | None = None  # this resource's last record in this environment
     log: Callable[[str], None] = print
     progress: Callable[[int, int], None] = lambda done, total: None
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from llmspec.render import to_json
+from llmspec.runtime.embedding import resolve_model
 from llmspec.spec import Spec
-from llmspec.steps.base import DeclareContext, Resource, ResourceDecl, Step
+from llmspec.state.model import ResourceState
+from llmspec.steps.base import DeclareContext, Resource, ResourceDecl, RunContext, Step
 
 
 class IndexStep(Step):
@@ -20,10 +23,16 @@ class IndexStep(Step):
         if retrieval is None:
             return
         store = retrieval.store
+        embedding = retrieval.embedding
+        model = resolve_model(embedding.model, embedding.revision, ctx.spec_dir)
         config = {
             "corpus": retrieval.corpus.model_dump(mode="json"),
             "chunking": retrieval.chunking.model_dump(mode="json"),
-            "embedding": retrieval.embedding.model_dump(mode="json"),
+            # the model's identity (package version, revision), not where it is installed
+            "embedding": {
+                **embedding.model_dump(mode="json", exclude={"device", "batch_size"}),
+                "identity": model.identity,
+            },
             "index": store.index.model_dump(mode="json"),
             "full_text": store.full_text,
         }
@@ -47,3 +56,34 @@ class IndexStep(Step):
             "store": dict(resource.settings),
         }
         return {f"index/{resource.name}.json": to_json(job) + "\n"}
+
+    def run(self, resource: Resource, ctx: RunContext) -> dict[str, Any]:
+        from llmspec.index.build import build_index
+
+        return build_index(resource, ctx)
+
+    def reuse(
+        self, resource: Resource, built: Mapping[str, Any], ctx: RunContext
+    ) -> dict[str, Any]:
+        """Same store: point at the built version. Another store (prod's bucket): copy that
+        version's rows there, vectors included, without embedding again."""
+        from llmspec.index.build import copy_table, store_uri
+
+        target = store_uri(str(resource.settings["uri"]), ctx.repo_root)
+        if target == built.get("uri"):
+            return dict(built)
+        return copy_table(dict(built), target, str(resource.settings["table"]), ctx)
+
+    def destroy(self, resource: ResourceState, ctx: RunContext) -> bool:
+        from llmspec.index.build import REMOTE
+
+        uri = str(resource.outputs.get("uri", ""))
+        if not uri or uri.startswith(REMOTE):
+            return False  # tables on object storage are left for their owners to remove
+        import lancedb
+
+        db = lancedb.connect(uri)
+        name = str(resource.outputs["table"])
+        if name in db.table_names():
+            db.drop_table(name)
+        return True

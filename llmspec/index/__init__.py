@@ -1,0 +1,1 @@
+"""The retrieval index: corpus documents -> chunks -> embeddings -> a LanceDB table."""

@@ -1,0 +1,144 @@
+"""Split documents into chunks, deterministically, sized in tokens or characters.
+
+`recursive` respects structure: a document is cut at markdown headings, a section at blank lines
+(paragraphs), a paragraph at sentence ends, a sentence at spaces; pieces are then packed into
+chunks up to `size`, with `overlap` carried from the end of one chunk into the next. `fixed`
+cuts windows of `size` words-or-characters regardless of structure. Each chunk keeps the file
+lines it came from and the heading it sits under, for citations.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from llmspec.index.documents import Document
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    line_start: int
+    line_end: int
+    heading: str
+
+
+@dataclass(frozen=True)
+class _Piece:
+    text: str
+    line_start: int
+    line_end: int
+    heading: str
+
+
+def chunk_document(
+    doc: Document, strategy: str, size: int, overlap: int, measure: Callable[[str], int]
+) -> list[Chunk]:
+    pieces = _structured(doc, size, measure) if strategy == "recursive" else _words(doc)
+    return _pack(pieces, size, overlap, measure, join=" " if strategy == "fixed" else "\n")
+
+
+def _structured(doc: Document, size: int, measure: Callable[[str], int]) -> list[_Piece]:
+    """Paragraph-sized pieces under their heading, split further when larger than `size`."""
+    out: list[_Piece] = []
+    heading = ""
+    paragraph: list[str] = []
+    start = doc.first_line
+
+    def flush(end: int) -> None:
+        if paragraph:
+            text = "\n".join(paragraph).strip()
+            if text:
+                out.extend(_split(_Piece(text, start, end, heading), size, measure))
+        paragraph.clear()
+
+    for offset, line in enumerate(doc.text.split("\n")):
+        number = doc.first_line + offset
+        match = _HEADING.match(line)
+        if match:
+            flush(number - 1)
+            heading = match.group(2).strip()
+            out.append(_Piece(line.strip(), number, number, heading))
+            start = number + 1
+        elif not line.strip():
+            flush(number - 1)
+            start = number + 1
+        else:
+            if not paragraph:
+                start = number
+            paragraph.append(line)
+    flush(doc.first_line + doc.text.count("\n"))
+    return out
+
+
+def _split(piece: _Piece, size: int, measure: Callable[[str], int]) -> list[_Piece]:
+    if measure(piece.text) <= size:
+        return [piece]
+    for pattern in (_SENTENCE, re.compile(r"\s+")):
+        parts = [p for p in pattern.split(piece.text) if p]
+        if len(parts) > 1:
+            out: list[_Piece] = []
+            for part in parts:
+                out.extend(
+                    _split(
+                        _Piece(part, piece.line_start, piece.line_end, piece.heading), size, measure
+                    )
+                )
+            return out
+    return [piece]  # one unbreakable token run: kept whole rather than cut mid-word
+
+
+def _words(doc: Document) -> list[_Piece]:
+    out: list[_Piece] = []
+    for offset, line in enumerate(doc.text.split("\n")):
+        for word in line.split():
+            number = doc.first_line + offset
+            out.append(_Piece(word, number, number, ""))
+    return out
+
+
+def _pack(
+    pieces: list[_Piece], size: int, overlap: int, measure: Callable[[str], int], join: str
+) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    current: list[_Piece] = []
+    used = 0
+    for piece in pieces:
+        cost = measure(piece.text)
+        if current and used + cost > size:
+            chunks.append(_chunk(current, join))
+            current, used = _tail(current, overlap, measure)
+        current.append(piece)
+        used += cost
+    if current:
+        chunks.append(_chunk(current, join))
+    return chunks
+
+
+def _tail(
+    pieces: list[_Piece], overlap: int, measure: Callable[[str], int]
+) -> tuple[list[_Piece], int]:
+    """The last pieces, up to `overlap` in size, to start the next chunk with."""
+    kept: list[_Piece] = []
+    used = 0
+    for piece in reversed(pieces):
+        cost = measure(piece.text)
+        if used + cost > overlap:
+            break
+        kept.insert(0, piece)
+        used += cost
+    return kept, used
+
+
+def _chunk(pieces: list[_Piece], join: str) -> Chunk:
+    heading = next((p.heading for p in reversed(pieces) if p.heading), "")
+    return Chunk(
+        join.join(p.text for p in pieces).strip(),
+        pieces[0].line_start,
+        pieces[-1].line_end,
+        heading,
+    )

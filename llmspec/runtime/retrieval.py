@@ -1,0 +1,90 @@
+"""Query a LanceDB index built by llmspec: vector or hybrid (vector + BM25) search, metadata
+filters, at a recorded table version (so a serving model never sees a half-built index)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmspec.runtime.embedding import Embedder, ModelRef
+
+
+@dataclass(frozen=True)
+class Hit:
+    text: str
+    source: str
+    score: float  # higher is better (1 - cosine distance, or the reranker's relevance)
+    chunk_id: str = ""
+    heading: str = ""
+    lines: tuple[int, int] = (0, 0)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class Retriever:
+    def __init__(
+        self,
+        uri: str,
+        table: str,
+        model: ModelRef,
+        *,
+        version: int | None = None,
+        top_k: int = 4,
+        hybrid: bool = False,
+        reranker: str = "rrf",
+        storage_options: dict[str, str] | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        from llmspec.runtime.embedding import quiet_libraries
+
+        quiet_libraries()
+        import lancedb
+
+        self.db = lancedb.connect(uri, storage_options=storage_options or None)
+        self.table = self.db.open_table(table)
+        if version is not None:
+            self.table.checkout(version)
+        self.embedder = embedder or Embedder(model)
+        self.top_k = top_k
+        self.hybrid = hybrid
+        self.reranker = reranker
+
+    def search(
+        self, question: str, top_k: int | None = None, where: str | None = None
+    ) -> list[Hit]:
+        k = top_k or self.top_k
+        vector = self.embedder.encode([question])[0]
+        query: Any
+        if self.hybrid:
+            query = self.table.search(query_type="hybrid").vector(vector).text(question)
+            query = query.rerank(_reranker(self.reranker))
+        else:
+            query = self.table.search(vector).distance_type("cosine")
+        if where:
+            query = query.where(where, prefilter=True)
+        rows = query.limit(k).to_list()
+        return [_hit(row) for row in rows]
+
+
+def _reranker(name: str) -> Any:
+    from lancedb.rerankers import LinearCombinationReranker, RRFReranker
+
+    if name == "linear":
+        return LinearCombinationReranker()
+    return RRFReranker()
+
+
+def _hit(row: dict[str, Any]) -> Hit:
+    if "_relevance_score" in row:
+        score = float(row["_relevance_score"])
+    else:
+        score = 1.0 - float(row.get("_distance", 1.0))
+    return Hit(
+        row["text"],
+        row["source"],
+        score,
+        row.get("id", ""),
+        row.get("heading") or "",
+        (int(row.get("line_start") or 0), int(row.get("line_end") or 0)),
+        json.loads(row.get("metadata") or "{}"),
+    )

@@ -54,12 +54,14 @@ class Retriever:
     ) -> list[Hit]:
         k = top_k or self.top_k
         vector = self.embedder.encode([question])[0]
-        query: Any
-        if self.hybrid:
-            query = self.table.search(query_type="hybrid").vector(vector).text(question)
-            query = query.rerank(_reranker(self.reranker))
-        else:
-            query = self.table.search(vector).distance_type("cosine")
+        query: Any = (
+            self.table.search(query_type="hybrid").vector(vector).text(question)
+            if self.hybrid
+            else self.table.search(vector)
+        )
+        query = (
+            query.rerank(_reranker(self.reranker)) if self.hybrid else query.distance_type("cosine")
+        )
         if where:
             query = query.where(where, prefilter=True)
         rows = query.limit(k).to_list()

@@ -56,7 +56,7 @@ def quiet_libraries() -> None:
     output (they address library developers, not spec authors); explicit settings win."""
     import os
 
-    os.environ.setdefault("LANCE_LOG", "error")
+    os.environ.setdefault("LANCEDB_LOG", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 

@@ -36,7 +36,10 @@ def storage_options(options: dict[str, Any]) -> dict[str, str]:
     return {k: v.resolve() if isinstance(v, SecretRef) else str(v) for k, v in options.items()}
 
 
-def build_index(resource: Resource, ctx: RunContext) -> dict[str, Any]:
+def build_index(
+    resource: Resource, ctx: RunContext, embedder: Embedder | None = None
+) -> dict[str, Any]:
+    """Build (or update) the table; ``embedder`` lets a caller reuse a loaded model."""
     quiet_libraries()
     import lancedb
 
@@ -44,7 +47,7 @@ def build_index(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     assert retrieval is not None  # the step declares an index only for specs with retrieval
     embedding, store = retrieval.embedding, retrieval.store
     model = resolve_model(embedding.model, embedding.revision, ctx.spec_dir)
-    embedder = Embedder(
+    embedder = embedder or Embedder(
         model, embedding.batch_size, embedding.device, embedding.normalize, embedding.revision
     )
     rows = chunk_rows(resource, ctx, embedder)

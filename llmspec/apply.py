@@ -4,7 +4,7 @@ resource in state at once so that a re-run after a crash resumes where it stoppe
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,10 +12,10 @@ from llmspec.diagnostics import Diagnostic, Severity, SpecError, error
 from llmspec.gitinfo import head_commit
 from llmspec.plan.graph import Graph
 from llmspec.plan.planner import Change, Plan
-from llmspec.render import write_artifacts
+from llmspec.render import digest_text, write_artifacts
 from llmspec.state.backend import LockHeld
 from llmspec.state.model import JournalEntry, LockInfo, ResourceState, now
-from llmspec.steps.base import Resource, RunContext, StepFailed
+from llmspec.steps.base import Resource, RunContext, Step, StepFailed
 from llmspec.workspace import Workspace
 
 
@@ -108,22 +108,34 @@ def apply(
                 return ApplyResult(plan)
             return _execute(ws, graph, plan, reporter)
     except LockHeld as exc:
-        holder = exc.holder
-        dead = holder is not None and holder.holder_alive() is False
-        raise SpecError(
-            [
-                error(
-                    "LS603",
-                    f"`{ws.app}` in `{ws.env}` is locked: "
-                    + (holder.describe() if holder else "by another process"),
-                    hint=(
-                        "the holder is gone: break the lock with `llmspec state unlock`"
-                        if dead
-                        else "wait for it to finish, or pass --lock-timeout SECONDS to wait"
-                    ),
-                )
-            ]
-        ) from None
+        raise lock_diagnostic(exc, ws.app, ws.env) from None
+
+
+def deletion_order(changes: Iterable[Change], steps: Mapping[str, Step]) -> list[Change]:
+    """Deletes, dependents first: step kinds are registered upstream first (datasets before
+    indexes before packages … before deployments), so the reverse of that order."""
+    rank = {kind: i for i, kind in enumerate(steps)}
+    deletes = [c for c in changes if c.action == "delete"]
+    return sorted(deletes, key=lambda c: -rank.get(c.kind, len(rank)))
+
+
+def lock_diagnostic(exc: LockHeld, app: str, env: str) -> SpecError:
+    holder = exc.holder
+    dead = holder is not None and holder.holder_alive() is False
+    return SpecError(
+        [
+            error(
+                "LS603",
+                f"`{app}` in `{env}` is locked: "
+                + (holder.describe() if holder else "by another process"),
+                hint=(
+                    "the holder is gone: break the lock with `llmspec state unlock`"
+                    if dead
+                    else "wait for it to finish, or pass --lock-timeout SECONDS to wait"
+                ),
+            )
+        ]
+    )
 
 
 def _check_saved(saved: dict[str, Any] | None, plan: Plan) -> None:
@@ -136,6 +148,17 @@ def _check_saved(saved: dict[str, Any] | None, plan: Plan) -> None:
                     "LS604",
                     f"the saved plan is for `{saved.get('app')}` in "
                     f"`{saved.get('env')}`, not `{plan.app}` in `{plan.env}`",
+                )
+            ]
+        )
+    if saved.get("state_backend", plan.backend) != plan.backend:
+        raise SpecError(
+            [
+                error(
+                    "LS604",
+                    f"the saved plan was made against {saved.get('state_backend')}, "
+                    f"not {plan.backend}",
+                    hint="apply with the same --state as the plan",
                 )
             ]
         )
@@ -197,12 +220,14 @@ def _execute(ws: Workspace, graph: Graph, plan: Plan, reporter: Reporter) -> App
                     broken.add(change.address)
             result.outcomes.append(outcome)
             reporter.finished(outcome)
-        for change in reversed(plan.changes):
-            if change.action == "delete" and not broken:
+        for change in deletion_order(plan.changes, ws.steps):
+            if broken:  # remove nothing while the new state is incomplete
+                outcome = Outcome(change.address, "delete", "skipped")
+            else:
                 reporter.started(change)
                 outcome = _delete(ws, change, recorded)
-                result.outcomes.append(outcome)
-                reporter.finished(outcome)
+            result.outcomes.append(outcome)
+            reporter.finished(outcome)
     except BaseException:
         backend.append_journal(
             JournalEntry(
@@ -264,7 +289,10 @@ def _run_one(
     started = time.perf_counter()
     step = ws.steps[resource.kind]
     try:
-        rendered = write_artifacts(ws.build_dir, step.render(resource, ws.resolved.spec))
+        # rendered in memory, written only once the step succeeded: build/ never shows the
+        # artifacts of a failed or interrupted attempt
+        files = step.render(resource, ws.resolved.spec)
+        rendered = {rel: digest_text(text) for rel, text in sorted(files.items())}
         ctx = _context(ws, resource, recorded, rendered, reporter, change.action)
         built_in = ws.env
         if change.action == "reuse":
@@ -280,6 +308,7 @@ def _run_one(
         diag = error("LS602", f"`{resource.address}` failed: {type(exc).__name__}: {exc}")
         return _failed(ws, resource, change, recorded, [diag], started)
     if rendered:  # the artifacts written, with their digests
+        write_artifacts(ws.build_dir, files)
         outputs = {**outputs, "rendered": rendered}
     state = ResourceState(
         resource.address,
@@ -345,6 +374,9 @@ def _delete(ws: Workspace, change: Change, recorded: dict[str, ResourceState]) -
         build_dir=ws.build_dir,
         artifact_dir=ws.artifacts.folder(ws.app, old.kind, old.inputs_digest),
         inputs={},
+        repo_root=ws.repo_root,
+        action="delete",
+        previous=old,
     )
     try:
         removed = step.destroy(old, ctx) if step is not None else False

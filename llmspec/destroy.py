@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from llmspec.apply import ApplyResult, Reporter, _delete
-from llmspec.diagnostics import SpecError, error
+from llmspec.apply import ApplyResult, Reporter, _delete, deletion_order, lock_diagnostic
 from llmspec.plan.planner import Change, Plan, Reason
 from llmspec.state.backend import LockHeld
 from llmspec.state.model import JournalEntry, LockInfo
@@ -39,7 +38,7 @@ def destroy(
             plan = destroy_plan(ws)
             result = ApplyResult(plan)
             recorded = dict(ws.backend.read(ws.app, ws.env).resources)
-            for change in reversed(plan.changes):  # dependents before what they need
+            for change in deletion_order(plan.changes, ws.steps):
                 reporter.started(change)
                 outcome = _delete(ws, change, recorded)
                 result.outcomes.append(outcome)
@@ -55,12 +54,4 @@ def destroy(
             )
             return result
     except LockHeld as exc:
-        raise SpecError(
-            [
-                error(
-                    "LS603",
-                    f"`{ws.app}` in `{ws.env}` is locked: "
-                    + (exc.holder.describe() if exc.holder else "by another process"),
-                )
-            ]
-        ) from None
+        raise lock_diagnostic(exc, ws.app, ws.env) from None

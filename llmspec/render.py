@@ -60,6 +60,10 @@ def template_digest(name: str) -> str:
     return "sha256:" + hashlib.sha256(text).hexdigest()
 
 
+def digest_text(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def write_artifacts(folder: Path, files: dict[str, str]) -> dict[str, str]:
     """Write rendered files atomically; returns relative path -> content digest."""
     digests: dict[str, str] = {}
@@ -67,7 +71,7 @@ def write_artifacts(folder: Path, files: dict[str, str]) -> dict[str, str]:
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         data = text.encode("utf-8")
-        digests[relative] = "sha256:" + hashlib.sha256(data).hexdigest()
+        digests[relative] = digest_text(text)
         if path.exists() and path.read_bytes() == data:
             continue
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

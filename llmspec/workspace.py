@@ -15,9 +15,7 @@ from llmspec.plan.planner import Plan, build_plan
 from llmspec.secrets import SecretRef
 from llmspec.state.backend import StateBackend
 from llmspec.steps import registry
-from llmspec.steps.base import Step
-
-DEFAULT_ENV = "default"  # the environment name of a spec resolved without `--env`
+from llmspec.steps.base import DEFAULT_ENV, Step
 
 
 @dataclass
@@ -62,7 +60,9 @@ class Workspace:
                 )
         state = self.backend.read(self.app, self.env)
         spec_file = display_path(Path(self.resolved.path))
-        return graph, build_plan(graph, state, self.steps, spec_file, self.artifacts, targets)
+        backend = repr(self.backend)  # SqlState's repr hides the password
+        plan = build_plan(graph, state, self.steps, spec_file, self.artifacts, targets, backend)
+        return graph, plan
 
 
 def open_workspace(resolved: ResolvedSpec, state_url: str | None = None) -> Workspace:
@@ -83,11 +83,15 @@ def open_workspace(resolved: ResolvedSpec, state_url: str | None = None) -> Work
 
 def open_backend(root: Path, kind: str, path: str, url: str | SecretRef | None) -> StateBackend:
     if url is not None or kind == "sql":
+        from llmspec.state.backend import StateUnavailable
         from llmspec.state.sql import SqlState
 
         if url is None:
-            raise ValueError("state backend `sql` needs `state.url`")
-        text = url.resolve() if isinstance(url, SecretRef) else url
+            raise StateUnavailable("state backend `sql` needs `state.url` (or --state URL)")
+        try:
+            text = url.resolve() if isinstance(url, SecretRef) else url
+        except LookupError as exc:
+            raise StateUnavailable(f"the state URL is a secret not set here: {exc}") from None
         return SqlState(text)
     from llmspec.state.local import LocalState
 

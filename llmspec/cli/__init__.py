@@ -22,6 +22,7 @@ from llmspec.cli import (
     state_cmd,
     validate_cmd,
 )
+from llmspec.diagnostics import SpecError
 from llmspec.version import __version__
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
@@ -73,6 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(COMMANDS[args.command].run(args))
+    except SpecError as exc:  # a user error any command may meet (state unreachable, locked…)
+        from llmspec.cli.common import print_diagnostics
+
+        print_diagnostics(exc.diagnostics)
+        return EXIT_ERRORS
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -34,7 +34,8 @@ def add_parser(sub: Any, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from llmspec.checks.context import repository_root
-    from llmspec.workspace import DEFAULT_ENV, open_backend, open_workspace
+    from llmspec.steps.base import DEFAULT_ENV
+    from llmspec.workspace import open_backend, open_workspace
 
     if args.spec is None:
         if args.action != "list":

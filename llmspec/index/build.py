@@ -114,7 +114,9 @@ def chunk_rows(resource: Resource, ctx: RunContext, embedder: Embedder) -> list[
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     try:
-        documents = list(load_documents(ctx.spec_dir, resource.files, corpus.format, fields))
+        documents = list(
+            load_documents(ctx.spec_dir, resource.settings["corpus"], corpus.format, fields)
+        )
     except CorpusError as exc:
         from llmspec.diagnostics import error
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from llmspec.diagnostics import SpecError, error
 from llmspec.plan.digest import FileDigests, digest_of
-from llmspec.steps.base import DeclareContext, Resource, ResourceDecl, Step
+from llmspec.steps.base import DEFAULT_ENV, DeclareContext, Resource, ResourceDecl, Step
 
 if TYPE_CHECKING:
     from llmspec.pipeline import ResolvedSpec
@@ -38,15 +38,6 @@ class Graph:
             stack.extend(self.resources[address].deps)
             stack.extend(self.resources[address].after)
         return [a for a in self.resources if a in wanted]
-
-    def dependents(self, address: str) -> set[str]:
-        """Everything downstream of ``address``."""
-        out: set[str] = set()
-        for candidate, resource in self.resources.items():  # graph order: parents come first
-            needs = (*resource.deps, *resource.after)
-            if address in needs or out.intersection(needs):
-                out.add(candidate)
-        return out
 
 
 def build_graph(
@@ -81,6 +72,10 @@ def build_graph(
             config["renderer"] = {name: template_digest(name) for name in step.templates}
         file_digests = {rel: files.digest(spec_dir / rel) for rel in decl.files}
         dep_digests = {dep: resources[dep].inputs_digest for dep in decl.deps}
+        if not step.reusable:
+            # where and under what name a non-shared resource is made is part of what it
+            # makes (a manifest's namespace, the alias a promotion moves)
+            config["settings"] = dict(decl.settings)
         inputs = digest_of(
             {"kind": decl.kind, "config": config, "files": file_digests, "deps": dep_digests}
         )
@@ -97,7 +92,7 @@ def build_graph(
             file_digests,
             dep_digests,
         )
-    return Graph(spec.metadata.name, resolved.env or "base", resources)
+    return Graph(spec.metadata.name, resolved.env or DEFAULT_ENV, resources)
 
 
 def _topological(declared: Mapping[str, tuple[ResourceDecl, Step]]) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from llmspec.artifacts import ArtifactStore
@@ -64,7 +64,7 @@ class Plan:
     state_serial: int
     changes: tuple[Change, ...]
     targets: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    backend: str = ""  # the state backend planned against (a saved plan applies only there)
 
     @property
     def has_changes(self) -> bool:
@@ -81,6 +81,7 @@ class Plan:
             {
                 "app": self.app,
                 "env": self.env,
+                "backend": self.backend,
                 "serial": self.state_serial,
                 "changes": [(c.address, c.action, c.inputs_digest) for c in self.changes],
             }
@@ -94,6 +95,7 @@ class Plan:
             "spec": self.spec_file,
             "state_serial": self.state_serial,
             "plan_digest": self.digest,
+            "state_backend": self.backend,
             "targets": list(self.targets),
             "summary": {a: self.count(a) for a in ACTIONS},
             "changes": [c.to_json() for c in self.changes],
@@ -107,6 +109,7 @@ def build_plan(
     spec_file: str,
     artifacts: ArtifactStore | None = None,
     targets: Iterable[str] = (),
+    backend: str = "",
 ) -> Plan:
     targets = tuple(targets)
     addresses = graph.closure(targets) if targets else list(graph.resources)
@@ -122,7 +125,7 @@ def build_plan(
                         address, old.kind, "delete", (Reason("removed"),), None, old.inputs_digest
                     )
                 )
-    return Plan(graph.app, graph.env, spec_file, state.serial, tuple(changes), targets)
+    return Plan(graph.app, graph.env, spec_file, state.serial, tuple(changes), targets, backend)
 
 
 def _change(
@@ -176,9 +179,10 @@ def _reasons(resource: Resource, old: ResourceState) -> list[Reason]:
         if before != after:
             what = "added" if before is None else "removed" if after is None else "changed"
             reasons.append(Reason("input_file_changed", path, before, after or what))
-    for dep, digest in resource.dep_digests.items():
-        if old.deps.get(dep) != digest:
-            reasons.append(Reason("upstream_changed", dep, old.deps.get(dep), digest))
+    for dep in sorted(set(old.deps) | set(resource.dep_digests)):
+        before, after = old.deps.get(dep), resource.dep_digests.get(dep)
+        if before != after:
+            reasons.append(Reason("upstream_changed", dep, before, after))
     return reasons or [Reason("config_changed", "(format)")]
 
 

@@ -42,10 +42,9 @@ def resolve_model(name: str, revision: str | None = None, base: Path | None = No
     """Where to load an embedding model from, without loading it (cheap: used by `plan`)."""
     packaged = packaged_folder(name)
     if packaged is not None and revision in (None, "main"):
-        from importlib.metadata import version
-
-        dist = PACKAGED[name][0]
-        return ModelRef(name, str(packaged), f"{dist}=={version(dist)}")
+        # the packaged copy is the hub model: the same identity whether or not the package is
+        # installed where the plan runs, so digests do not depend on the machine
+        return ModelRef(name, str(packaged), f"{name}@main")
     local = (base / name) if base is not None and not Path(name).is_absolute() else Path(name)
     if local.is_dir():
         return ModelRef(name, str(local.resolve()), f"local:{name}")

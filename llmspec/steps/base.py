@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmspec.diagnostics import Diagnostic
 
+DEFAULT_ENV = "default"  # the environment name of a spec resolved without `--env`
+
 if TYPE_CHECKING:
     from llmspec.spec import Spec
     from llmspec.state.model import ResourceState

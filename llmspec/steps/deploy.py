@@ -68,11 +68,11 @@ class DeployStep(Step):
         return {f"deploy/{resource.name}/{FILE_NAMES[kind]}": text}
 
     def run(self, resource: Resource, ctx: RunContext) -> dict[str, Any]:
-        # the engine has written what render() produced; the manifests are the deployment
-        return {"manifests": dict(ctx.rendered)}
+        # the manifests are the deployment: the engine writes and records what render() made
+        return {}
 
     def destroy(self, resource: Any, ctx: RunContext) -> bool:
-        for relative in resource.outputs.get("manifests", {}):
+        for relative in resource.outputs.get("rendered", {}):
             (ctx.build_dir / relative).unlink(missing_ok=True)
         return True
 

@@ -21,17 +21,20 @@ class EvalStep(Step):
         for dataset in config["datasets"].values():
             dataset.pop("path")
         deps = [f"package.{app}"] + [f"dataset.eval-{name}" for name in evaluation.datasets]
-        # plug-in metrics are code the results depend on: their source is digested
-        files = tuple(
-            sorted(
-                {
-                    f"{metric.function.split(':')[0].replace('.', '/')}.py"
-                    for metric in evaluation.metrics
-                    if metric.function
-                    and (
-                        ctx.spec_dir / (metric.function.split(":")[0].replace(".", "/") + ".py")
-                    ).is_file()
-                }
-            )
-        )
-        yield ResourceDecl(self.kind, app, config, files, tuple(deps))
+        # plug-in metrics are code the results depend on: their sources are digested
+        files: set[str] = set()
+        for metric in evaluation.metrics:
+            if metric.function:
+                files.update(plugin_sources(ctx, metric.function.split(":")[0]))
+        files_read = tuple(sorted(files))
+        yield ResourceDecl(self.kind, app, config, files_read, tuple(deps))
+
+
+def plugin_sources(ctx: DeclareContext, module: str) -> tuple[str, ...]:
+    """The Python files of a plug-in module in the spec's folder: the module file, or every
+    file of its top-level package (a metric may import its siblings)."""
+    top = module.split(".")[0]
+    if (ctx.spec_dir / top).is_dir():
+        return ctx.expand([f"{top}/**/*.py"])
+    single = f"{top}.py"
+    return (single,) if (ctx.spec_dir / single).is_file() else ()

@@ -36,15 +36,18 @@ class IndexStep(Step):
             "index": store.index.model_dump(mode="json"),
             "full_text": store.full_text,
         }
-        files = ctx.expand(retrieval.corpus.paths, retrieval.corpus.exclude)
-        settings = {"uri": store.uri, "table": store.table}
+        corpus = ctx.expand(retrieval.corpus.paths, retrieval.corpus.exclude)
+        files = corpus
+        if model.identity.startswith("local:"):  # a model folder of the repository: its files
+            files += ctx.expand([f"{embedding.model}/**/*"])
+        settings = {"uri": store.uri, "table": store.table, "corpus": list(corpus)}
         yield ResourceDecl(
             self.kind,
             store.table,
             config,
             files,
             settings=settings,
-            estimate=f"{len(files)} documents to chunk and embed",
+            estimate=f"{len(corpus)} documents to chunk and embed",
         )
 
     def render(self, resource: Resource, spec: Spec) -> dict[str, str]:

@@ -45,6 +45,10 @@ class _Fake:
         _log(f"done {resource.address}")
         return {"path": str(out), "env": ctx.env}
 
+    def reuse(self, resource: Resource, built: Any, ctx: RunContext) -> dict[str, Any]:
+        _log(f"reuse {resource.address}")
+        return dict(built)
+
 
 class FakeIndex(_Fake, IndexStep):  # type: ignore[misc]
     pass

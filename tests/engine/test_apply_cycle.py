@@ -205,3 +205,74 @@ def test_saved_targeted_plan_applies_its_targets(cli) -> None:
     result = cli("apply", "plan.json")
     assert result.returncode == 0, result.stderr
     assert "Apply complete: 1 of 1" in result.stdout
+
+
+def test_prod_apply_takes_staging_outputs_without_running(cli, project: Path) -> None:
+    assert cli("apply", SPEC, "-e", "staging").returncode == 0
+    before = runs(project)
+    assert cli("apply", SPEC, "-e", "prod", "--approve").returncode == 0
+    ran = runs(project)[len(before) :]
+    assert "start index.help_center" not in ran and "start finetune.support-bot" in ran
+    state = json.loads((project / ".llmspec/state/support-bot/prod/state.json").read_text())
+    assert state["resources"]["index.help_center"]["env_built"] == "staging"
+    assert state["resources"]["finetune.support-bot"]["env_built"] == "prod"
+
+
+def test_saved_plan_is_stale_after_another_state_write(cli) -> None:
+    assert cli("plan", SPEC, "-e", "dev", "--out", "plan.json").returncode == 0
+    assert cli("apply", SPEC, "-e", "dev", "--target", "dataset.train").returncode == 0
+    stale = cli("apply", "plan.json")
+    assert stale.returncode == 1 and "state changed since the plan was made" in stale.stderr
+
+
+def test_saved_plan_needs_the_same_state_backend(cli, project: Path) -> None:
+    url = f"sqlite:///{project / 'team.db'}"
+    assert cli("plan", SPEC, "-e", "dev", "--state", url, "--out", "plan.json").returncode == 0
+    other = cli("apply", "plan.json")  # without --state: the local backend
+    assert other.returncode == 1 and "LS604" in other.stderr
+    assert cli("apply", "plan.json", "--state", url).returncode == 0
+
+
+def test_failed_update_keeps_the_last_good_record(cli, project: Path) -> None:
+    assert cli("apply", SPEC, "-e", "dev").returncode == 0
+    path = project / ".llmspec/state/support-bot/dev/state.json"
+    good = json.loads(path.read_text())["resources"]["package.support-bot"]
+    manifest = project / "build/support-bot/dev/package/model.json"
+    rendered = manifest.read_text()
+    spec = project / SPEC
+    spec.write_text(spec.read_text().replace("### Answer", "### Answer briefly"))
+    failed = cli("apply", SPEC, "-e", "dev", env={"LLMSPEC_FAKE_FAIL": "package.support-bot"})
+    assert failed.returncode == 1
+    kept = json.loads(path.read_text())["resources"]["package.support-bot"]
+    assert kept == good  # status complete, old digest and outputs
+    assert manifest.read_text() == rendered  # build/ shows no artifact of the failed attempt
+
+
+def test_deploy_settings_changes_update_the_deployment(cli, project: Path) -> None:
+    assert cli("apply", SPEC, "-e", "dev").returncode == 0
+    spec = project / SPEC
+    spec.write_text(
+        spec.read_text().replace(
+            "namespace: support\n      replicas", "namespace: support-new\n      replicas"
+        )
+    )
+    plan = plan_json(cli)
+    assert changed(plan) == {"deploy.kserve": "update"}
+    reason = (
+        plan["changes"][-2]["reasons"][0]
+        if plan["changes"][-2]["address"] == ("deploy.kserve")
+        else next(c for c in plan["changes"] if c["address"] == "deploy.kserve")["reasons"][0]
+    )
+    assert reason["what"] == "settings.namespace"
+
+
+def test_removed_dependency_is_named(cli, project: Path) -> None:
+    assert cli("apply", SPEC, "-e", "dev").returncode == 0
+    spec = project / SPEC
+    spec.write_text(spec.read_text().replace("    validation: data/support-bot/valid.jsonl\n", ""))
+    plan = plan_json(cli)
+    finetune = next(c for c in plan["changes"] if c["address"] == "finetune.support-bot")
+    assert {"code": "upstream_changed", "what": "dataset.validation"}.items() <= finetune[
+        "reasons"
+    ][-1].items()
+    assert changed(plan)["dataset.validation"] == "delete"

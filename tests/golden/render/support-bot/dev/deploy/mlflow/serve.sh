@@ -1,3 +1,3 @@
 #!/bin/sh
-# Rendered by llmspec for support-bot (sha256:0790f58abaf436a7c4c89798d4413242e7d5a04eb263524ab215eb333dd8c0d3): serve models:/support-bot@dev locally.
+# Rendered by llmspec for support-bot (sha256:47a5ff3bda3a51ac8baf732eb254bfcc9662cc15db4117c02c3e27df1c6b10de): serve models:/support-bot@dev locally.
 exec mlflow models serve -m "models:/support-bot@dev" -h 127.0.0.1 -p 5001 --workers 1 --env-manager local

@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         top_k=retrieval.top_k,
         hybrid=retrieval.store.full_text,
         reranker=retrieval.reranker,
+        nprobes=retrieval.store.index.nprobes,
+        refine_factor=retrieval.store.index.refine_factor,
     )
     hits = retriever.search(args.question, args.top_k, args.where)
     if args.json:

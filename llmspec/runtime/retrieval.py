@@ -34,6 +34,8 @@ class Retriever:
         reranker: str = "rrf",
         storage_options: dict[str, str] | None = None,
         embedder: Embedder | None = None,
+        nprobes: int = 20,
+        refine_factor: int | None = 10,
     ) -> None:
         from llmspec.runtime.embedding import quiet_libraries
 
@@ -48,6 +50,8 @@ class Retriever:
         self.top_k = top_k
         self.hybrid = hybrid
         self.reranker = reranker
+        self.nprobes = nprobes
+        self.refine_factor = refine_factor
 
     def search(
         self, question: str, top_k: int | None = None, where: str | None = None
@@ -59,9 +63,12 @@ class Retriever:
             if self.hybrid
             else self.table.search(vector)
         )
-        query = (
-            query.rerank(_reranker(self.reranker)) if self.hybrid else query.distance_type("cosine")
-        )
+        if self.hybrid:
+            query = query.rerank(_reranker(self.reranker))
+        else:  # with an ANN index: how many partitions to probe, and exact re-ranking
+            query = query.distance_type("cosine").nprobes(self.nprobes)
+            if self.refine_factor:
+                query = query.refine_factor(self.refine_factor)
         if where:
             query = query.where(where, prefilter=True)
         rows = query.limit(k).to_list()

@@ -74,6 +74,12 @@ class AnnIndex(SpecModel):
     num_sub_vectors: PositiveInt | None = Field(
         None, description="PQ sub-vectors; derived from the vector size when unset."
     )
+    nprobes: PositiveInt = Field(
+        20, description="IVF partitions searched per query (recall against latency)."
+    )
+    refine_factor: PositiveInt | None = Field(
+        10, description="Re-rank `top_k × refine_factor` candidates by exact distance."
+    )
 
 
 class Store(SpecModel):

@@ -33,6 +33,7 @@ class _Piece:
     line_start: int
     line_end: int
     heading: str
+    opens_section: bool = False  # a heading line: a chunk never spans two sections
 
 
 def chunk_document(
@@ -62,7 +63,7 @@ def _structured(doc: Document, size: int, measure: Callable[[str], int]) -> list
         if match:
             flush(number - 1)
             heading = match.group(2).strip()
-            out.append(_Piece(line.strip(), number, number, heading))
+            out.append(_Piece(line.strip(), number, number, heading, opens_section=True))
             start = number + 1
         elif not line.strip():
             flush(number - 1)
@@ -107,26 +108,30 @@ def _pack(
     chunks: list[Chunk] = []
     current: list[_Piece] = []
     used = 0
+    separator = measure(join)  # a character when sizing in characters, no token
     for piece in pieces:
         cost = measure(piece.text)
-        if current and used + cost > size:
+        if current and piece.opens_section:  # a chunk never spans two sections
             chunks.append(_chunk(current, join))
-            current, used = _tail(current, overlap, measure)
+            current, used = [], 0
+        elif current and used + separator + cost > size:
+            chunks.append(_chunk(current, join))
+            current, used = _tail(current, overlap, measure, separator)
+        used += cost + (separator if current else 0)
         current.append(piece)
-        used += cost
     if current:
         chunks.append(_chunk(current, join))
     return chunks
 
 
 def _tail(
-    pieces: list[_Piece], overlap: int, measure: Callable[[str], int]
+    pieces: list[_Piece], overlap: int, measure: Callable[[str], int], separator: int
 ) -> tuple[list[_Piece], int]:
     """The last pieces, up to `overlap` in size, to start the next chunk with."""
     kept: list[_Piece] = []
     used = 0
     for piece in reversed(pieces):
-        cost = measure(piece.text)
+        cost = measure(piece.text) + (separator if kept else 0)
         if used + cost > overlap:
             break
         kept.insert(0, piece)

@@ -47,8 +47,10 @@ class Reporter:
 
     def __init__(self, write: Callable[[str], None] = print) -> None:
         self.write = write
+        self._began = time.perf_counter()
 
     def started(self, change: Change) -> None:
+        self._began = time.perf_counter()
         self.write(f"  … {change.address}: {change.action}")
 
     def finished(self, outcome: Outcome) -> None:
@@ -63,15 +65,19 @@ class Reporter:
         self.write(f"  {mark} {outcome.address}: {outcome.status} ({outcome.seconds:.1f}s)")
 
     def progress(self, done: int, total: int) -> None:
-        """A bar for long steps, redrawn in place on a terminal (steps call ctx.progress)."""
+        """A bar with count and rate for long steps (they call ctx.progress), redrawn in place
+        on a terminal; nothing when output goes to a file or a CI log."""
         import sys
 
         if not sys.stdout.isatty() or total <= 0:
             return
         width = 30
         filled = min(width, width * done // total)
+        rate = done / max(time.perf_counter() - self._began, 1e-9)
         end = "\n" if done >= total else ""
-        sys.stdout.write(f"\r    [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}")
+        sys.stdout.write(
+            f"\r    [{'#' * filled}{'.' * (width - filled)}] {done}/{total} ({rate:.0f}/s){end}"
+        )
         sys.stdout.flush()
 
 

@@ -48,6 +48,7 @@ CODES: dict[str, str] = {
     "LS412": "retrieval metric without retrieval",
     "LS413": "retrieval metric deeper than top_k",
     "LS414": "metric plug-in module not found",
+    "LS415": "corpus format not supported",
     "LS420": "fine-tuning a model served only through an API",
     "LS421": "precision or quantization the target cannot run",
     "LS422": "setting ignored by the chosen method",

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 
 from llmspec.checks import (
     budget,
+    corpus,
     finetune,
     governance,
     metrics,
@@ -25,6 +26,7 @@ Check = Callable[[CheckContext], Iterable[Diagnostic]]
 CHECKS: tuple[Check, ...] = (
     templates.check_templates,
     references.check_references,
+    corpus.check_corpus,
     metrics.check_metrics,
     finetune.check_finetune,
     paths.check_paths,

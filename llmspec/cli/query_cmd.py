@@ -59,22 +59,39 @@ def run(args: argparse.Namespace) -> int:
             ]
         )
         return 1
+    from llmspec.index.build import storage_options
     from llmspec.runtime.embedding import resolve_model
     from llmspec.runtime.retrieval import Retriever
 
     embedding = retrieval.embedding
-    retriever = Retriever(
-        built.outputs["uri"],
-        built.outputs["table"],
-        resolve_model(embedding.model, embedding.revision, resolved.path.resolve().parent),
-        version=int(built.outputs["version"]),
-        top_k=retrieval.top_k,
-        hybrid=retrieval.store.full_text,
-        reranker=retrieval.reranker,
-        nprobes=retrieval.store.index.nprobes,
-        refine_factor=retrieval.store.index.refine_factor,
-    )
-    hits = retriever.search(args.question, args.top_k, args.where)
+    try:
+        retriever = Retriever(
+            built.outputs["uri"],
+            built.outputs["table"],
+            resolve_model(embedding.model, embedding.revision, resolved.path.resolve().parent),
+            version=int(built.outputs["version"]),
+            top_k=retrieval.top_k,
+            hybrid=retrieval.store.full_text,
+            reranker=retrieval.reranker,
+            nprobes=retrieval.store.index.nprobes,
+            refine_factor=retrieval.store.index.refine_factor,
+            metric=retrieval.store.index.metric,
+            storage_options=storage_options(retrieval.store.storage_options) or None,
+        )
+        hits = retriever.search(args.question, args.top_k, args.where)
+    except Exception as exc:  # LanceDB reports a bad filter or a missing table like this
+        print_diagnostics(
+            [
+                error(
+                    "LS602",
+                    f"the search failed: {str(exc).splitlines()[0]}",
+                    hint="filters are SQL on the columns source, heading, text, "
+                    "doc_id, line_start, line_end and metadata (a JSON "
+                    'string: use metadata LIKE \'%"topic": "x"%\')',
+                )
+            ]
+        )
+        return 1
     if args.json:
         print(
             json.dumps(

@@ -19,6 +19,7 @@ from typing import Any
 
 from llmspec.index.chunking import chunk_document
 from llmspec.index.documents import CorpusError, load_documents
+from llmspec.plan.digest import digest_of
 from llmspec.runtime.embedding import Embedder, quiet_libraries, resolve_model
 from llmspec.secrets import SecretRef
 from llmspec.steps.base import Resource, RunContext, StepFailed
@@ -51,6 +52,14 @@ def build_index(
         model, embedding.batch_size, embedding.device, embedding.normalize, embedding.revision
     )
     rows = chunk_rows(resource, ctx, embedder)
+    # a model folder of the repository is identified by its files' content: new weights
+    # must re-embed every chunk, even though the folder's name did not change
+    model_files = {
+        k: v
+        for k, v in resource.file_digests.items()
+        if k.startswith(embedding.model.rstrip("/") + "/")
+    }
+    model_key = model.identity + ("#" + digest_of(model_files) if model_files else "")
     uri = store_uri(str(resource.settings["uri"]), ctx.repo_root)
     db = lancedb.connect(uri, storage_options=storage_options(store.storage_options) or None)
     name = str(resource.settings["table"])
@@ -59,7 +68,7 @@ def build_index(
     full = (
         table is None
         or ctx.action == "replace"
-        or _model_of(table) != model.identity
+        or _model_of(table) != model_key
         or _dim_of(table) != embedder.dim
     )
     if not full:
@@ -71,7 +80,7 @@ def build_index(
     )
     vectors = embedder.encode([row["text"] for row in to_embed], progress=ctx.progress)
     fresh = {row["id"]: vectors[i] for i, row in enumerate(to_embed)}
-    data = _arrow(rows, {**existing, **fresh}, embedder.dim, model.identity)
+    data = _arrow(rows, {**existing, **fresh}, embedder.dim, model_key)
     if full:
         table = db.create_table(name, data, mode="overwrite")
     else:
@@ -112,7 +121,7 @@ def chunk_rows(resource: Resource, ctx: RunContext, embedder: Embedder) -> list[
     fields = corpus.fields.model_dump() if corpus.fields else None
     measure = embedder.count_tokens if chunking.unit == "tokens" else len
     rows: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    seen: dict[tuple[str, str], int] = {}
     try:
         documents = list(
             load_documents(ctx.spec_dir, resource.settings["corpus"], corpus.format, fields)
@@ -125,10 +134,15 @@ def chunk_rows(resource: Resource, ctx: RunContext, embedder: Embedder) -> list[
         for chunk in chunk_document(
             doc, chunking.strategy, chunking.size, chunking.overlap, measure
         ):
-            key = hashlib.sha256(f"{doc.doc_id}\0{chunk.text}".encode()).hexdigest()[:32]
-            if key in seen or not chunk.text:
+            if not chunk.text:
                 continue
-            seen.add(key)
+            # the same text twice in a document (a repeated notice under two headings) is two
+            # rows: the occurrence number keeps their keys apart, and stable across builds
+            occurrence = seen.get((doc.doc_id, chunk.text), 0)
+            seen[(doc.doc_id, chunk.text)] = occurrence + 1
+            key = hashlib.sha256(f"{doc.doc_id}\0{chunk.text}\0{occurrence}".encode()).hexdigest()[
+                :32
+            ]
             rows.append(
                 {
                     "id": key,
@@ -237,7 +251,11 @@ def copy_table(
 ) -> dict[str, Any]:
     import lancedb
 
-    source = lancedb.connect(built["uri"]).open_table(built["table"])
+    options = (
+        storage_options(ctx.spec.retrieval.store.storage_options if ctx.spec.retrieval else {})
+        or None
+    )
+    source = lancedb.connect(built["uri"], storage_options=options).open_table(built["table"])
     source.checkout(int(built["version"]))
     data = source.to_arrow()
     target = lancedb.connect(

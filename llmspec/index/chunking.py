@@ -49,6 +49,7 @@ def _structured(doc: Document, size: int, measure: Callable[[str], int]) -> list
     heading = ""
     paragraph: list[str] = []
     start = doc.first_line
+    fenced = False
 
     def flush(end: int) -> None:
         if paragraph:
@@ -59,13 +60,15 @@ def _structured(doc: Document, size: int, measure: Callable[[str], int]) -> list
 
     for offset, line in enumerate(doc.text.split("\n")):
         number = doc.first_line + offset
-        match = _HEADING.match(line)
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced  # a `# comment` in a code block is not a heading
+        match = None if fenced else _HEADING.match(line)
         if match:
             flush(number - 1)
             heading = match.group(2).strip()
             out.append(_Piece(line.strip(), number, number, heading, opens_section=True))
             start = number + 1
-        elif not line.strip():
+        elif not line.strip() and not fenced:
             flush(number - 1)
             start = number + 1
         else:
@@ -73,24 +76,47 @@ def _structured(doc: Document, size: int, measure: Callable[[str], int]) -> list
                 start = number
             paragraph.append(line)
     flush(doc.first_line + doc.text.count("\n"))
+    if not doc.lines_in_file:  # a jsonl record: every chunk cites the record's line
+        out = [
+            _Piece(p.text, doc.first_line, doc.first_line, p.heading, p.opens_section) for p in out
+        ]
     return out
 
 
 def _split(piece: _Piece, size: int, measure: Callable[[str], int]) -> list[_Piece]:
+    """Cut at sentence ends, then spaces, then (a single over-long run) anywhere; each part
+    keeps the file lines it spans."""
     if measure(piece.text) <= size:
         return [piece]
     for pattern in (_SENTENCE, re.compile(r"\s+")):
-        parts = [p for p in pattern.split(piece.text) if p]
-        if len(parts) > 1:
+        spans = _spans(piece.text, pattern)
+        if len(spans) > 1:
             out: list[_Piece] = []
-            for part in parts:
-                out.extend(
-                    _split(
-                        _Piece(part, piece.line_start, piece.line_end, piece.heading), size, measure
-                    )
-                )
+            for begin, end in spans:
+                part = piece.text[begin:end]
+                first = piece.line_start + piece.text.count("\n", 0, begin)
+                last = first + part.count("\n")
+                out.extend(_split(_Piece(part, first, last, piece.heading), size, measure))
             return out
-    return [piece]  # one unbreakable token run: kept whole rather than cut mid-word
+    half = len(piece.text) // 2
+    if half == 0:
+        return [piece]
+    return _split(
+        _Piece(piece.text[:half], piece.line_start, piece.line_end, piece.heading), size, measure
+    ) + _split(
+        _Piece(piece.text[half:], piece.line_start, piece.line_end, piece.heading), size, measure
+    )
+
+
+def _spans(text: str, separator: re.Pattern[str]) -> list[tuple[int, int]]:
+    spans, last = [], 0
+    for match in separator.finditer(text):
+        if match.start() > last:
+            spans.append((last, match.start()))
+        last = match.end()
+    if last < len(text):
+        spans.append((last, len(text)))
+    return spans
 
 
 def _words(doc: Document) -> list[_Piece]:
@@ -117,6 +143,9 @@ def _pack(
         elif current and used + separator + cost > size:
             chunks.append(_chunk(current, join))
             current, used = _tail(current, overlap, measure, separator)
+            while current and used + separator + cost > size:  # the overlap must leave room
+                dropped = current.pop(0)
+                used -= measure(dropped.text) + (separator if current else 0)
         used += cost + (separator if current else 0)
         current.append(piece)
     if current:

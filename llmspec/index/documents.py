@@ -21,6 +21,7 @@ class Document:
     text: str
     first_line: int = 1  # file line of the text's first line
     metadata: dict[str, Any] = field(default_factory=dict)
+    lines_in_file: bool = True  # False: the text is one record's field (jsonl), not file lines
 
 
 class CorpusError(ValueError):
@@ -32,7 +33,12 @@ def load_documents(
 ) -> Iterator[Document]:
     for relative in files:
         path = spec_dir / relative
-        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
+        except UnicodeDecodeError as exc:
+            raise CorpusError(
+                f"{relative}: byte {exc.start} is not UTF-8; save it as UTF-8"
+            ) from None
         if fmt == "markdown":
             yield _markdown(relative, text)
         elif fmt == "text":
@@ -47,14 +53,16 @@ def _markdown(source: str, text: str) -> Document:
     metadata: dict[str, Any] = {}
     first_line = 1
     if text.startswith("---\n"):
-        end = text.find("\n---", 4)
+        end = 3 if text.startswith("---\n---") else text.find("\n---", 4)
         if end > 0:
             import yaml
 
             try:
-                loaded = yaml.safe_load(text[4:end])
-            except yaml.YAMLError as exc:
-                raise CorpusError(f"{source}: front matter is not valid YAML ({exc})") from None
+                loaded = yaml.safe_load(text[4:end]) if end > 3 else None
+            except yaml.YAMLError:
+                loaded = ""  # a thematic break, not front matter: keep the text as it is
+            if not isinstance(loaded, (dict, type(None))):
+                return Document(source, source, text, 1, {})
             if isinstance(loaded, dict):
                 metadata = {str(k): v for k, v in loaded.items()}
             close = text.find("\n", end + 4)
@@ -83,7 +91,9 @@ def _jsonl(source: str, text: str, fields: dict[str, Any]) -> Iterator[Document]
             else (hashlib.sha256(line.encode()).hexdigest()[:16])
         )
         metadata = _plain({k: record[k] for k in keep if k in record})
-        yield Document(f"{source}#{key}", source, record[text_field], number, metadata)
+        yield Document(
+            f"{source}#{key}", source, record[text_field], number, metadata, lines_in_file=False
+        )
 
 
 def _plain(metadata: dict[str, Any]) -> dict[str, Any]:

@@ -93,6 +93,17 @@ class Embedder:
             return int(config["hidden_size"])
         return int(self._load()[1].config.hidden_size)
 
+    @property
+    def max_length(self) -> int:
+        """Tokens the model reads per text: sentence-transformers' `max_seq_length` when the
+        folder says it (256 for MiniLM), so vectors match sentence-transformers' exactly."""
+        config = Path(self.ref.location) / "sentence_bert_config.json"
+        if config.is_file():
+            value = json.loads(config.read_text(encoding="utf-8")).get("max_seq_length")
+            if isinstance(value, int) and value > 0:
+                return value
+        return min(int(getattr(self._load()[0], "model_max_length", 512)), 512)
+
     def _load(self) -> tuple[Any, Any]:
         """Tokenizer and weights, loaded on the first encode: torch and transformers take
         seconds to import, and chunking (or a build with nothing to embed) never needs them."""
@@ -135,7 +146,7 @@ class Embedder:
         import torch
 
         tokenizer, model = self._load()
-        max_length = min(int(getattr(tokenizer, "model_max_length", 512)), 512)
+        max_length = self.max_length
         out = []
         with torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):

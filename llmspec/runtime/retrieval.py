@@ -36,6 +36,7 @@ class Retriever:
         embedder: Embedder | None = None,
         nprobes: int = 20,
         refine_factor: int | None = 10,
+        metric: str = "cosine",
     ) -> None:
         from llmspec.runtime.embedding import quiet_libraries
 
@@ -52,6 +53,7 @@ class Retriever:
         self.reranker = reranker
         self.nprobes = nprobes
         self.refine_factor = refine_factor
+        self.metric = metric  # the ANN index's: a query with another metric cannot use it
 
     def search(
         self, question: str, top_k: int | None = None, where: str | None = None
@@ -66,7 +68,7 @@ class Retriever:
         if self.hybrid:
             query = query.rerank(_reranker(self.reranker))
         else:  # with an ANN index: how many partitions to probe, and exact re-ranking
-            query = query.distance_type("cosine").nprobes(self.nprobes)
+            query = query.distance_type(self.metric).nprobes(self.nprobes)
             if self.refine_factor:
                 query = query.refine_factor(self.refine_factor)
         if where:
@@ -86,7 +88,7 @@ def _reranker(name: str) -> Any:
 def _hit(row: dict[str, Any]) -> Hit:
     if "_relevance_score" in row:
         score = float(row["_relevance_score"])
-    else:
+    else:  # cosine distance is 1 - similarity; for l2 and dot, smaller distance ranks higher
         score = 1.0 - float(row.get("_distance", 1.0))
     return Hit(
         row["text"],

@@ -35,8 +35,8 @@ class Chunking(SpecModel):
         description="`recursive` splits on headings, paragraphs, then sentences; "
         "`fixed` cuts windows of `size`.",
     )
-    size: int = Field(512, ge=16, le=32768, description="Chunk size, in `unit`s.")
-    overlap: int = Field(64, ge=0, description="Overlap between neighbouring chunks, in `unit`s.")
+    size: int = Field(256, ge=16, le=32768, description="Chunk size, in `unit`s.")
+    overlap: int = Field(32, ge=0, description="Overlap between neighbouring chunks, in `unit`s.")
     unit: Literal["tokens", "chars"] = Field(
         "tokens", description="Tokens of the embedding model's tokenizer, or characters."
     )

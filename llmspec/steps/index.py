@@ -73,20 +73,24 @@ class IndexStep(Step):
         from llmspec.index.build import copy_table, store_uri
 
         target = store_uri(str(resource.settings["uri"]), ctx.repo_root)
-        if target == built.get("uri"):
+        table = str(resource.settings["table"])
+        if (target, table) == (built.get("uri"), built.get("table")):
             return dict(built)
-        return copy_table(dict(built), target, str(resource.settings["table"]), ctx)
+        return copy_table(dict(built), target, table, ctx)
 
     def destroy(self, resource: ResourceState, ctx: RunContext) -> bool:
-        from llmspec.index.build import REMOTE
+        from llmspec.index.build import REMOTE, _table_names
 
         uri = str(resource.outputs.get("uri", ""))
         if not uri or uri.startswith(REMOTE):
             return False  # tables on object storage are left for their owners to remove
+        shared = resource.env_built not in ("", ctx.env) and "copied_from" not in resource.outputs
+        if shared:
+            return False  # another environment's table, taken by pointer: not ours to drop
         import lancedb
 
         db = lancedb.connect(uri)
         name = str(resource.outputs["table"])
-        if name in db.table_names():
+        if name in _table_names(db):
             db.drop_table(name)
         return True

@@ -281,10 +281,10 @@ def test_governance_in_an_environment(files) -> None:
 
 
 def test_budget_message_has_the_arithmetic(files) -> None:
-    diags = found(files, edit("  top_k: 4\n", "  top_k: 9\n"))
+    diags = found(files, edit("  top_k: 4\n", "  top_k: 9\n  chunking: {size: 512}\n"))
     d = next(d for d in diags if d.code == "LS450")
     assert "context 9 × 512 = 4608" in d.message and "4096" in d.message
-    assert {r.message for r in d.related} == {"top_k"}
+    assert {r.message for r in d.related} == {"top_k", "chunk size"}
 
 
 def test_budget_reads_a_local_models_config(files) -> None:

@@ -86,7 +86,7 @@ def test_corpus_edit_updates_index_and_downstream_not_finetune(cli, project: Pat
 
 def test_chunking_change_replaces_the_index(cli) -> None:
     assert cli("apply", SPEC, "-e", "dev").returncode == 0
-    plan = plan_json(cli, "dev", "--set", "retrieval.chunking.size=256")
+    plan = plan_json(cli, "dev", "--set", "retrieval.chunking.size=128")
     assert changed(plan)["index.help_center"] == "replace"
 
 

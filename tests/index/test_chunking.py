@@ -102,3 +102,40 @@ def test_retrieval_metrics(
     assert recall_at_k(sources, relevant, 2) == recall
     assert mrr_at_k(sources, relevant, 2) == mrr
     assert matches("data/docs/a.md", "./docs/a.md")
+
+
+def test_chunks_never_exceed_size_even_with_overlap_or_long_runs() -> None:
+    cases = [
+        (Document("d", "d", "a b c\n\n" + " ".join(f"x{i}" for i in range(19))), 20, 5, words),
+        (Document("d", "d", "abcd\n\n" + "y" * 58), 60, 10, len),
+        (Document("d", "d", "short words " + "z" * 200), 60, 10, len),
+    ]
+    for doc, size, overlap, measure in cases:
+        chunks = chunk_document(doc, "recursive", size, overlap, measure)
+        assert all(measure(c.text) <= size for c in chunks), [c.text for c in chunks]
+        assert "".join(c.text for c in chunks).count("z") >= doc.text.count("z")
+
+
+def test_split_paragraphs_cite_their_own_lines() -> None:
+    text = "\n".join(f"Line {i} has words." for i in range(1, 11))
+    chunks = chunk_document(Document("d", "d", text), "recursive", 16, 0, words)
+    assert [(c.line_start, c.line_end) for c in chunks] == [(1, 4), (5, 8), (9, 10)]
+    record = Document("f#1", "f.jsonl", "para a\n\npara b\n\npara c", 2, lines_in_file=False)
+    assert {
+        (c.line_start, c.line_end) for c in chunk_document(record, "recursive", 2, 0, words)
+    } == {(2, 2)}
+
+
+def test_code_fences_and_front_matter_edges(tmp_path: Path) -> None:
+    fenced = Document("d", "d", "# A\n\n```\n# not a heading\n```\n")
+    assert [c.heading for c in chunk_document(fenced, "recursive", 200, 0, words)] == ["A"]
+    (tmp_path / "rule.md").write_text("---\nIntro that matters.\n---\n# H\nBody\n")
+    (tmp_path / "bom.md").write_text("\ufeff---\ntitle: X\n---\n# H\n")
+    (tmp_path / "empty.md").write_text("---\n---\n# H\n")
+    rule, bom, empty = load_documents(tmp_path, ["rule.md", "bom.md", "empty.md"], "markdown")
+    assert "Intro that matters." in rule.text and rule.metadata == {}
+    assert bom.metadata == {"title": "X"} and bom.text.startswith("# H")
+    assert empty.text.startswith("# H")
+    (tmp_path / "latin1.md").write_bytes("caf\xe9".encode("latin-1"))
+    with pytest.raises(CorpusError, match="not UTF-8"):
+        list(load_documents(tmp_path, ["latin1.md"], "markdown"))

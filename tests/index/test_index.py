@@ -226,3 +226,70 @@ def test_prod_reuses_the_staging_table_by_copy(tmp_path: Path, monkeypatch) -> N
     outputs = prod.backend.read("helpdesk", "prod").resources["index.docs"].outputs
     assert outputs["uri"].endswith("prod-store") and "copied_from" in outputs
     assert len(rows(outputs)) == outputs["rows"]
+
+
+def test_edit_that_shifts_lines_and_metadata_matches_a_rebuild(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "a")
+    build(project)
+    doc = project / "docs" / "webhooks.md"
+    doc.write_text(
+        doc.read_text()
+        .replace("topic: api", "topic: integrations\nowner: platform")
+        .replace("# Webhooks\n", "# Webhooks\n\nA new first paragraph.\n")
+    )
+    updated = build(project)
+    fresh_project = make_project(tmp_path / "b")
+    shutil.copy(doc, fresh_project / "docs" / "webhooks.md")
+    fresh = build(fresh_project)
+
+    def table(outputs: dict[str, Any]) -> list[dict[str, Any]]:
+        import lancedb
+
+        t = lancedb.connect(outputs["uri"]).open_table(outputs["table"])
+        t.checkout(outputs["version"])
+        return sorted(
+            (dict(r, vector=None) for r in t.to_arrow().to_pylist()), key=lambda r: r["id"]
+        )
+
+    assert table(updated) == table(fresh)  # every column, metadata and lines included
+    rows_of_doc = [r for r in table(updated) if r["source"] == "docs/webhooks.md"]
+    assert all(json.loads(r["metadata"])["owner"] == "platform" for r in rows_of_doc)
+
+
+def test_repeated_text_under_two_headings_is_kept_twice(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    (project / "docs" / "notice.md").write_text(
+        "# Billing\n\nSee the FAQ for details.\n\n# Security\n\nSee the FAQ for details.\n"
+    )
+    outputs = build(project)
+    import lancedb
+
+    t = lancedb.connect(outputs["uri"]).open_table(outputs["table"])
+    headings = sorted(
+        r["heading"]
+        for r in t.to_arrow().to_pylist()
+        if r["source"] == "docs/notice.md" and r["text"].endswith("details.")
+    )
+    assert headings == ["Billing", "Security"]
+
+
+def test_same_store_other_table_is_copied_and_destroy_keeps_staging(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    spec = project / "app.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "  dev: {}\n",
+            "  dev: {}\n  staging: {}\n  prod:\n    retrieval: {store: {table: docs_prod}}\n",
+        )
+    )
+    staging = open_workspace(resolve(spec, "staging"))
+    assert apply(staging, targets=["index.docs"], reporter=Reporter(lambda s: None)).ok
+    prod = open_workspace(resolve(spec, "prod"))
+    assert apply(prod, targets=["index.docs_prod"], reporter=Reporter(lambda s: None)).ok
+    outputs = prod.backend.read("helpdesk", "prod").resources["index.docs_prod"].outputs
+    assert outputs["table"] == "docs_prod" and "copied_from" in outputs
+    from llmspec.destroy import destroy
+
+    assert destroy(prod, reporter=Reporter(lambda s: None)).ok
+    kept = staging.backend.read("helpdesk", "staging").resources["index.docs"].outputs
+    assert len(rows(kept)) == kept["rows"]  # staging's table survived prod's destroy

@@ -61,6 +61,26 @@ class IndexStep(Step):
         return {f"index/{resource.name}.json": to_json(job) + "\n"}
 
     def run(self, resource: Resource, ctx: RunContext) -> dict[str, Any]:
+        import importlib.util
+
+        missing = [
+            m for m in ("lancedb", "torch", "transformers") if importlib.util.find_spec(m) is None
+        ]
+        if missing:
+            from llmspec.diagnostics import error
+            from llmspec.steps.base import StepFailed
+
+            raise StepFailed(
+                [
+                    error(
+                        "LS601",
+                        "building the index needs "
+                        + ", ".join(missing)
+                        + ", which are not installed",
+                        hint="pip install 'llmspec[index]'",
+                    )
+                ]
+            )
         from llmspec.index.build import build_index
 
         return build_index(resource, ctx)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 def matches(source: str, relevant: str) -> bool:
     """A retrieved source matches a relevant doc written as the same path or a path suffix
     (``billing/invoices.md`` matches ``data/help-center/billing/invoices.md``)."""
-    source, relevant = source.replace("\\", "/"), relevant.replace("\\", "/").lstrip("./")
+    source, relevant = source.replace("\\", "/"), relevant.replace("\\", "/").removeprefix("./")
     return source == relevant or source.endswith("/" + relevant)
 
 

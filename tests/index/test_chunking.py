@@ -139,3 +139,8 @@ def test_code_fences_and_front_matter_edges(tmp_path: Path) -> None:
     (tmp_path / "latin1.md").write_bytes("caf\xe9".encode("latin-1"))
     with pytest.raises(CorpusError, match="not UTF-8"):
         list(load_documents(tmp_path, ["latin1.md"], "markdown"))
+
+
+def test_dot_folders_are_matched_whole() -> None:
+    assert matches(".github/faq.md", ".github/faq.md")
+    assert not matches("docs/github/faq.md", ".github/faq.md")

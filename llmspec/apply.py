@@ -189,16 +189,13 @@ def _execute(ws: Workspace, graph: Graph, plan: Plan, reporter: Reporter) -> App
     result = ApplyResult(plan)
     backend, app, env = ws.backend, ws.app, ws.env
     commit = head_commit(ws.repo_root)
-    backend.append_journal(
-        JournalEntry(
-            "apply-started",
-            app,
-            env,
-            git_commit=commit,
-            plan_digest=plan.digest,
-            detail={"changes": plan.to_json()["summary"]},
+
+    def journal(event: str, **fields: Any) -> None:
+        backend.append_journal(
+            JournalEntry(event, app, env, git_commit=commit, plan_digest=plan.digest, **fields)
         )
-    )
+
+    journal("apply-started", detail={"changes": plan.to_json()["summary"]})
     recorded = dict(backend.read(app, env).resources)
     broken: set[str] = set()  # failed or skipped: their dependents cannot run
     try:
@@ -235,27 +232,12 @@ def _execute(ws: Workspace, graph: Graph, plan: Plan, reporter: Reporter) -> App
             result.outcomes.append(outcome)
             reporter.finished(outcome)
     except BaseException:
-        backend.append_journal(
-            JournalEntry(
-                "apply-finished",
-                app,
-                env,
-                git_commit=commit,
-                plan_digest=plan.digest,
-                result="interrupted",
-            )
-        )
+        journal("apply-finished", result="interrupted")
         raise
-    backend.append_journal(
-        JournalEntry(
-            "apply-finished",
-            app,
-            env,
-            git_commit=commit,
-            plan_digest=plan.digest,
-            result="ok" if result.ok else "failed",
-            detail={o.address: o.status for o in result.outcomes},
-        )
+    journal(
+        "apply-finished",
+        result="ok" if result.ok else "failed",
+        detail={o.address: o.status for o in result.outcomes},
     )
     return result
 

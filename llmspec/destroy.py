@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from llmspec.apply import ApplyResult, Reporter, _delete, deletion_order, lock_diagnostic
+from llmspec.diagnostics import SpecError, error
 from llmspec.plan.planner import Change, Plan, Reason
 from llmspec.state.backend import LockHeld
 from llmspec.state.model import JournalEntry, LockInfo
@@ -29,13 +30,28 @@ def destroy_plan(ws: Workspace) -> Plan:
 
 
 def destroy(
-    ws: Workspace, lock_timeout: float | None = None, reporter: Reporter | None = None
+    ws: Workspace,
+    lock_timeout: float | None = None,
+    reporter: Reporter | None = None,
+    confirmed: Plan | None = None,
 ) -> ApplyResult:
+    """Delete every recorded resource; with ``confirmed`` (the plan a person agreed to), only
+    while the state still matches it."""
     reporter = reporter or Reporter()
     timeout = ws.resolved.spec.state.lock_timeout_s if lock_timeout is None else lock_timeout
     try:
         with ws.backend.lock(LockInfo(ws.app, ws.env, "destroy"), timeout):
             plan = destroy_plan(ws)
+            if confirmed is not None and confirmed.digest != plan.digest:
+                raise SpecError(
+                    [
+                        error(
+                            "LS604",
+                            "state changed after the destroy plan was shown; nothing was removed",
+                            hint="run `llmspec destroy` again and review it",
+                        )
+                    ]
+                )
             result = ApplyResult(plan)
             recorded = dict(ws.backend.read(ws.app, ws.env).resources)
             for change in deletion_order(plan.changes, ws.steps):

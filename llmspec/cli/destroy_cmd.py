@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             print("cancelled")
             return 1
     try:
-        result = destroy(workspace, lock_timeout=args.lock_timeout)
+        result = destroy(workspace, lock_timeout=args.lock_timeout, confirmed=plan)
     except SpecError as exc:
         print_diagnostics(exc.diagnostics)
         return 1

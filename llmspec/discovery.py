@@ -35,6 +35,11 @@ def find_specs(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[FsPath], l
         if path.is_dir():
             found.extend(_walk(path))
         elif path.exists():
+            # an overlay file named directly (app.staging.yaml) is checked as part of its spec
+            siblings = {p.name for p in path.parent.iterdir()}
+            if _is_overlay(path.name, siblings):
+                base = path.name.rsplit(".", 2)[0]
+                path = next(path.with_name(base + s) for s in SUFFIXES if base + s in siblings)
             found.append(path)
         else:
             problems.append(error("LS100", f"`{raw}` does not exist", Span(str(raw), 1, 1)))

@@ -192,3 +192,8 @@ def test_examples_validate_in_every_environment() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     summary = result.stdout.strip().splitlines()[-1]
     assert summary.startswith("3 spec(s), 11 spec-environment(s): 0 error(s), 0 warning(s)")
+
+
+def test_an_overlay_file_named_directly_validates_its_spec(capsys) -> None:
+    assert main(["validate", str(ROOT / "specs" / "docs-assistant.staging.yaml")]) == 0
+    assert "docs-assistant.yaml  (base, dev, prod, staging)" in capsys.readouterr().out

@@ -42,11 +42,25 @@ MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 pytestmark = pytest.mark.slow
 
 
+QUIET = Reporter(lambda line: None)
+
+
 def make_project(root: Path, full_text: bool = False) -> Path:
     shutil.copytree(CORPUS / "docs", root / "docs")
     (root / ".git").mkdir(exist_ok=True)
     (root / "app.yaml").write_text(SPEC.replace("FULL_TEXT", str(full_text).lower()))
     return root
+
+
+def with_staging_and_prod(project: Path, prod_store: str) -> Path:
+    """The project's spec with a staging env and a prod env whose store differs as given."""
+    spec = project / "app.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "  dev: {}\n", f"  dev: {{}}\n  staging: {{}}\n  prod:\n    retrieval: {prod_store}\n"
+        )
+    )
+    return spec
 
 
 class Counting:
@@ -65,7 +79,7 @@ class Counting:
 
 def build(project: Path, *overrides: str) -> dict[str, Any]:
     ws = open_workspace(resolve(project / "app.yaml", "dev", list(overrides)))
-    result = apply(ws, targets=["index.docs"], reporter=Reporter(lambda line: None))
+    result = apply(ws, targets=["index.docs"], reporter=QUIET)
     assert result.ok, result.diagnostics
     return ws.backend.read(ws.app, ws.env).resources["index.docs"].outputs
 
@@ -208,20 +222,14 @@ def test_query_command(
 def test_prod_reuses_the_staging_table_by_copy(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     counting = Counting(monkeypatch)
     project = make_project(tmp_path)
-    spec = project / "app.yaml"
-    spec.write_text(
-        spec.read_text().replace(
-            "  dev: {}\n",
-            "  dev: {}\n  staging: {}\n  prod:\n    retrieval: {store: {uri: prod-store}}\n",
-        )
-    )
+    spec = with_staging_and_prod(project, "{store: {uri: prod-store}}")
     ws = open_workspace(resolve(spec, "staging"))
-    assert apply(ws, targets=["index.docs"], reporter=Reporter(lambda s: None)).ok
+    assert apply(ws, targets=["index.docs"], reporter=QUIET).ok
     embedded = counting.texts
     prod = open_workspace(resolve(spec, "prod"))
     _, plan = prod.plan(["index.docs"])
     assert [(c.action, c.reuse_from) for c in plan.changes] == [("reuse", "staging")]
-    assert apply(prod, targets=["index.docs"], reporter=Reporter(lambda s: None)).ok
+    assert apply(prod, targets=["index.docs"], reporter=QUIET).ok
     assert counting.texts == embedded  # copied, not embedded again
     outputs = prod.backend.read("helpdesk", "prod").resources["index.docs"].outputs
     assert outputs["uri"].endswith("prod-store") and "copied_from" in outputs
@@ -275,21 +283,15 @@ def test_repeated_text_under_two_headings_is_kept_twice(tmp_path: Path) -> None:
 
 def test_same_store_other_table_is_copied_and_destroy_keeps_staging(tmp_path: Path) -> None:
     project = make_project(tmp_path)
-    spec = project / "app.yaml"
-    spec.write_text(
-        spec.read_text().replace(
-            "  dev: {}\n",
-            "  dev: {}\n  staging: {}\n  prod:\n    retrieval: {store: {table: docs_prod}}\n",
-        )
-    )
+    spec = with_staging_and_prod(project, "{store: {table: docs_prod}}")
     staging = open_workspace(resolve(spec, "staging"))
-    assert apply(staging, targets=["index.docs"], reporter=Reporter(lambda s: None)).ok
+    assert apply(staging, targets=["index.docs"], reporter=QUIET).ok
     prod = open_workspace(resolve(spec, "prod"))
-    assert apply(prod, targets=["index.docs_prod"], reporter=Reporter(lambda s: None)).ok
+    assert apply(prod, targets=["index.docs_prod"], reporter=QUIET).ok
     outputs = prod.backend.read("helpdesk", "prod").resources["index.docs_prod"].outputs
     assert outputs["table"] == "docs_prod" and "copied_from" in outputs
     from llmspec.destroy import destroy
 
-    assert destroy(prod, reporter=Reporter(lambda s: None)).ok
+    assert destroy(prod, reporter=QUIET).ok
     kept = staging.backend.read("helpdesk", "staging").resources["index.docs"].outputs
     assert len(rows(kept)) == kept["rows"]  # staging's table survived prod's destroy

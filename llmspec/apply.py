@@ -243,27 +243,20 @@ def _execute(ws: Workspace, graph: Graph, plan: Plan, reporter: Reporter) -> App
 
 
 def _context(
-    ws: Workspace,
-    resource: Resource,
-    recorded: dict[str, ResourceState],
-    rendered: dict[str, str],
-    reporter: Reporter,
-    action: str,
+    ws: Workspace, kind: str, digest: str, action: str, previous: ResourceState | None, **extra: Any
 ) -> RunContext:
+    """The context a step kind runs, reuses or destroys one resource in."""
     return RunContext(
         spec=ws.resolved.spec,
         app=ws.app,
         env=ws.env,
         spec_dir=ws.resolved.path.resolve().parent,
         build_dir=ws.build_dir,
-        artifact_dir=ws.artifacts.folder(ws.app, resource.kind, resource.inputs_digest),
-        inputs={dep: recorded[dep] for dep in resource.deps if dep in recorded},
-        rendered=rendered,
-        log=reporter.write,
-        progress=reporter.progress,
+        artifact_dir=ws.artifacts.folder(ws.app, kind, digest),
         repo_root=ws.repo_root,
         action=action,
-        previous=recorded.get(resource.address),
+        previous=previous,
+        **extra,
     )
 
 
@@ -281,7 +274,17 @@ def _run_one(
         # artifacts of a failed or interrupted attempt
         files = step.render(resource, ws.resolved.spec)
         rendered = {rel: digest_text(text) for rel, text in sorted(files.items())}
-        ctx = _context(ws, resource, recorded, rendered, reporter, change.action)
+        ctx = _context(
+            ws,
+            resource.kind,
+            resource.inputs_digest,
+            change.action,
+            recorded.get(resource.address),
+            rendered=rendered,
+            log=reporter.write,
+            progress=reporter.progress,
+            inputs={dep: recorded[dep] for dep in resource.deps if dep in recorded},
+        )
         built_in = ws.env
         if change.action == "reuse":
             record = ws.artifacts.find(ws.app, resource.kind, resource.inputs_digest)
@@ -354,18 +357,7 @@ def _delete(ws: Workspace, change: Change, recorded: dict[str, ResourceState]) -
     started = time.perf_counter()
     old = recorded[change.address]
     step = ws.steps.get(old.kind)
-    ctx = RunContext(
-        spec=ws.resolved.spec,
-        app=ws.app,
-        env=ws.env,
-        spec_dir=ws.resolved.path.resolve().parent,
-        build_dir=ws.build_dir,
-        artifact_dir=ws.artifacts.folder(ws.app, old.kind, old.inputs_digest),
-        inputs={},
-        repo_root=ws.repo_root,
-        action="delete",
-        previous=old,
-    )
+    ctx = _context(ws, old.kind, old.inputs_digest, "delete", old, inputs={})
     try:
         removed = step.destroy(old, ctx) if step is not None else False
     except Exception as exc:

@@ -283,7 +283,7 @@ def _run_one(
             rendered=rendered,
             log=reporter.write,
             progress=reporter.progress,
-            inputs={dep: recorded[dep] for dep in resource.deps if dep in recorded},
+            inputs={d: recorded[d] for d in (*resource.deps, *resource.after) if d in recorded},
         )
         built_in = ws.env
         if change.action == "reuse":

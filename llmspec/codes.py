@@ -74,6 +74,9 @@ CODES: dict[str, str] = {
     "LS607": "state backend unavailable",
     "LS608": "skipped: a dependency failed",
     "LS609": "saved plan cannot be read",
+    "LS610": "base model not available",
+    "LS611": "fine-tune recipe does not fit the model",
+    "LS612": "QLoRA needs a CUDA GPU and bitsandbytes",
 }
 
 

@@ -1,8 +1,40 @@
-"""Retrieval metrics against the `relevant_docs` of an eval record."""
+"""Answer metrics (exact match, ROUGE-L) and retrieval metrics against an eval record."""
 
 from __future__ import annotations
 
+import re
+import string
 from collections.abc import Sequence
+
+_PUNCT = str.maketrans("", "", string.punctuation)
+
+
+def normalize(text: str) -> str:
+    """Lower case, no punctuation, single spaces (the usual SQuAD-style normalisation)."""
+    return " ".join(text.lower().translate(_PUNCT).split())
+
+
+def exact_match(prediction: str, reference: str) -> float:
+    return float(normalize(prediction) == normalize(reference))
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    """ROUGE-L F1 over lower-cased word tokens: the longest common subsequence's precision and
+    recall combined (as ROUGE-1.5.5 with beta = 1)."""
+    pred, ref = re.findall(r"\w+", prediction.lower()), re.findall(r"\w+", reference.lower())
+    if not pred or not ref:
+        return float(pred == ref)
+    previous = [0] * (len(ref) + 1)
+    for token in pred:
+        current = [0]
+        for j, other in enumerate(ref):
+            current.append(previous[j] + 1 if token == other else max(previous[j + 1], current[j]))
+        previous = current
+    lcs = previous[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(pred), lcs / len(ref)
+    return 2 * precision * recall / (precision + recall)
 
 
 def matches(source: str, relevant: str) -> bool:

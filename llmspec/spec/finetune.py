@@ -94,6 +94,11 @@ class Training(SpecModel):
     eval_steps: PositiveInt | None = Field(
         None, description="Evaluate every N steps (default: each epoch)."
     )
+    checkpoint_steps: PositiveInt | None = Field(
+        None,
+        description="Save a resumable checkpoint every N steps (default: at each evaluation, "
+        "else each epoch); an interrupted apply resumes from the last one.",
+    )
     early_stopping: EarlyStopping | None = Field(
         None, description="Stop when validation loss stops improving."
     )
@@ -127,6 +132,17 @@ class Compute(SpecModel):
     num_machines: PositiveInt = Field(1, description="Machines.")
     strategy: Literal["ddp", "fsdp", "deepspeed-zero2", "deepspeed-zero3"] = Field(
         "ddp", description="How work is spread across processes."
+    )
+    image: str | None = Field(
+        None,
+        description="Container image of the rendered Kubernetes Job, with `llmspec[train]` "
+        "installed (default `<app>-train:latest`). Not part of the fine-tune's digest.",
+        examples=["registry.example.com/support-bot-train:1.4"],
+    )
+    namespace: str = Field(
+        "default",
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="Namespace of the rendered Kubernetes Job.",
     )
     fsdp: Fsdp = section("FSDP options (strategy `fsdp`).")
     deepspeed: DeepSpeed = section("DeepSpeed options (`deepspeed-*`).")

@@ -12,7 +12,7 @@ from typing import Any
 
 from llmspec.render import render_template, to_json
 from llmspec.spec import Spec
-from llmspec.steps.base import DeclareContext, Resource, ResourceDecl, Step
+from llmspec.steps.base import DeclareContext, Resource, ResourceDecl, RunContext, Step
 
 MODEL_IDENTITY = ("source", "id", "revision", "path", "dtype", "seed", "trust_remote_code")
 
@@ -21,7 +21,7 @@ class FinetuneStep(Step):
     kind = "finetune"
     reusable = True
     replace_on = ("model", "method")
-    templates = ("accelerate_config.yaml.j2",)
+    templates = ("accelerate_config.yaml.j2", "finetune-job.yaml.j2")
 
     def declare(self, ctx: DeclareContext) -> Iterator[ResourceDecl]:
         spec = ctx.spec
@@ -31,10 +31,15 @@ class FinetuneStep(Step):
         model = spec.model.model_dump(mode="json")
         config = {
             "model": {k: model[k] for k in MODEL_IDENTITY if k in model},
-            **finetune.model_dump(mode="json", exclude={"dataset"}),
+            **finetune.model_dump(
+                mode="json", exclude={"dataset": True, "compute": {"image", "namespace"}}
+            ),
             "dataset": finetune.dataset.model_dump(mode="json", exclude={"train", "validation"}),
         }
         deps = ["dataset.train"] + (["dataset.validation"] if finetune.dataset.validation else [])
+        # records are rendered with context retrieved from the index, but retraining on every
+        # corpus edit would be waste: the index runs first, and its digest stays out of ours
+        after = (f"index.{spec.retrieval.store.table}",) if spec.retrieval is not None else ()
         files: tuple[str, ...] = ()
         if spec.model.source == "local":
             files = ctx.expand([f"{spec.model.path}/**/*"])
@@ -45,26 +50,91 @@ class FinetuneStep(Step):
             config,
             files,
             tuple(deps),
+            after,
+            settings=finetune.compute.model_dump(mode="json", include={"image", "namespace"}),
             estimate=_estimate(ctx, finetune.dataset.train, training.epochs, training.max_steps),
         )
 
     def render(self, resource: Resource, spec: Spec) -> dict[str, str]:
         compute = resource.config["compute"]
-        job = {
-            "resource": resource.address,
-            "inputs_digest": resource.inputs_digest,
-            **{k: v for k, v in resource.config.items() if k != "compute"},
+        accelerate = render_template(
+            "accelerate_config.yaml.j2",
+            compute=compute,
+            accelerate=accelerate_settings(
+                compute, resource.config["training"]["gradient_accumulation_steps"]
+            ),
+        )
+        job = to_json(job_document(resource, spec)) + "\n"
+        app = spec.metadata.name
+        cluster = {
+            "app": app,
+            "name": f"{app}-finetune",
+            "image": resource.settings.get("image") or f"{app}-train:latest",
+            "namespace": resource.settings.get("namespace", "default"),
+            "digest": resource.inputs_digest.split(":")[-1][:12],
+            "gpus": compute["num_processes"] if compute["device"] != "cpu" else 0,
         }
         return {
-            "finetune/accelerate_config.yaml": render_template(
-                "accelerate_config.yaml.j2",
+            "finetune/accelerate_config.yaml": accelerate,
+            "finetune/job.json": job,
+            "finetune/job.yaml": render_template(
+                "finetune-job.yaml.j2",
                 compute=compute,
-                accelerate=accelerate_settings(
-                    compute, resource.config["training"]["gradient_accumulation_steps"]
-                ),
+                cluster=cluster,
+                files={"accelerate_config.yaml": accelerate, "job.json": job},
             ),
-            "finetune/job.json": to_json(job) + "\n",
         }
+
+    def run(self, resource: Resource, ctx: RunContext) -> dict[str, Any]:
+        from llmspec.finetune.run import run_finetune
+
+        return run_finetune(resource, ctx, self.render(resource, ctx.spec))
+
+
+def job_document(resource: Resource, spec: Spec) -> dict[str, Any]:
+    """The training entrypoint's input: the recipe, plus how records become prompts (the app's
+    template and index settings as they are now). Paths are relative to the spec's folder."""
+    assert spec.finetune is not None
+    data = spec.finetune.dataset
+    prompts = spec.prompts
+    name = data.prompt_template or prompts.default or next(iter(prompts.templates))
+    template = prompts.templates[name]
+    retrieval = None
+    if spec.retrieval is not None:
+        store = spec.retrieval.store
+        retrieval = {
+            "uri": store.uri,
+            "table": store.table,
+            "embedding": {
+                "model": spec.retrieval.embedding.model,
+                "revision": spec.retrieval.embedding.revision,
+            },
+            "top_k": spec.retrieval.top_k,
+            "hybrid": store.full_text,
+            "reranker": spec.retrieval.reranker,
+            "nprobes": store.index.nprobes,
+            "refine_factor": store.index.refine_factor,
+            "metric": store.index.metric,
+        }
+    return {
+        "resource": resource.address,
+        "inputs_digest": resource.inputs_digest,
+        "app": spec.metadata.name,
+        **resource.config,
+        "dataset": {
+            **resource.config["dataset"],
+            "train": data.train,
+            "validation": data.validation,
+        },
+        "prompt": {
+            "name": name,
+            "system": prompts.system,
+            "template": template.template,
+            "messages": [m.model_dump(mode="json") for m in template.messages or []] or None,
+            "inputs": list(template.inputs),
+        },
+        "retrieval": retrieval,
+    }
 
 
 def accelerate_settings(compute: dict[str, Any], accumulation: int) -> dict[str, Any]:

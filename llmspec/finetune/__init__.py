@@ -1,0 +1,1 @@
+"""Running a fine-tune for `apply`: prepare, launch `accelerate launch`, track in MLflow."""

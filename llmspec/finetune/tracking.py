@@ -1,0 +1,123 @@
+"""The MLflow run of a fine-tune: started once per inputs digest, resumed after an interruption,
+closed with the trained model as its artifact."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+RUN_FILE = "mlflow-run.json"
+
+
+def tracking_uri(uri: str, repo_root: Path) -> str:
+    """Relative sqlite and file locations are relative to the repository root, so every command
+    of a repository shares one local MLflow wherever it runs from."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        path = repo_root / uri.removeprefix("sqlite:///")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path.resolve()}"
+    if "://" not in uri:
+        return (repo_root / uri).resolve().as_uri()
+    return uri
+
+
+def quiet_mlflow() -> None:
+    """MLflow's database migrations and emoji run links address MLflow's own users."""
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("alembic", "mlflow", "mlflow.store", "mlflow.tracking"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def experiment_id(client: Any, name: str, artifacts: Path) -> str:
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    return str(client.create_experiment(name, artifact_location=artifacts.resolve().as_uri()))
+
+
+def flatten(prefix: str, value: Any) -> dict[str, str]:
+    if isinstance(value, Mapping):
+        out: dict[str, str] = {}
+        for key, item in value.items():
+            out.update(flatten(f"{prefix}.{key}" if prefix else str(key), item))
+        return out
+    return {prefix: json.dumps(value) if isinstance(value, list | dict) else str(value)}
+
+
+class FinetuneRun:
+    """One MLflow run per fine-tune attempt chain: ``open`` starts it, or reopens the run an
+    interrupted attempt left behind in the same work folder."""
+
+    def __init__(self, client: Any, run_id: str, resumed: bool) -> None:
+        self.client = client
+        self.run_id = run_id
+        self.resumed = resumed
+
+    @classmethod
+    def open(
+        cls,
+        uri: str,
+        experiment: str,
+        artifacts: Path,
+        work: Path,
+        params: Mapping[str, str],
+        tags: Mapping[str, str],
+    ) -> FinetuneRun:
+        quiet_mlflow()
+        from mlflow import MlflowClient
+        from mlflow.entities import Param, RunTag
+        from mlflow.exceptions import MlflowException
+
+        client = MlflowClient(tracking_uri=uri)
+        record = work / RUN_FILE
+        try:
+            previous = json.loads(record.read_text(encoding="utf-8"))["run_id"]
+            run = client.get_run(previous)
+            if run.info.status != "FINISHED" and run.info.lifecycle_stage == "active":
+                client.update_run(previous, status="RUNNING")
+                return cls(client, previous, True)
+        except (OSError, ValueError, KeyError, MlflowException):
+            pass
+        run = client.create_run(
+            experiment_id(client, experiment, artifacts),
+            tags={"mlflow.runName": tags.get("llmspec.resource", "finetune"), **tags},
+        )
+        run_id = run.info.run_id
+        items = sorted(params.items())
+        for start in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
+            client.log_batch(
+                run_id, params=[Param(k, v[:6000]) for k, v in items[start : start + 100]]
+            )
+        client.log_batch(run_id, tags=[RunTag("llmspec.attempt", "1")])
+        record.write_text(json.dumps({"run_id": run_id}), encoding="utf-8")
+        return cls(client, run_id, False)
+
+    def log_metrics(self, metrics: Mapping[str, float | None], step: int = 0) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        stamp = int(time.time() * 1000)
+        batch = [Metric(k, float(v), stamp, step) for k, v in metrics.items() if v is not None]
+        if batch:
+            self.client.log_batch(self.run_id, metrics=batch)
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_folder(self, folder: Path, path: str) -> None:
+        self.client.log_artifacts(self.run_id, str(folder), path)
+
+    def finish(self, status: str = "FINISHED") -> None:
+        self.client.set_terminated(self.run_id, status)
+
+    def loss_history(self) -> list[float]:
+        return [m.value for m in self.client.get_metric_history(self.run_id, "loss")]

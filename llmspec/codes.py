@@ -53,6 +53,7 @@ CODES: dict[str, str] = {
     "LS420": "fine-tuning a model served only through an API",
     "LS421": "precision or quantization the target cannot run",
     "LS422": "setting ignored by the chosen method",
+    "LS423": "LoRA target module not in the model",
     "LS430": "data path does not exist",
     "LS431": "path escapes the repository",
     "LS432": "glob matches no files",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from llmspec.checks.context import CheckContext
-from llmspec.diagnostics import Diagnostic, error, warning
+from llmspec.diagnostics import Diagnostic, did_you_mean, error, warning
+from llmspec.spec.catalog import BUILTIN_MODELS
 
 
 def check_finetune(ctx: CheckContext) -> Iterator[Diagnostic]:
@@ -22,6 +23,8 @@ def check_finetune(ctx: CheckContext) -> Iterator[Diagnostic]:
             "this environment (`finetune: null`)",
             related=ctx.related("the model source is chosen here", "model", "source"),
         )
+    if model.source == "builtin" and finetune.method != "full":
+        yield from _lora_targets(ctx, BUILTIN_MODELS[model.id].linear_modules)
     compute = finetune.compute
     if finetune.method == "qlora" and (compute.device == "cpu" or model.source == "builtin"):
         why = "`compute.device` is cpu" if compute.device == "cpu" else "built-in models run on CPU"
@@ -74,3 +77,22 @@ def check_finetune(ctx: CheckContext) -> Iterator[Diagnostic]:
             f"`finetune.compute.{section}` is ignored by strategy `{strategy}`",
             ctx.key("finetune", "compute", section),
         )
+
+
+def _lora_targets(ctx: CheckContext, available: tuple[str, ...]) -> Iterator[Diagnostic]:
+    assert ctx.spec.finetune is not None
+    targets = ctx.spec.finetune.lora.target_modules
+    if targets == "all-linear":
+        return
+    for i, name in enumerate(targets):
+        if name not in available:
+            guess = did_you_mean(name, available)
+            yield error(
+                "LS423",
+                f"LoRA target module `{name}` is not in the built-in model "
+                f"`{getattr(ctx.spec.model, 'id', '')}`",
+                ctx.span("finetune", "lora", "target_modules", i),
+                hint=(guess + " " if guess else "")
+                + f"Its linear modules are {', '.join(available)}, or use `all-linear`",
+                related=ctx.related("the model is chosen here", "model", "source"),
+            )

@@ -207,8 +207,8 @@ def _check_modules(base: Path, targets: Sequence[str]) -> None:
                     "LoRA target module(s) "
                     + ", ".join(f"`{m}`" for m in missing)
                     + f" are not in the base model ({type(model).__name__})",
-                    hint=(guess + "; " if guess else "")
-                    + f"its linear modules are {', '.join(sorted(available))}, "
+                    hint=(guess + " " if guess else "")
+                    + f"Its linear modules are {', '.join(sorted(available))}, "
                     "or use `target_modules: all-linear`",
                 )
             ]

@@ -65,11 +65,16 @@ def hub_folder(repo_id: str, revision: str) -> Path:
     from huggingface_hub import snapshot_download
 
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    # read now, not when huggingface_hub was first imported: a caller may have just set them
+    cache = os.environ.get("HF_HUB_CACHE") or (
+        str(Path(os.environ["HF_HOME"]) / "hub") if os.environ.get("HF_HOME") else None
+    )
     try:
         return Path(
             snapshot_download(
                 repo_id,
                 revision=revision,
+                cache_dir=cache,
                 local_files_only=offline,
                 allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"],
             )

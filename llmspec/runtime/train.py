@@ -87,6 +87,7 @@ def train(job: Mapping[str, Any], args: argparse.Namespace) -> dict[str, Any] | 
         emit(
             "start",
             examples=len(train_set),
+            processes=state.num_processes,
             validation=len(validation_set),
             sequences=len(encoded),
             truncated=truncated,

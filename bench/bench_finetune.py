@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -27,9 +26,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-# the launcher sets OMP_NUM_THREADS for its child unless it is set already: pin it, and the
-# parent's torch, to the same count so that both sides get the same cores
-THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 SPEC = """\
 apiVersion: llmspec/v1
 kind: LLMApp
@@ -53,29 +49,37 @@ finetune:
 TOPICS = ["password", "invoice", "report", "webhook", "backup", "team", "export", "API token"]
 ACTIONS = ["reset", "download", "share", "delete", "rename", "restore", "schedule", "rotate"]
 PLACES = ["Settings", "Billing", "the dashboard", "the project page", "Admin", "your profile"]
+ASIDES = [
+    "I manage a team workspace.",
+    "The old way stopped working.",
+    "This is on the mobile app.",
+    "Our admin is away this week.",
+]
+DETAILS = [
+    "Pick it from the list and confirm.",
+    "Only owners and admins can do this.",
+    "Wait for the e-mail that says it is done.",
+    "Ask an admin if the button is greyed out.",
+    "It can take a few minutes to show up everywhere.",
+    "The audit log keeps a record of the change.",
+]
 
 
-def records(count: int, short: bool, seed: int = 0) -> list[dict[str, Any]]:
-    """Help-desk chat QA: one user question and the assistant's answer, in two lengths."""
+def records(count: int, extra: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Help-desk chat QA records: a question and its answer, each padded out with up to
+    ``extra`` more sentences, so that lengths vary as they do in real data."""
     rng = random.Random(seed)
     rows = []
     for _ in range(count):
         topic, action, place = rng.choice(TOPICS), rng.choice(ACTIONS), rng.choice(PLACES)
-        question = f"How do I {action} a {topic}?"
-        answer = f"Open {place} and choose {action.capitalize()}."
-        if not short:
-            question = f"Hi, I manage a team workspace. {question} The old way stopped working."
-            answer += (
-                f" Pick the {topic} from the list, confirm, and wait for the e-mail that says it"
-                f" is done. Only owners and admins can {action} a {topic}; ask one of them if the"
-                " button is greyed out."
-            )
-        rows.append({"messages": [{"role": "user", "content": question}, answer_message(answer)]})
+        question = [f"How do I {action} a {topic}?", *rng.sample(ASIDES, rng.randint(0, extra))]
+        answer = [f"Open {place} and choose {action}.", *rng.sample(DETAILS, rng.randint(0, extra))]
+        messages = [
+            {"role": "user", "content": " ".join(question)},
+            {"role": "assistant", "content": " ".join(answer)},
+        ]
+        rows.append({"messages": messages})
     return rows
-
-
-def answer_message(text: str) -> dict[str, str]:
-    return {"role": "assistant", "content": text}
 
 
 class App:
@@ -111,7 +115,7 @@ class App:
         )
         self.runs = 0
 
-    def launch(self) -> tuple[dict[str, Any], dict[str, Any]]:
+    def launch(self, threads: int) -> tuple[dict[str, Any], dict[str, Any]]:
         """(start event, done event) of one run, in a fresh output folder (an existing one
         would be resumed from its last checkpoint)."""
         from llmspec.finetune.launch import command, launch
@@ -119,9 +123,10 @@ class App:
         self.runs += 1
         output = self.folder / f"run{self.runs}"
         output.mkdir()
-        events: dict[str, dict[str, Any]] = {}
-        env = {"OMP_NUM_THREADS": str(THREADS), "TOKENIZERS_PARALLELISM": "false"}
         os.environ.pop("MLFLOW_RUN_ID", None)  # no MLflow run: Progress then logs nothing
+        # the launcher passes OMP_NUM_THREADS on when it is set (else it picks its own count)
+        env = {"OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
+        events: dict[str, dict[str, Any]] = {}
         launched = launch(
             command(
                 self.folder / "accelerate_config.yaml",
@@ -141,44 +146,41 @@ class App:
 
 def hand_loop(app: App, steps: int, warmup: int = 2) -> float:
     """Non-padding tokens/s of the plainest PEFT loop over the same examples: shuffled
-    batches, forward, backward, AdamW step; only the timed steps count."""
+    batches, forward, backward, AdamW step; only the steps after the warm-up are timed."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from llmspec.runtime.sft_data import collate, encode
 
-    job, training, lora = app.job, app.job["training"], app.job["lora"]
+    training, lora = app.job["training"], app.job["lora"]
+    assert training["gradient_accumulation_steps"] == 1  # the loop does one batch per step
     tokenizer = AutoTokenizer.from_pretrained(app.base)
     torch.manual_seed(training["seed"])
     model = AutoModelForCausalLM.from_pretrained(app.base, dtype=torch.float32)
-    model = get_peft_model(
-        model,
-        LoraConfig(
-            r=lora["r"],
-            lora_alpha=lora["alpha"],
-            lora_dropout=lora["dropout"],
-            target_modules=lora["target_modules"],
-            bias=lora["bias"],
-            task_type="CAUSAL_LM",
-        ),
+    config = LoraConfig(
+        r=lora["r"],
+        lora_alpha=lora["alpha"],
+        lora_dropout=lora["dropout"],
+        target_modules=lora["target_modules"],
+        bias=lora["bias"],
+        task_type="CAUSAL_LM",
     )
+    model = get_peft_model(model, config)
     model.train()
     optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad],
-        lr=training["learning_rate"],
-        weight_decay=training["weight_decay"],
+        [p for p in model.parameters() if p.requires_grad], lr=training["learning_rate"]
     )
     encoded = [encode(e, tokenizer, training["max_seq_length"])[0] for e in app.train]
     size, rng = training["batch_size"], random.Random(training["seed"])
 
     def batches() -> Any:
-        while True:  # epochs, each a fresh shuffle, dropping nothing (like the Trainer)
+        while True:  # epoch after epoch, each shuffled, the last batch kept (as the Trainer)
             order = rng.sample(encoded, len(encoded))
             for i in range(0, len(order), size):
                 yield collate(order[i : i + size], tokenizer.pad_token_id)
 
-    stream, tokens = batches(), 0
+    stream, tokens, started = batches(), 0, 0.0
     for step in range(warmup + steps):
         if step == warmup:
             started, tokens = time.perf_counter(), 0
@@ -187,52 +189,69 @@ def hand_loop(app: App, steps: int, warmup: int = 2) -> float:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         tokens += int(batch["attention_mask"].sum())
-    assert job["training"]["gradient_accumulation_steps"] == 1
     return tokens / (time.perf_counter() - started)
 
 
-def throughput(root: Path, steps: int, repeats: int) -> None:
-    import torch
-
-    torch.set_num_threads(THREADS)
-    app = App(root / "throughput", records(96, short=False), steps, packing=False)
+def throughput(root: Path, steps: int, repeats: int, threads: int) -> None:
+    app = App(root / "throughput", records(96, extra=4), steps, packing=False)
     job_rates, loop_rates = [], []
-    for _ in range(repeats):  # interleaved, so that drift in the machine's speed hits both
-        _, done = app.launch()
+    for _ in range(repeats):  # interleaved, so that a busy spell on the machine hits both
+        _, done = app.launch(threads)
         assert done["steps"] == steps, done
         job_rates.append(done["tokens_per_s"])
         loop_rates.append(hand_loop(app, steps))
-    job, loop = statistics.median(job_rates), statistics.median(loop_rates)
+    job, loop = max(job_rates), max(loop_rates)
     print(
         f"finetune throughput ({len(app.train)} examples, {steps} steps of "
-        f"{app.job['training']['batch_size']}, {THREADS} CPU threads, median of {repeats}): "
+        f"{app.job['training']['batch_size']}, {threads} thread(s), best of {repeats}): "
         f"rendered job {job:,.0f} tok/s, hand-written loop {loop:,.0f} tok/s, "
         f"ratio {job / loop:.2f} (target >= 0.9)"
     )
+    print(f"  every run: job {_rates(job_rates)}; loop {_rates(loop_rates)} tok/s")
 
 
-def packing_gain(root: Path, steps: int) -> None:
-    rates, counts = {}, {}
-    for packing in (False, True):
-        app = App(root / f"packing-{packing}", records(256, short=True, seed=1), steps, packing)
-        start, done = app.launch()
-        rates[packing] = done["tokens_per_s"]
-        counts[packing] = start["sequences"]
+def packing_gain(root: Path, steps: int, repeats: int, threads: int) -> None:
+    rows = records(256, extra=1, seed=1)
+    apps = {p: App(root / f"packing-{p}".lower(), rows, steps, p) for p in (False, True)}
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    sequences = {}
+    for _ in range(repeats):
+        for packing, app in apps.items():
+            start, done = app.launch(threads)
+            rates[packing].append(done["tokens_per_s"])
+            sequences[packing] = start["sequences"]
+    packed, unpacked = max(rates[True]), max(rates[False])
     print(
-        f"packing gain: {rates[True] / rates[False]:.1f}× more tokens/s "
-        f"({rates[True]:,.0f} vs {rates[False]:,.0f} tok/s over {steps} steps; "
-        f"{counts[False]} sequences packed into {counts[True]})"
+        f"packing gain: {packed / unpacked:.1f}× more tokens/s ({packed:,.0f} vs "
+        f"{unpacked:,.0f} tok/s, {steps} steps, best of {repeats}; "
+        f"{sequences[False]} sequences packed into {sequences[True]})"
     )
 
 
+def _rates(values: list[float]) -> str:
+    return ", ".join(f"{v:,.0f}" for v in values)
+
+
 def main() -> None:
+    import warnings
+
+    import torch
+
+    from llmspec.runtime.embedding import quiet_libraries
+
+    quiet_libraries()  # no weight-loading bars from the hand-written loop's side either
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"peft(\..*)?$")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
+    # one thread a side by default: on a small machine that others share, OpenMP threads that
+    # wait on a busy core make step times erratic (tens of times slower), hiding the overhead
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)  # the hand-written loop's; the job's goes by OMP
     with tempfile.TemporaryDirectory() as tmp:
-        throughput(Path(tmp), args.steps, args.repeats)
-        packing_gain(Path(tmp), max(10, args.steps // 2))
+        throughput(Path(tmp), args.steps, args.repeats, args.threads)
+        packing_gain(Path(tmp), max(10, args.steps // 2), max(1, args.repeats - 1), args.threads)
 
 
 if __name__ == "__main__":

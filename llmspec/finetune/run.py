@@ -73,9 +73,10 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
         run.finish("FAILED")
         raise StepFailed([_launch_failure(launched, work)])
     model_dir = work / "model"
-    after = _answers_score(job, base, None if job["method"] == "full" else model_dir, probe, None)
     if job["method"] == "full":  # the tuned weights are the model itself
         after = _answers_score(job, model_dir, None, probe, None)
+    else:
+        after = _answers_score(job, base, model_dir, probe, None)
     result = launched.result
     served = work / "merged" if (work / "merged").is_dir() else model_dir
     digest = folder_digest(served)

@@ -55,10 +55,25 @@ def quiet_libraries() -> None:
     """Keep LanceDB's Rust warnings and transformers' weight-loading bars out of llmspec's
     output (they address library developers, not spec authors); explicit settings win."""
     import os
+    import warnings
 
+    # deprecation notices inside transformers are for the code that calls it (peft), not users
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers(\..*)?$")
+    import sys
+
+    chosen = {
+        k for k in ("HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY") if k in os.environ
+    }
     os.environ.setdefault("LANCEDB_LOG", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if "transformers" in sys.modules:  # imported already: it read the variables too early
+        from transformers.utils import logging as transformers_logging
+
+        if "HF_HUB_DISABLE_PROGRESS_BARS" not in chosen:
+            transformers_logging.disable_progress_bar()
+        if "TRANSFORMERS_VERBOSITY" not in chosen:
+            transformers_logging.set_verbosity_error()
 
 
 class Embedder:

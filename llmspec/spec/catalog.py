@@ -12,7 +12,9 @@ from typing import Literal, get_args
 class BuiltinModel:
     context_window: int
     description: str
-    linear_modules: tuple[str, ...]  # what LoRA `target_modules` may name (tested against the model)
+    linear_modules: tuple[
+        str, ...
+    ]  # what LoRA `target_modules` may name (tested against the model)
     trainable: bool = True
 
 

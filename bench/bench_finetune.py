@@ -1,6 +1,6 @@
 """Benchmark the fine-tune stage (prints ratios; asserts nothing).
 
-    python bench/bench_finetune.py [--steps 50] [--repeats 3]
+    python bench/bench_finetune.py [--steps 50] [--repeats 3] [--threads 1]
 
 Both figures run the job llmspec renders from a spec (job.json + Accelerate config) through
 `accelerate launch` exactly as `apply` does, on the built-in tiny-gpt2, on the CPU:
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 SPEC = """\
 apiVersion: llmspec/v1
 kind: LLMApp
-metadata: {{name: {name}}}
+metadata: {{name: bench}}
 model: {{source: builtin, id: tiny-gpt2}}
 prompts: {{templates: {{answer: {{template: "{{{{ question }}}}"}}}}}}
 finetune:
@@ -97,7 +97,7 @@ class App:
         (folder / ".git").mkdir()  # the repository root: state and caches stay in here
         with open(folder / "train.jsonl", "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(row) + "\n" for row in rows)
-        spec = SPEC.format(name="bench", steps=steps, packing=str(packing).lower())
+        spec = SPEC.format(steps=steps, packing=str(packing).lower())
         (folder / "app.yaml").write_text(spec, encoding="utf-8")
         resolved = resolve(folder / "app.yaml")
         workspace = open_workspace(resolved)
@@ -169,7 +169,9 @@ def hand_loop(app: App, steps: int, warmup: int = 2) -> float:
     model = get_peft_model(model, config)
     model.train()
     optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=training["learning_rate"]
+        [p for p in model.parameters() if p.requires_grad],
+        lr=training["learning_rate"],
+        weight_decay=training["weight_decay"],  # torch's default is not the Trainer's
     )
     encoded = [encode(e, tokenizer, training["max_seq_length"])[0] for e in app.train]
     size, rng = training["batch_size"], random.Random(training["seed"])

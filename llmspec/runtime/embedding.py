@@ -71,9 +71,9 @@ def quiet_libraries() -> None:
         from transformers.utils import logging as transformers_logging
 
         if "HF_HUB_DISABLE_PROGRESS_BARS" not in chosen:
-            transformers_logging.disable_progress_bar()
+            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         if "TRANSFORMERS_VERBOSITY" not in chosen:
-            transformers_logging.set_verbosity_error()
+            transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
 
 class Embedder:

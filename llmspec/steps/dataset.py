@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmspec.diagnostics import Diagnostic, Span, error
+from llmspec.runtime.sft_data import check_record
 from llmspec.steps.base import DeclareContext, Resource, ResourceDecl, RunContext, Step, StepFailed
 
 MAX_REPORTED = 20
@@ -46,7 +47,6 @@ class DatasetStep(Step):
 
     def run(self, resource: Resource, ctx: RunContext) -> dict[str, Any]:
         (path,) = resource.files
-        required = _required_fields(resource.config)
         problems: list[Diagnostic] = []
         records = 0
         with open(ctx.spec_dir / path, encoding="utf-8") as handle:
@@ -54,7 +54,7 @@ class DatasetStep(Step):
                 if not line.strip():
                     continue
                 records += 1
-                problem = _check_record(line, required)
+                problem = _check_record(line, resource.config)
                 if problem and len(problems) < MAX_REPORTED:
                     problems.append(
                         error(
@@ -80,32 +80,16 @@ def _lines(ctx: DeclareContext, path: str) -> str | None:
         return None
 
 
-def _required_fields(config: Any) -> list[str]:
-    fields = config.get("fields", {})
-    role = config.get("role")
-    if role == "eval":
-        return [config.get("question_field", "question")]
-    return {
-        "chat": [fields.get("messages", "messages")],
-        "instruction": [fields.get("instruction", "instruction"), fields.get("output", "output")],
-        "completion": [fields.get("prompt", "prompt"), fields.get("completion", "completion")],
-    }[config.get("format", "chat")]
-
-
-def _check_record(line: str, required: list[str]) -> str | None:
+def _check_record(line: str, config: Any) -> str | None:
+    """Why one line cannot be used: the fine-tune's own record check for training data, the
+    question field for eval data."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         return f"not valid JSON ({exc.msg} at column {exc.colno})"
+    if config.get("role") != "eval":
+        return check_record(record, config.get("format", "chat"), config.get("fields"))
     if not isinstance(record, dict):
         return "a record must be a JSON object"
-    missing = [f for f in required if f not in record]
-    if missing:
-        return "missing field " + ", ".join(f"`{f}`" for f in missing)
-    messages = record.get("messages")
-    if "messages" in required and (
-        not isinstance(messages, list)
-        or not all(isinstance(m, dict) and "role" in m and "content" in m for m in messages)
-    ):
-        return "`messages` must be a list of {role, content}"
-    return None
+    field = config.get("question_field", "question")
+    return None if field in record else f"missing field `{field}`"

@@ -49,3 +49,66 @@ def test_accelerate_loads_the_rendered_config(
     assert loaded.distributed_type.value == distributed
     assert loaded.num_processes == processes
     assert loaded.mixed_precision == compute["mixed_precision"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "pods"),
+    [({"device": "cpu", "mixed_precision": "no"}, 1), ({"num_processes": 8, "num_machines": 2}, 2)],
+    ids=["one-cpu-pod", "2-machines-x-8-gpus"],
+)
+def test_the_kubernetes_job_validates_and_launches_each_machine_rank(
+    changes: dict[str, Any], pods: int
+) -> None:
+    """The rendered Job passes the Kubernetes schemas (strict: no unknown fields), and each pod
+    runs `accelerate launch` with the rendered config and its own machine rank."""
+    import yaml
+
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    compute = {**BASE, **changes}
+    config = render_template(
+        "accelerate_config.yaml.j2", compute=compute, accelerate=accelerate_settings(compute, 1)
+    )
+    cluster = {
+        "app": "support-bot",
+        "name": "support-bot-finetune",
+        "image": "registry.example.com/support-bot-train:1.4",
+        "namespace": "ml",
+        "digest": "0123456789ab",
+        "gpus": 0 if compute["device"] == "cpu" else compute["num_processes"],
+    }
+    text = render_template(
+        "finetune-job.yaml.j2",
+        compute=compute,
+        cluster=cluster,
+        files={"accelerate_config.yaml": config, "job.json": '{"method": "lora"}\n'},
+    )
+    objects = [o for o in yaml.safe_load_all(text) if o]
+    for item in objects:
+        kubernetes_validate.validate(item, kubernetes_validate.latest_version(), strict=True)
+    kinds = {o["kind"]: o for o in objects}
+    assert ("Service" in kinds) == (pods > 1)  # rank 0's stable address, multi-node only
+    job = kinds["Job"]["spec"]
+    assert job["completions"] == job["parallelism"] == pods
+    (container,) = job["template"]["spec"]["containers"]
+    args = container["args"]
+    assert container["command"] == ["accelerate", "launch"]
+    assert args[:2] == ["--config_file", "/etc/llmspec/accelerate_config.yaml"]
+    assert args[-5:] == [
+        "-m",
+        "llmspec.runtime.train",
+        "/etc/llmspec/job.json",
+        "--output",
+        "/output",
+    ]
+    if pods > 1:
+        assert args[args.index("--machine_rank") + 1] == "$(JOB_COMPLETION_INDEX)"
+        assert (
+            args[args.index("--main_process_ip") + 1]
+            == "support-bot-finetune-0.support-bot-finetune"
+        )
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == 8
+    # the mounted files are the rendered ones, byte for byte
+    data = kinds["ConfigMap"]["data"]
+    assert data["accelerate_config.yaml"].rstrip("\n") == config.rstrip("\n")
+    loaded = yaml.safe_load(data["accelerate_config.yaml"])
+    assert loaded["num_machines"] == compute["num_machines"]

@@ -185,7 +185,8 @@ def failure(spec: Path, *overrides: str) -> Any:
 
 def test_lora_modules_the_model_lacks_stop_before_training(tmp_path: Path) -> None:
     spec = project(tmp_path)
-    _, result = apply_dev(spec)  # builds the base model: keep it as a `local` model
+    _, built = apply_dev(spec)  # builds the base model: keep it as a `local` model
+    assert built.ok, built.diagnostics
     base = next((tmp_path / ".llmspec" / "cache" / "models").glob("tiny-gpt2-*"))
     shutil.rmtree(tmp_path / ".llmspec" / "artifacts")
     shutil.copytree(base, tmp_path / "models" / "base")

@@ -26,7 +26,8 @@ CHAT = {"messages": [{"role": "user", "content": "Q1?"}, {"role": "assistant", "
 APP = AppPrompt.from_dict(
     {
         "system": "Answer from the context.",
-        "template": "{{ system }}\n{% for d in context %}- {{ d.text }}\n{% endfor %}Q: {{ question }}\nA:",
+        "template": "{{ system }}\n{% for d in context %}- {{ d.text }}\n{% endfor %}"
+        "Q: {{ question }}\nA:",
         "inputs": ["question"],
     }
 )

@@ -75,3 +75,10 @@ def write(repo: Path) -> Callable[..., Path]:
         return path
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of built and converted models for the whole session (a GGUF conversion takes
+    half a minute; once is enough)."""
+    return tmp_path_factory.mktemp("model-cache")

@@ -171,7 +171,8 @@ def _examples(job: dict[str, Any], ctx: RunContext, work: Path) -> tuple[list[An
 
 
 def _cache(ctx: RunContext) -> Path:
-    return ctx.repo_root / ".llmspec" / "cache"
+    """Built and converted models; LLMSPEC_CACHE shares one cache between repositories."""
+    return Path(os.environ.get("LLMSPEC_CACHE") or ctx.repo_root / ".llmspec" / "cache")
 
 
 def _base_model(job: dict[str, Any], ctx: RunContext, examples: Sequence[Any]) -> Path:

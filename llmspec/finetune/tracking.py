@@ -81,6 +81,8 @@ class FinetuneRun:
             run = client.get_run(previous)
             if run.info.status != "FINISHED" and run.info.lifecycle_stage == "active":
                 client.update_run(previous, status="RUNNING")
+                attempt = int(run.data.tags.get("llmspec.attempt", "1")) + 1
+                client.set_tag(previous, "llmspec.attempt", str(attempt))
                 return cls(client, previous, True)
         except (OSError, ValueError, KeyError, MlflowException):
             pass

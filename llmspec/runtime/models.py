@@ -8,8 +8,10 @@ package ships into a cached transformers folder keyed by the file's digest.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
+import io
 import os
 import shutil
 import tempfile
@@ -132,9 +134,10 @@ def smollm2_folder(cache_dir: Path) -> Path:
     options: dict[str, Any] = {}
     if hasattr(transformers, "GgufConfig"):  # newer transformers keep GGUF blocks packed
         options["quantization_config"] = transformers.GgufConfig(dequantize=True)
-    model = AutoModelForCausalLM.from_pretrained(
-        source.parent, gguf_file=source.name, dtype=torch.bfloat16, **options
-    )
+    with contextlib.redirect_stderr(io.StringIO()):  # the loader's own progress bar
+        model = AutoModelForCausalLM.from_pretrained(
+            source.parent, gguf_file=source.name, dtype=torch.bfloat16, **options
+        )
     if getattr(model.config, "quantization_config", None) is not None:
         del model.config.quantization_config  # dense now: reload it as a plain model
     tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)

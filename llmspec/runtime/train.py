@@ -168,13 +168,15 @@ def load_model(job: Mapping[str, Any], base: Path) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(base)
+    remote = bool(job["model"].get("trust_remote_code", False))
+    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=remote)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     method = job["method"]
-    options: dict[str, Any] = {"dtype": torch.float32}  # master weights; autocast does bf16/fp16
+    # float32 master weights; autocast computes in bf16/fp16 under mixed precision
+    options: dict[str, Any] = {"dtype": torch.float32, "trust_remote_code": remote}
     if method == "qlora":
-        options = _quantized(job["quantization"])
+        options = {**_quantized(job["quantization"]), "trust_remote_code": remote}
     model = AutoModelForCausalLM.from_pretrained(base, **options)
     if method == "full":
         return tokenizer, model

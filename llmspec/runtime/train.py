@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from transformers import TrainerCallback
+from transformers import Trainer, TrainerCallback
 
-from llmspec.runtime.sft_data import Encoded, Example, collate, encode, pack
+from llmspec.runtime.sft_data import Encoded, Example, block_causal_mask, collate, encode, pack
 
 EVENT = "@@llmspec "
 OPTIMIZERS = {
@@ -95,9 +95,8 @@ def train(job: Mapping[str, Any], args: argparse.Namespace) -> dict[str, Any] | 
             trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
             total_steps=trainer.args.max_steps if trainer.args.max_steps > 0 else None,
         )
-    started = time.perf_counter()
     outcome = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    seconds = time.perf_counter() - started
+    progress = next(c for c in trainer.callback_handler.callbacks if isinstance(c, Progress))
     final = args.output / "model"
     trainer.save_model(str(final))  # the adapter for LoRA/QLoRA; all weights for `full`
     (final / "training_args.bin").unlink(missing_ok=True)  # a pickle nobody needs to load
@@ -121,8 +120,8 @@ def train(job: Mapping[str, Any], args: argparse.Namespace) -> dict[str, Any] | 
             trainer.args.max_steps > 0 and trainer.state.global_step < trainer.args.max_steps
         ),
         "tokens": tokens,
-        "tokens_per_s": tokens / seconds if seconds > 0 else None,
-        "seconds": seconds,
+        "tokens_per_s": progress.tokens_per_s,
+        "seconds": progress.ended[0] - progress.began[0],
     }
 
 
@@ -258,7 +257,7 @@ def _trainer(
     train_set: list[Encoded],
     validation_set: list[Encoded],
 ) -> Any:
-    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+    from transformers import EarlyStoppingCallback, TrainingArguments
 
     training = job["training"]
     compute = job["compute"]
@@ -305,13 +304,14 @@ def _trainer(
         dataloader_num_workers=0,
         save_only_model=False,
     )
-    callbacks: list[Any] = [Progress(os.environ.get("MLFLOW_RUN_ID"))]
+    progress = Progress(os.environ.get("MLFLOW_RUN_ID"), keep_last_checkpoint=bool(early))
+    callbacks: list[Any] = [progress]
     if early:
         callbacks.append(
             EarlyStoppingCallback(early["patience"], early_stopping_threshold=early["min_delta"])
         )
     pad_id = tokenizer.pad_token_id
-    return Trainer(
+    return SftTrainer(
         model=model,
         args=arguments,
         train_dataset=train_set,
@@ -321,21 +321,48 @@ def _trainer(
     )
 
 
+class SftTrainer(Trainer):
+    """Trainer, with packed batches' `segment_ids` turned into a block-causal attention mask
+    (after Trainer counted the non-padding tokens from the plain mask)."""
+
+    def compute_loss(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        segments = inputs.pop("segment_ids", None)
+        if segments is not None:
+            inputs["attention_mask"] = block_causal_mask(segments)
+        return super().compute_loss(model, inputs, *args, **kwargs)
+
+
 class Progress(TrainerCallback):
     """Per-step metrics (loss, learning rate, tokens/s, validation loss) to MLflow and to the
     parent's progress display, from the main process only."""
 
-    def __init__(self, run_id: str | None) -> None:
+    def __init__(self, run_id: str | None, keep_last_checkpoint: bool) -> None:
         self.run_id = run_id
+        self.keep_last_checkpoint = keep_last_checkpoint
         self.client: Any = None
         self.last = (time.perf_counter(), 0)
+        self.began = self.last
+        self.ended = self.last
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Input tokens per second from the first to the last step: no start-up, no saving."""
+        (start, first), (end, last) = self.began, self.ended
+        return (last - first) / (end - start) if end > start and last > first else None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.last = (time.perf_counter(), int(state.num_input_tokens_seen or 0))
+        self.began = self.ended = self.last
         if self.run_id and state.is_world_process_zero:
             from mlflow import MlflowClient
 
             self.client = MlflowClient()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.ended = (time.perf_counter(), int(state.num_input_tokens_seen or 0))
+        if state.global_step >= state.max_steps and not self.keep_last_checkpoint:
+            # the model is saved right after; optimizer state of a finished run is dead weight
+            control.should_save = False
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any

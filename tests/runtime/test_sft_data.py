@@ -197,3 +197,35 @@ def test_collate_pads_without_loss_or_attention(tokenizer: object) -> None:
     assert batch["labels"][0, -gap:].tolist() == [IGNORE] * gap
     assert batch["attention_mask"][0].sum().item() == len(short.input_ids)
     assert "position_ids" not in batch
+
+
+def test_packed_examples_see_only_themselves(tokenizer: object, tmp_path: Path) -> None:
+    """The loss of a packed row is the loss its examples have alone: each token attends to its
+    own example only (block-causal mask from `segment_ids`), with positions restarting."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from llmspec.runtime.builtin import build_tiny_gpt2
+    from llmspec.runtime.sft_data import block_causal_mask, collate
+
+    texts = ["How long is the link valid?", "30 minutes.", "Q: A: context"] * 10
+    model = AutoModelForCausalLM.from_pretrained(build_tiny_gpt2(texts, 0, tmp_path)).eval()
+    examples = [
+        Example(({"role": "user", "content": q},), a, "t")
+        for q, a in [("How long?", "30 minutes."), ("Is the link valid?", "Yes."), ("Q:", "A")]
+    ]
+    encoded = [encode(e, tokenizer, 64)[0] for e in examples]
+    batch = collate(pack(encoded, 64), pad_id=1)
+    assert batch["segment_ids"].max().item() == 3
+    with torch.no_grad():
+        packed = model(
+            input_ids=batch["input_ids"],
+            position_ids=batch["position_ids"],
+            attention_mask=block_causal_mask(batch["segment_ids"]),
+        ).logits[0]
+        offset = 0
+        for item in sorted(encoded, key=lambda e: -len(e.input_ids)):  # pack's order
+            alone = model(input_ids=torch.tensor([item.input_ids])).logits[0]
+            width = len(item.input_ids)
+            assert torch.allclose(packed[offset : offset + width], alone, atol=1e-4)
+            offset += width

@@ -49,7 +49,7 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
     if job["method"] != "full" and job["lora"]["target_modules"] != "all-linear":
         _check_modules(base, job["lora"]["target_modules"])
     run = _open_run(resource, ctx, job, work)
-    probe = _probe_set(train)
+    probe = train[:PROBE_EXAMPLES]
     before = _answers_score(job, base, None, probe, work / "baseline.json")
     ctx.log(f"    MLflow run {run.run_id}" + (" (resumed)" if run.resumed else ""))
     run.log_metrics({f"probe_{k}_before": v for k, v in before["scores"].items()})
@@ -98,9 +98,9 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
     run.finish()
     shutil.rmtree(work / "checkpoints", ignore_errors=True)  # done: the model is kept
     ctx.log(
-        f"    {result['steps']} steps, loss {result['first_loss']:.3f} → "
-        f"{result['last_loss']:.3f}; training answers ROUGE-L {before['scores']['rouge_l']:.2f} → "
-        f"{after['scores']['rouge_l']:.2f}"
+        f"    {result['steps']} steps, loss {_number(result['first_loss'])} → "
+        f"{_number(result['last_loss'])}; training answers ROUGE-L "
+        f"{before['scores']['rouge_l']:.2f} → {after['scores']['rouge_l']:.2f}"
     )
     return {
         "run_id": run.run_id,
@@ -262,10 +262,6 @@ def _open_run(resource: Resource, ctx: RunContext, job: dict[str, Any], work: Pa
     )
 
 
-def _probe_set(train: Sequence[Any]) -> list[Any]:
-    return list(train[:PROBE_EXAMPLES])
-
-
 def _answers_score(
     job: dict[str, Any],
     base: Path,
@@ -294,6 +290,10 @@ def _answers_score(
     if cache is not None:
         cache.write_text(json.dumps(outcome), encoding="utf-8")
     return outcome
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
 
 
 def _mean(values: Any) -> float:

@@ -7,6 +7,7 @@ retrain (records are rendered through the template current when training runs).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,8 +44,7 @@ class FinetuneStep(Step):
         files: tuple[str, ...] = ()
         if spec.model.source == "local":
             files = ctx.expand([f"{spec.model.path}/**/*"])
-        training = finetune.training
-        estimate = _estimate(ctx, finetune.dataset.train, training.epochs, training.max_steps)
+        estimate = _estimate(ctx, finetune)
         if finetune.method == "qlora" and (missing := qlora_missing()):
             estimate = f"QLoRA needs {missing}, which this machine lacks: apply will stop here"
         yield ResourceDecl(
@@ -212,12 +212,22 @@ def qlora_missing() -> str | None:
     return " and ".join(missing) or None
 
 
-def _estimate(ctx: DeclareContext, train: str, epochs: float, max_steps: int | None) -> str | None:
+def _estimate(ctx: DeclareContext, finetune: Any) -> str | None:
+    """Optimizer steps the recipe implies: records per step from batch size, accumulation and
+    processes (the validation split is left in: an estimate, before any file is parsed)."""
     try:
-        size = (ctx.spec_dir / train).stat().st_size
+        with open(ctx.spec_dir / finetune.dataset.train, "rb") as handle:
+            records = sum(1 for line in handle if line.strip())
     except OSError:
         return None
-    tokens = size // 4  # the same four-characters-per-token estimate as the budget check
-    if max_steps:
-        return f"≈{tokens:,} tokens in the data, at most {max_steps} steps"
-    return f"≈{int(tokens * epochs):,} training tokens ({tokens:,} × {epochs:g} epochs)"
+    training, compute = finetune.training, finetune.compute
+    per_step = (
+        training.batch_size
+        * training.gradient_accumulation_steps
+        * compute.num_processes
+        * compute.num_machines
+    )
+    if training.max_steps:
+        return f"{records} records, {training.max_steps} optimizer steps of {per_step}"
+    steps = math.ceil(records / per_step) * training.epochs
+    return f"{records} records × {training.epochs:g} epochs ≈ {math.ceil(steps)} optimizer steps"

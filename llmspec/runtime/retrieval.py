@@ -55,6 +55,28 @@ class Retriever:
         self.refine_factor = refine_factor
         self.metric = metric  # the ANN index's: a query with another metric cannot use it
 
+    @classmethod
+    def from_settings(
+        cls, settings: dict[str, Any], uri: str | None = None, version: int | None = None
+    ) -> Retriever:
+        """A retriever as a job file or a packaged model describes it (the spec's retrieval
+        settings as plain data), at ``uri`` and ``version`` when given."""
+        from llmspec.runtime.embedding import resolve_model
+
+        embedding = settings["embedding"]
+        return cls(
+            uri or settings["uri"],
+            settings["table"],
+            resolve_model(embedding["model"], embedding.get("revision")),
+            version=version if version is not None else settings.get("version"),
+            top_k=settings["top_k"],
+            hybrid=settings.get("hybrid", False),
+            reranker=settings.get("reranker", "rrf"),
+            nprobes=settings.get("nprobes", 20),
+            refine_factor=settings.get("refine_factor"),
+            metric=settings.get("metric", "cosine"),
+        )
+
     def search(
         self, question: str, top_k: int | None = None, where: str | None = None
     ) -> list[Hit]:

@@ -24,23 +24,9 @@ def app_prompt(job: Mapping[str, Any]) -> AppPrompt | None:
 
 def retriever(job: Mapping[str, Any], uri: str, version: int | None) -> Retrieve:
     """Search the app's index the way the served model does (same table version, top_k)."""
-    from llmspec.runtime.embedding import resolve_model
     from llmspec.runtime.retrieval import Retriever
 
-    settings = job["retrieval"]
-    embedding = settings["embedding"]
-    searcher = Retriever(
-        uri,
-        settings["table"],
-        resolve_model(embedding["model"], embedding.get("revision")),
-        version=version,
-        top_k=settings["top_k"],
-        hybrid=settings.get("hybrid", False),
-        reranker=settings.get("reranker", "rrf"),
-        nprobes=settings.get("nprobes", 20),
-        refine_factor=settings.get("refine_factor"),
-        metric=settings.get("metric", "cosine"),
-    )
+    searcher = Retriever.from_settings(dict(job["retrieval"]), uri, version)
     return lambda question: searcher.search(question)
 
 

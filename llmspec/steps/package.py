@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from llmspec.render import to_json
 from llmspec.spec import Spec
-from llmspec.steps.base import DeclareContext, Resource, ResourceDecl, Step
+from llmspec.steps.base import DeclareContext, Resource, ResourceDecl, RunContext, Step
 
 
 class PackageStep(Step):
@@ -44,3 +45,8 @@ class PackageStep(Step):
             "registered_name": resource.settings["registered_name"],
         }
         return {"package/model.json": to_json(model) + "\n"}
+
+    def run(self, resource: Resource, ctx: RunContext) -> dict[str, Any]:
+        from llmspec.package.log import package_model
+
+        return package_model(resource, ctx)

@@ -32,7 +32,7 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     shutil.copytree(ROOT / "specs", repo / "specs")
     (repo / ".git").mkdir()
     done = llmspec(
-        "apply", "specs/support-bot.yaml", "-e", "dev", "--target", "finetune.support-bot", cwd=repo
+        "apply", "specs/support-bot.yaml", "-e", "dev", "--target", "package.support-bot", cwd=repo
     )
     assert done.returncode == 0, done.stdout + done.stderr
     state = json.loads(
@@ -125,8 +125,41 @@ def test_a_second_plan_has_nothing_to_do(applied: dict[str, Any]) -> None:
         "-e",
         "dev",
         "--target",
-        "finetune.support-bot",
+        "package.support-bot",
         "--detailed-exitcode",
         cwd=applied["repo"],
     )
     assert again.returncode == 0, again.stdout
+
+
+def test_the_package_is_a_registered_pyfunc_that_answers_with_sources(
+    applied: dict[str, Any],
+) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    package = outputs(applied, "package.support-bot")
+    tuned = outputs(applied, "finetune.support-bot")
+    client = MlflowClient(tracking_uri=package["tracking_uri"])
+    version = client.get_model_version("support-bot", package["version"])
+    assert version.description == "Answers product questions from the help-center articles."
+    assert version.tags["llmspec.upstream.finetune.support-bot.run_id"] == tuned["run_id"]
+    assert version.tags["llmspec.index_version"] == str(
+        outputs(applied, "index.help_center")["version"]
+    )
+    assert version.tags["card.capabilities"] == '["question-answering", "summarization"]'
+    mlflow.set_tracking_uri(package["tracking_uri"])
+    model = mlflow.pyfunc.load_model(package["version_uri"])
+    assert [c.name for c in model.metadata.get_input_schema().inputs] == ["question"]
+    requirements = Path(mlflow.pyfunc.get_model_dependencies(package["version_uri"])).read_text()
+    for library in ("torch==", "transformers==", "peft==", "lancedb==", "mlflow=="):
+        assert library in requirements, requirements
+    import pandas as pd
+
+    questions = ["Who can change the billing contact?", "How do I invite a member?"]
+    answers = model.predict(pd.DataFrame({"question": questions}), params={"max_new_tokens": 16})
+    assert len(answers) == 2
+    first = answers.iloc[0]
+    assert first["answer"] == "Only owners."  # a training answer, learned
+    assert any(s.endswith("billing/invoices.md") for s in first["sources"])
+    assert 0 < first["tokens_out"] <= 16 and first["latency_ms"] > 0

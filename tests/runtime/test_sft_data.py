@@ -229,3 +229,13 @@ def test_packed_examples_see_only_themselves(tokenizer: object, tmp_path: Path) 
             width = len(item.input_ids)
             assert torch.allclose(packed[offset : offset + width], alone, atol=1e-4)
             offset += width
+
+
+def test_request_overrides_stay_within_the_limits() -> None:
+    from llmspec.runtime.pyfunc import bounded
+
+    defaults = {"max_new_tokens": 64, "temperature": 0.2, "top_p": 0.9, "repetition_penalty": 1.0}
+    limits = {"max_new_tokens": 128, "max_temperature": 1.0}
+    assert bounded(defaults, None, limits)["max_new_tokens"] == 64
+    asked = bounded(defaults, {"max_new_tokens": 100_000, "temperature": 5, "top_p": 0}, limits)
+    assert (asked["max_new_tokens"], asked["temperature"], asked["top_p"]) == (128, 1.0, 0.01)

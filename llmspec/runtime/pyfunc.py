@@ -1,0 +1,117 @@
+"""The app as an MLflow pyfunc model: prompt template + retrieval + model (+ adapter).
+
+`predict` takes records with the template's inputs (a DataFrame or a list of dicts) and returns,
+per record, the answer and the sources it was given. Requests may override generation settings
+(`max_new_tokens`, `temperature`, `top_p`) within the spec's limits. Everything it needs comes
+from the model's artifacts (`app.json`, the model folders), so it serves anywhere llmspec's
+runtime and its libraries are installed; it imports nothing from the compiler.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlflow.pyfunc.model import PythonModel
+
+from llmspec.runtime.prompting import AppPrompt, model_input
+
+OVERRIDABLE = ("max_new_tokens", "temperature", "top_p")
+# the model's schema is its logged signature; MLflow's reading of `predict`'s type hints
+# (which are for mypy) only produces warnings
+warnings.filterwarnings("ignore", message=".*Type hint used in the model's predict function")
+warnings.filterwarnings("ignore", message=".*Failed to infer signature from type hint")
+
+
+def bounded(
+    defaults: Mapping[str, Any], params: Mapping[str, Any] | None, limits: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Generation settings for one request: the spec's defaults, overridden by ``params`` where
+    allowed, clamped to the limits (a request cannot ask for 100k tokens)."""
+    settings = {
+        k: defaults[k] for k in ("max_new_tokens", "temperature", "top_p", "repetition_penalty")
+    }
+    for key in OVERRIDABLE:
+        if params and params.get(key) is not None:
+            settings[key] = params[key]
+    settings["max_new_tokens"] = max(
+        1, min(int(settings["max_new_tokens"]), int(limits["max_new_tokens"]))
+    )
+    settings["temperature"] = max(
+        0.0, min(float(settings["temperature"]), float(limits["max_temperature"]))
+    )
+    settings["top_p"] = max(0.01, min(float(settings["top_p"]), 1.0))
+    return settings
+
+
+class LLMAppModel(PythonModel):
+    def load_context(self, context: Any) -> None:
+        from llmspec.runtime.embedding import quiet_libraries
+
+        quiet_libraries()
+        artifacts = context.artifacts
+        self.config = json.loads(Path(artifacts["app"]).read_text(encoding="utf-8"))
+        self.prompt = AppPrompt.from_dict(self.config["prompt"])
+        self.retriever = _retriever(self.config.get("retrieval"))
+        from llmspec.runtime.generation import Generator
+
+        adapter = artifacts.get("adapter")
+        self.generator = Generator(
+            Path(artifacts["model"]),
+            Path(adapter) if adapter else None,
+            dtype=self.config["model"].get("dtype", "auto"),
+        )
+
+    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+        records = _records(model_input)
+        settings = bounded(self.config["generation"], params, self.config["limits"])
+        answers = []
+        for record in records:
+            answers.append(self.answer(record, settings))
+        import pandas as pd  # type: ignore[import-untyped]
+
+        return pd.DataFrame(
+            answers, columns=["answer", "sources", "latency_ms", "tokens_in", "tokens_out"]
+        )
+
+    def answer(self, record: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        question = str(record.get(self.prompt.inputs[0], ""))
+        variables = {name: record.get(name, "") for name in self.prompt.inputs}
+        hits = (
+            self.retriever.search(question)
+            if self.retriever is not None and self.prompt.uses_context
+            else []
+        )
+        tokenizer = self.generator.tokenizer
+        text = model_input(tokenizer, self.prompt.render(variables, hits))
+        (reply,) = self.generator.generate([text], **settings)
+        return {
+            "answer": reply,
+            "sources": [h.source for h in hits],
+            "latency_ms": (time.perf_counter() - started) * 1000,
+            "tokens_in": len(tokenizer(text, add_special_tokens=False)["input_ids"]),
+            "tokens_out": len(tokenizer(reply, add_special_tokens=False)["input_ids"]),
+        }
+
+
+def _records(model_input: Any) -> list[dict[str, Any]]:
+    if hasattr(model_input, "to_dict"):
+        return list(model_input.to_dict(orient="records"))
+    if isinstance(model_input, Mapping):  # columns: {"question": [...]} or one record
+        columns = {k: v if isinstance(v, list | tuple) else [v] for k, v in model_input.items()}
+        count = max((len(v) for v in columns.values()), default=0)
+        return [{k: v[i] for k, v in columns.items() if i < len(v)} for i in range(count)]
+    return [dict(r) if isinstance(r, Mapping) else {"question": str(r)} for r in model_input]
+
+
+def _retriever(settings: dict[str, Any] | None) -> Any:
+    if not settings:
+        return None
+    from llmspec.runtime.retrieval import Retriever
+
+    return Retriever.from_settings(settings)

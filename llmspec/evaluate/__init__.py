@@ -1,0 +1,2 @@
+"""Evaluation for `apply`: per-example scores, their aggregates with bootstrap confidence
+intervals, and the gates that decide promotion."""

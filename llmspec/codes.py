@@ -78,6 +78,7 @@ CODES: dict[str, str] = {
     "LS610": "base model not available",
     "LS611": "fine-tune recipe does not fit the model",
     "LS612": "QLoRA needs a CUDA GPU and bitsandbytes",
+    "LS613": "a gate failed: not promoted",
 }
 
 

@@ -49,6 +49,8 @@ def check(
 ) -> GateResult:
     metric = gate["metric"]
     per_example = dict(scores.values.get(metric, {}))
+    if gate.get("dataset"):  # example ids are `<dataset>:<line>`
+        per_example = {k: v for k, v in per_example.items() if k.startswith(gate["dataset"] + ":")}
     if gate.get("compare"):
         return _compare(gate, per_example, champion, samples, seed)
     op, threshold = gate["op"], float(gate["value"])

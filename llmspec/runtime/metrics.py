@@ -59,3 +59,31 @@ def mrr_at_k(sources: Sequence[str], relevant: Sequence[str], k: int) -> float:
         if any(matches(source, r) for r in relevant):
             return 1.0 / rank
     return 0.0
+
+
+def bleu(prediction: str, reference: str, max_n: int = 4) -> float:
+    """Sentence BLEU-4 over lower-cased word tokens, with add-one smoothing of the n-gram
+    precisions above unigrams (Lin & Och 2004) and the brevity penalty."""
+    import math
+    from collections import Counter
+
+    pred, ref = re.findall(r"\w+", prediction.lower()), re.findall(r"\w+", reference.lower())
+    if not pred or not ref:
+        return float(pred == ref)
+    logs = 0.0
+    for n in range(1, max_n + 1):
+        grams = Counter(tuple(pred[i : i + n]) for i in range(len(pred) - n + 1))
+        refs = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n + 1))
+        matched, total = sum((grams & refs).values()), max(sum(grams.values()), 0)
+        if n > 1:
+            matched, total = matched + 1, total + 1
+        if matched == 0 or total == 0:
+            return 0.0
+        logs += math.log(matched / total) / max_n
+    brevity = 1.0 if len(pred) > len(ref) else math.exp(1 - len(ref) / len(pred))
+    return brevity * math.exp(logs)
+
+
+def contains(prediction: str, reference: str) -> float:
+    """1.0 when the normalised reference appears in the normalised answer."""
+    return float(normalize(reference) in normalize(prediction))

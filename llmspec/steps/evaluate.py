@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from llmspec.steps.base import DeclareContext, ResourceDecl, Step
+from llmspec.steps.base import DeclareContext, Resource, ResourceDecl, RunContext, Step
 
 
 class EvalStep(Step):
@@ -28,6 +29,11 @@ class EvalStep(Step):
                 files.update(plugin_sources(ctx, metric.function.split(":")[0]))
         files_read = tuple(sorted(files))
         yield ResourceDecl(self.kind, app, config, files_read, tuple(deps))
+
+    def run(self, resource: Resource, ctx: RunContext) -> dict[str, Any]:
+        from llmspec.evaluate.run import run_eval
+
+        return run_eval(resource, ctx)
 
 
 def plugin_sources(ctx: DeclareContext, module: str) -> tuple[str, ...]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from llmspec.steps.base import DeclareContext, ResourceDecl, Step
+from llmspec.steps.base import DeclareContext, Resource, ResourceDecl, RunContext, Step
 
 
 class PromoteStep(Step):
@@ -25,3 +26,8 @@ class PromoteStep(Step):
         yield ResourceDecl(
             self.kind, f"{app}@{registry.alias}", config, (), (dep,), settings=settings
         )
+
+    def run(self, resource: Resource, ctx: RunContext) -> dict[str, Any]:
+        from llmspec.evaluate.promote import run_promote
+
+        return run_promote(resource, ctx)

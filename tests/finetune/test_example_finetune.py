@@ -32,7 +32,13 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     shutil.copytree(ROOT / "specs", repo / "specs")
     (repo / ".git").mkdir()
     done = llmspec(
-        "apply", "specs/support-bot.yaml", "-e", "dev", "--target", "package.support-bot", cwd=repo
+        "apply",
+        "specs/support-bot.yaml",
+        "-e",
+        "dev",
+        "--target",
+        "promote.support-bot@dev",
+        cwd=repo,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     state = json.loads(
@@ -125,7 +131,7 @@ def test_a_second_plan_has_nothing_to_do(applied: dict[str, Any]) -> None:
         "-e",
         "dev",
         "--target",
-        "package.support-bot",
+        "promote.support-bot@dev",
         "--detailed-exitcode",
         cwd=applied["repo"],
     )
@@ -163,3 +169,54 @@ def test_the_package_is_a_registered_pyfunc_that_answers_with_sources(
     assert first["answer"] == "Only owners."  # a training answer, learned
     assert any(s.endswith("billing/invoices.md") for s in first["sources"])
     assert 0 < first["tokens_out"] <= 16 and first["latency_ms"] > 0
+
+
+def test_the_version_is_evaluated_gated_and_promoted(applied: dict[str, Any]) -> None:
+    from mlflow import MlflowClient
+
+    evaluated = outputs(applied, "eval.support-bot")
+    promoted = outputs(applied, "promote.support-bot@dev")
+    package = outputs(applied, "package.support-bot")
+    assert evaluated["metrics"]["retrieval_recall@4"]["n"] == 10
+    assert evaluated["metrics"]["rouge_l"]["value"] >= 0.3
+    assert promoted["version"] == package["version"] and promoted["previous"] is None
+    assert {g["gate"] for g in promoted["gates"]} >= {"rouge_l >= 0.3", "retrieval_recall@4 >= 0.8"}
+    client = MlflowClient(tracking_uri=package["tracking_uri"])
+    assert (
+        str(client.get_model_version_by_alias("support-bot", "dev").version) == package["version"]
+    )
+    run = client.get_run(evaluated["run_id"])
+    assert run.data.metrics["retrieval_recall_at_4"] == 1.0
+    assert "retrieval_recall_at_4_ci_low" in run.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "eval")}
+    assert "eval/golden.json" in artifacts  # the per-example table
+    version = client.get_model_version("support-bot", package["version"])
+    assert version.tags["llmspec.eval_run_id"] == run.info.run_id
+    assert "gate" in applied["out"] and "pass" in applied["out"]
+
+
+def test_an_impossible_gate_keeps_the_alias_and_rejects_the_version(
+    applied: dict[str, Any],
+) -> None:
+    """A prompt edit makes a new version (no retraining); a gate it cannot pass stops it."""
+    from mlflow import MlflowClient
+
+    repo = applied["repo"]
+    before = outputs(applied, "promote.support-bot@dev")["version"]
+    failed = llmspec(
+        "apply", "specs/support-bot.yaml", "-e", "dev",
+        "--set", "prompts.system='Answer briefly from the context.'",
+        "--set", "evaluation.gates.0.value=0.99",
+        "--set", "+evaluation.gates.0.bound=ci",
+        cwd=repo,
+    )  # fmt: skip
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "LS613" in failed.stderr and "FAIL" in failed.stdout
+    assert "rouge_l >= 0.99" in failed.stdout and "finetune.support-bot" not in failed.stdout
+    client = MlflowClient(tracking_uri=outputs(applied, "package.support-bot")["tracking_uri"])
+    assert str(client.get_model_version_by_alias("support-bot", "dev").version) == before
+    newest = max(int(v.version) for v in client.search_model_versions("name='support-bot'"))
+    assert newest == int(before) + 1
+    rejected = client.get_model_version("support-bot", str(newest)).tags
+    assert rejected["llmspec.rejected"] == "true"
+    assert "rouge_l >= 0.99" in rejected["llmspec.rejected_reasons"]

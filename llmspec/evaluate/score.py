@@ -1,0 +1,77 @@
+"""Per-example scores of the spec's metrics: built-ins and `module:function` plug-ins.
+
+A plug-in is called as ``function(example, prediction) -> float`` with the eval record and
+``{"answer", "sources": [{"source": …}], "latency_ms", "tokens_in", "tokens_out"}``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from llmspec.runtime.metrics import bleu, contains, exact_match, mrr_at_k, recall_at_k, rouge_l
+
+Scorer = Callable[[Mapping[str, Any], Mapping[str, Any]], float]
+TEXT = {"exact_match": exact_match, "contains": contains, "rouge_l": rouge_l, "bleu": bleu}
+FIGURES = {"tokens_in": "tokens_in", "tokens_out": "tokens_out"}
+
+
+def scorer(
+    metric: Mapping[str, Any], answer_field: str, relevant_field: str, spec_dir: Path
+) -> Scorer:
+    """A function scoring one (record, prediction) pair for this metric."""
+    name = metric["name"]
+    if metric.get("function"):
+        return plugin(metric["function"], spec_dir)
+    if name in TEXT:
+        measure = TEXT[name]
+        return lambda record, out: measure(str(out["answer"]), str(record.get(answer_field, "")))
+    if name.startswith("latency_p"):
+        return lambda record, out: float(out["latency_ms"])
+    if name in FIGURES:
+        return lambda record, out: float(out[FIGURES[name]])
+    if name == "answer_length":
+        return lambda record, out: float(len(str(out["answer"])))
+    kind, _, k = name.partition("@")
+    at_k = recall_at_k if kind == "retrieval_recall" else mrr_at_k
+    return lambda record, out: at_k(
+        [s["source"] for s in out["sources"]], list(record.get(relevant_field) or []), int(k)
+    )
+
+
+def plugin(reference: str, spec_dir: Path) -> Scorer:
+    """``module:function`` imported from the spec's folder (the repository's own code)."""
+    module, _, function = reference.partition(":")
+    folder = str(spec_dir)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    loaded: Any = getattr(importlib.import_module(module), function)
+    return lambda record, out: float(loaded(dict(record), dict(out)))
+
+
+def score_all(
+    metrics: Sequence[Mapping[str, Any]],
+    records: Sequence[Mapping[str, Any]],
+    predictions: Sequence[Mapping[str, Any]],
+    answer_field: str,
+    relevant_field: str,
+    spec_dir: Path,
+) -> dict[str, list[float | None]]:
+    """metric -> one score per record; None where the metric failed on that record (kept,
+    not fatal: one bad record does not lose the evaluation)."""
+    out: dict[str, list[float | None]] = {}
+    for metric in metrics:
+        if metric.get("judge"):
+            continue  # judged metrics are not computed in this version
+        score = scorer(metric, answer_field, relevant_field, spec_dir)
+        values: list[float | None] = []
+        for record, prediction in zip(records, predictions, strict=True):
+            try:
+                values.append(score(record, prediction))
+            except Exception:
+                values.append(None)
+        out[metric["name"]] = values
+    return out

@@ -79,6 +79,7 @@ CODES: dict[str, str] = {
     "LS611": "fine-tune recipe does not fit the model",
     "LS612": "QLoRA needs a CUDA GPU and bitsandbytes",
     "LS613": "a gate failed: not promoted",
+    "LS614": "nothing to roll back",
 }
 
 

@@ -17,6 +17,7 @@ from llmspec.cli import (
     plan_cmd,
     query_cmd,
     render_cmd,
+    rollback_cmd,
     schema_cmd,
     show_cmd,
     state_cmd,
@@ -39,6 +40,7 @@ COMMANDS = {
     "query": query_cmd,
     "destroy": destroy_cmd,
     "state": state_cmd,
+    "rollback": rollback_cmd,
 }
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmspec.evaluate.stats import Estimate, aggregate_of, bootstrap, paired_difference
+from llmspec.evaluate.stats import Estimate, aggregate_of, bootstrap, in_order, paired_difference
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -66,7 +66,7 @@ def check(
     worst: GateResult | None = None
     for name, values in sorted(groups.items()):
         result = _threshold(
-            gate, metric, list(values.values()), op, threshold, label, name, samples, seed
+            gate, metric, in_order(values), op, threshold, label, name, samples, seed
         )
         if worst is None or (worst.passed and not result.passed):
             worst = result

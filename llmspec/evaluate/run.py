@@ -16,7 +16,7 @@ from typing import Any
 
 from llmspec.diagnostics import error
 from llmspec.evaluate.score import score_all
-from llmspec.evaluate.stats import aggregate_of, bootstrap
+from llmspec.evaluate.stats import aggregate_of, bootstrap, in_order
 from llmspec.finetune.tracking import experiment_id, quiet_mlflow
 from llmspec.steps.base import Resource, RunContext, StepFailed
 
@@ -103,9 +103,7 @@ def run_eval(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     seed, samples = evaluation.bootstrap.seed, evaluation.bootstrap.samples
     summary: dict[str, dict[str, float]] = {}
     for metric, per_example in values.items():
-        found = bootstrap(
-            list(per_example.values()), aggregate_of(metric), samples=samples, seed=seed
-        )
+        found = bootstrap(in_order(per_example), aggregate_of(metric), samples=samples, seed=seed)
         summary[metric] = {"value": found.value, "low": found.low, "high": found.high, "n": found.n}
     ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
     scores_file = ctx.artifact_dir / SCORES

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 Aggregate = Callable[[Sequence[float]], float]
@@ -36,6 +36,12 @@ def aggregate_of(metric: str) -> Aggregate:
     if metric.startswith("latency_p") and metric.endswith("_ms"):
         return percentile(float(metric.removeprefix("latency_p").removesuffix("_ms")))
     return mean
+
+
+def in_order(per_example: Mapping[str, float]) -> list[float]:
+    """Scores in example-id order: resampling by position then draws the same examples
+    wherever the scores were read from (a fresh evaluation, or a stored one)."""
+    return [per_example[k] for k in sorted(per_example)]
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,8 @@ def test_the_version_is_evaluated_gated_and_promoted(applied: dict[str, Any]) ->
     version = client.get_model_version("support-bot", package["version"])
     assert version.tags["llmspec.eval_run_id"] == run.info.run_id
     assert "gate" in applied["out"] and "pass" in applied["out"]
+    first = llmspec("rollback", "specs/support-bot.yaml", "-e", "dev", cwd=applied["repo"])
+    assert first.returncode == 1 and "LS614" in first.stderr  # the first promotion: no earlier
 
 
 def test_an_impossible_gate_keeps_the_alias_and_rejects_the_version(
@@ -220,3 +222,23 @@ def test_an_impossible_gate_keeps_the_alias_and_rejects_the_version(
     rejected = client.get_model_version("support-bot", str(newest)).tags
     assert rejected["llmspec.rejected"] == "true"
     assert "rouge_l >= 0.99" in rejected["llmspec.rejected_reasons"]
+
+
+def test_rollback_moves_the_alias_back_to_the_previous_version(applied: dict[str, Any]) -> None:
+    from mlflow import MlflowClient
+
+    repo = applied["repo"]
+    before = outputs(applied, "promote.support-bot@dev")["version"]
+    # a new version that answers as the last one (the prompt it was trained on is unchanged)
+    edit = ["--set", "+serving.limits={max_new_tokens: 512}"]
+    promoted = llmspec("apply", "specs/support-bot.yaml", "-e", "dev", *edit, cwd=repo)
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    client = MlflowClient(tracking_uri=outputs(applied, "package.support-bot")["tracking_uri"])
+    newest = str(client.get_model_version_by_alias("support-bot", "dev").version)
+    assert newest != before
+    back = llmspec("rollback", "specs/support-bot.yaml", "-e", "dev", *edit, cwd=repo)
+    assert back.returncode == 0, back.stderr
+    assert back.stdout.strip() == f"support-bot@dev: version {newest} → {before}"
+    assert str(client.get_model_version_by_alias("support-bot", "dev").version) == before
+    journal = llmspec("state", "show", "specs/support-bot.yaml", "-e", "dev", "--journal", cwd=repo)
+    assert "rollback" in journal.stdout

@@ -1,0 +1,33 @@
+"""`llmspec rollback SPEC -e ENV`: the environment's alias back to its previous version."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from llmspec.cli.common import Formatter, add_env_options, add_state_option, resolve_or_report
+
+HELP = "move the environment's registry alias back to the version it pointed at before"
+EXAMPLES = """examples:
+  llmspec rollback specs/app.yaml -e prod"""
+
+
+def add_parser(sub: Any, name: str) -> None:
+    parser = sub.add_parser(
+        name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
+    )
+    parser.add_argument("spec", metavar="SPEC", help="spec file")
+    add_env_options(parser)
+    add_state_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from llmspec.rollback import rollback
+    from llmspec.workspace import open_workspace
+
+    resolved = resolve_or_report(args.spec, args.env, args.overrides)
+    if resolved is None:
+        return 1
+    done = rollback(open_workspace(resolved, args.state))
+    print(f"{done['name']}@{done['alias']}: version {done['from']} → {done['to']}")
+    return 0

@@ -80,6 +80,7 @@ CODES: dict[str, str] = {
     "LS612": "QLoRA needs a CUDA GPU and bitsandbytes",
     "LS613": "a gate failed: not promoted",
     "LS614": "nothing to roll back",
+    "LS615": "nothing to serve, or the server did not start",
 }
 
 

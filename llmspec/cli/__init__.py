@@ -19,6 +19,7 @@ from llmspec.cli import (
     render_cmd,
     rollback_cmd,
     schema_cmd,
+    serve_cmd,
     show_cmd,
     state_cmd,
     validate_cmd,
@@ -41,6 +42,7 @@ COMMANDS = {
     "destroy": destroy_cmd,
     "state": state_cmd,
     "rollback": rollback_cmd,
+    "serve": serve_cmd,
 }
 
 

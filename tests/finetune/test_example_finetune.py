@@ -242,3 +242,38 @@ def test_rollback_moves_the_alias_back_to_the_previous_version(applied: dict[str
     assert str(client.get_model_version_by_alias("support-bot", "dev").version) == before
     journal = llmspec("state", "show", "specs/support-bot.yaml", "-e", "dev", "--journal", cwd=repo)
     assert "rollback" in journal.stdout
+
+
+def test_llmspec_serve_answers_over_http_with_sources(applied: dict[str, Any]) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llmspec", "serve", "specs/support-bot.yaml", "-e", "dev",
+         "--port", str(port)],
+        cwd=applied["repo"], stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()  # printed once /ping answers
+        assert line.startswith(f"serving models:/support-bot@dev at http://127.0.0.1:{port}"), line
+        body = {"dataframe_records": [{"question": "Who can change the billing contact?"}]}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            (answer,) = json.loads(response.read())["predictions"]
+        assert answer["answer"] == "Only owners."
+        assert any(s.endswith("billing/invoices.md") for s in answer["sources"])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    with socket.socket() as again:  # nothing listens any more: the server went with it
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
+        again.bind(("127.0.0.1", port))
+        again.listen()

@@ -1,0 +1,111 @@
+"""`llmspec serve`: MLflow's model server on the environment's registry alias, locally.
+
+It serves `models:/<name>@<alias>` with `--env-manager local` (the current environment; no
+conda or virtualenv), waits until `/ping` answers, and says where to send requests.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmspec.diagnostics import SpecError, error
+from llmspec.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    model_uri: str
+
+
+def start(
+    ws: Workspace, host: str | None = None, port: int | None = None, timeout: float = 180
+) -> Server:
+    """Start the server and return once it is healthy (or raise with its last output)."""
+    spec = ws.resolved.spec
+    registry = spec.serving.registry
+    promoted = None
+    if registry is not None:
+        promoted = ws.backend.read(ws.app, ws.env).resources.get(
+            f"promote.{ws.app}@{registry.alias}"
+        )
+    if registry is None or promoted is None:
+        raise SpecError(
+            [
+                error(
+                    "LS615",
+                    f"no version of `{ws.app}` is promoted in `{ws.env}` yet",
+                    hint=f"run `llmspec apply {ws.resolved.path} -e {ws.env}` first",
+                )
+            ]
+        )
+    target = next((t for t in spec.serving.targets if t.kind == "mlflow"), None)
+    host = host or (target.host if target is not None else "127.0.0.1")
+    port = port or (target.port if target is not None else 5001)
+    model_uri = f"models:/{promoted.outputs['registered_name']}@{registry.alias}"
+    bin_dir = str(Path(sys.executable).parent)  # the server runs `uvicorn` from this environment
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": str(promoted.outputs["tracking_uri"]),
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+    }
+    argv = [
+        sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
+        "-h", host, "-p", str(port), "--env-manager", "local",
+    ]  # fmt: skip
+    log = ws.repo_root / ".llmspec" / "serve.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        # its own process group: MLflow starts uvicorn as a child, and both stop together
+        process = subprocess.Popen(
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://{host}:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        if healthy(url):
+            return Server(process, url, model_uri)
+        time.sleep(0.5)
+    stop(Server(process, url, model_uri))
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-12:])
+    raise SpecError(
+        [
+            error(
+                "LS615",
+                f"the model server for `{model_uri}` did not become healthy at {url}",
+                hint=f"the end of {log}:\n{tail}",
+            )
+        ]
+    )
+
+
+def stop(server: Server) -> None:
+    import contextlib
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGTERM)
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait()
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False

@@ -43,7 +43,7 @@ def _rollback(ws: Workspace, address: str, alias: str, lock_timeout: float) -> d
             )
         from mlflow import MlflowClient
 
-        from llmspec.finetune.tracking import quiet_mlflow
+        from llmspec.tracking import quiet_mlflow
 
         quiet_mlflow()
         outputs = state.outputs

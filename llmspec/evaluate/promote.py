@@ -13,8 +13,8 @@ from typing import Any
 from llmspec.diagnostics import error
 from llmspec.evaluate.gates import GateResult, Scores, check, table
 from llmspec.evaluate.run import SCORES
-from llmspec.finetune.tracking import quiet_mlflow
 from llmspec.steps.base import Resource, RunContext, StepFailed
+from llmspec.tracking import quiet_mlflow
 
 
 def run_promote(resource: Resource, ctx: RunContext) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from typing import Any
 from llmspec.diagnostics import error
 from llmspec.evaluate.score import score_all
 from llmspec.evaluate.stats import aggregate_of, bootstrap, in_order
-from llmspec.finetune.tracking import experiment_id, quiet_mlflow
 from llmspec.steps.base import Resource, RunContext, StepFailed
+from llmspec.tracking import experiment_for, quiet_mlflow
 
 SCORES = "scores.json"
 
@@ -109,11 +109,7 @@ def run_eval(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     scores_file = ctx.artifact_dir / SCORES
     scores_file.write_text(json.dumps({"values": values, "slices": slices}, sort_keys=True))
     name, version = str(package["registered_name"]), str(package["version"])
-    experiment = experiment_id(
-        client,
-        ctx.spec.tracking.experiment or f"llmspec/{ctx.app}/{ctx.env}",
-        ctx.repo_root / ".llmspec" / "mlartifacts",
-    )
+    experiment = experiment_for(client, ctx.spec, ctx.app, ctx.env, ctx.repo_root)
     tags = {
         "llmspec.app": ctx.app,
         "llmspec.env": ctx.env,
@@ -153,7 +149,7 @@ def run_eval(resource: Resource, ctx: RunContext) -> dict[str, Any]:
         "tracking_uri": uri,
         "registered_name": name,
         "version": version,
-        "scores_file": _relative(scores_file, ctx),
+        "scores_file": ctx.relative(scores_file),
         "metrics": summary,
         "errors": failures,
     }
@@ -166,10 +162,3 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
             if line.strip():
                 out.append((number, json.loads(line)))
     return out
-
-
-def _relative(path: Path, ctx: RunContext) -> str:
-    try:
-        return path.resolve().relative_to(ctx.repo_root.resolve()).as_posix()
-    except ValueError:
-        return str(path)

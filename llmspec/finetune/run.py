@@ -25,8 +25,8 @@ from typing import Any
 
 from llmspec.diagnostics import Diagnostic, Span, error
 from llmspec.finetune.launch import command, launch
-from llmspec.finetune.tracking import FinetuneRun, flatten, tracking_uri
 from llmspec.steps.base import Resource, RunContext, StepFailed
+from llmspec.tracking import FinetuneRun, flatten, tracking_uri
 
 PROBE_EXAMPLES = 16  # training questions answered before and after, to show what was learned
 
@@ -94,7 +94,7 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
     run.log_folder(model_dir, "model")
     if served != model_dir:
         run.log_folder(served, "merged")
-    run.set_tags({"llmspec.model_digest": digest, "llmspec.base_model": _relative(base, ctx)})
+    run.set_tags({"llmspec.model_digest": digest, "llmspec.base_model": ctx.relative(base)})
     run.finish()
     shutil.rmtree(work / "checkpoints", ignore_errors=True)  # done: the model is kept
     ctx.log(
@@ -106,9 +106,9 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
         "run_id": run.run_id,
         "tracking_uri": run.client.tracking_uri,
         "method": job["method"],
-        "base_model": _relative(base, ctx),
-        "model_dir": _relative(served, ctx),
-        "adapter_dir": None if job["method"] == "full" else _relative(model_dir, ctx),
+        "base_model": ctx.relative(base),
+        "model_dir": ctx.relative(served),
+        "adapter_dir": None if job["method"] == "full" else ctx.relative(model_dir),
         "merged": served != model_dir,
         "model_digest": digest,
         "steps": result["steps"],
@@ -337,10 +337,3 @@ def folder_digest(folder: Path) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 sha.update(block)
     return "sha256:" + sha.hexdigest()
-
-
-def _relative(path: Path, ctx: RunContext) -> str:
-    try:
-        return path.resolve().relative_to(ctx.repo_root.resolve()).as_posix()
-    except ValueError:
-        return str(path)

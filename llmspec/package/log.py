@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from llmspec.diagnostics import error
-from llmspec.finetune.tracking import experiment_id, quiet_mlflow, tracking_uri
 from llmspec.gitinfo import head_commit
 from llmspec.steps.base import Resource, RunContext, StepFailed
+from llmspec.steps.runtime_settings import prompt_settings, retrieval_settings
+from llmspec.tracking import experiment_for, quiet_mlflow, tracking_uri
 
 REQUIREMENTS = (
     "mlflow",
@@ -60,14 +61,10 @@ def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     mlflow.set_registry_uri(
         tracking_uri(spec.tracking.registry_uri or spec.tracking.uri, ctx.repo_root)
     )
-    experiment = experiment_id(
-        client,
-        spec.tracking.experiment or f"llmspec/{ctx.app}/{ctx.env}",
-        ctx.repo_root / ".llmspec" / "mlartifacts",
-    )
+    experiment = experiment_for(client, ctx.spec, ctx.app, ctx.env, ctx.repo_root)
     lineage = _lineage(resource, ctx)
     name = str(resource.settings.get("registered_name") or ctx.app)
-    prompt = _prompt(resource.config["prompts"])
+    prompt = prompt_settings(resource.config["prompts"])
     question = prompt["inputs"][0]
     example = {question: [INPUT_EXAMPLE]}
     with tempfile.TemporaryDirectory() as tmp:
@@ -200,39 +197,13 @@ def _model_folders(resource: Resource, ctx: RunContext) -> dict[str, Path]:
         raise StepFailed([error("LS610", str(exc), hint=exc.hint)]) from exc
 
 
-def _prompt(prompts: Mapping[str, Any]) -> dict[str, Any]:
-    name = prompts.get("default") or next(iter(prompts["templates"]))
-    template = prompts["templates"][name]
-    return {
-        "name": name,
-        "system": prompts.get("system", ""),
-        "template": template.get("template"),
-        "messages": template.get("messages"),
-        "inputs": template.get("inputs") or ["question"],
-    }
-
-
 def _app_config(resource: Resource, ctx: RunContext, prompt: dict[str, Any]) -> dict[str, Any]:
     spec = ctx.spec
-    retrieval = None
-    if spec.retrieval is not None:
+    retrieval = retrieval_settings(spec)
+    if retrieval is not None:  # the table this apply built, at its version
+        assert spec.retrieval is not None
         index = ctx.inputs[f"index.{spec.retrieval.store.table}"].outputs
-        store = spec.retrieval.store
-        retrieval = {
-            "uri": index["uri"],
-            "table": index["table"],
-            "version": index["version"],
-            "embedding": {
-                "model": spec.retrieval.embedding.model,
-                "revision": spec.retrieval.embedding.revision,
-            },
-            "top_k": spec.retrieval.top_k,
-            "hybrid": store.full_text,
-            "reranker": spec.retrieval.reranker,
-            "nprobes": store.index.nprobes,
-            "refine_factor": store.index.refine_factor,
-            "metric": store.index.metric,
-        }
+        retrieval.update(uri=index["uri"], table=index["table"], version=index["version"])
     model = resource.config["model"]
     return {
         "app": ctx.app,

@@ -96,6 +96,14 @@ class RunContext:
     log: Callable[[str], None] = print
     progress: Callable[[int, int], None] = lambda done, total: None
 
+    def relative(self, path: Path) -> str:
+        """A path as outputs record it: relative to the repository root when inside it, so
+        state does not name the machine's folders."""
+        try:
+            return path.resolve().relative_to(self.repo_root.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
 
 class StepFailed(Exception):
     """A step could not do its work; carries the diagnostics to show."""

@@ -14,6 +14,7 @@ from typing import Any
 from llmspec.render import render_template, to_json
 from llmspec.spec import Spec
 from llmspec.steps.base import DeclareContext, Resource, ResourceDecl, RunContext, Step
+from llmspec.steps.runtime_settings import prompt_settings, retrieval_settings
 
 MODEL_IDENTITY = ("source", "id", "revision", "path", "dtype", "seed", "trust_remote_code")
 
@@ -99,26 +100,6 @@ def job_document(resource: Resource, spec: Spec) -> dict[str, Any]:
     template and index settings as they are now). Paths are relative to the spec's folder."""
     assert spec.finetune is not None
     data = spec.finetune.dataset
-    prompts = spec.prompts
-    name = data.prompt_template or prompts.default or next(iter(prompts.templates))
-    template = prompts.templates[name]
-    retrieval = None
-    if spec.retrieval is not None:
-        store = spec.retrieval.store
-        retrieval = {
-            "uri": store.uri,
-            "table": store.table,
-            "embedding": {
-                "model": spec.retrieval.embedding.model,
-                "revision": spec.retrieval.embedding.revision,
-            },
-            "top_k": spec.retrieval.top_k,
-            "hybrid": store.full_text,
-            "reranker": spec.retrieval.reranker,
-            "nprobes": store.index.nprobes,
-            "refine_factor": store.index.refine_factor,
-            "metric": store.index.metric,
-        }
     return {
         "resource": resource.address,
         "inputs_digest": resource.inputs_digest,
@@ -129,14 +110,8 @@ def job_document(resource: Resource, spec: Spec) -> dict[str, Any]:
             "train": data.train,
             "validation": data.validation,
         },
-        "prompt": {
-            "name": name,
-            "system": prompts.system,
-            "template": template.template,
-            "messages": [m.model_dump(mode="json") for m in template.messages or []] or None,
-            "inputs": list(template.inputs),
-        },
-        "retrieval": retrieval,
+        "prompt": prompt_settings(spec.prompts.model_dump(mode="json"), data.prompt_template),
+        "retrieval": retrieval_settings(spec),
     }
 
 

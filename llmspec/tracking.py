@@ -1,5 +1,6 @@
-"""The MLflow run of a fine-tune: started once per inputs digest, resumed after an interruption,
-closed with the trained model as its artifact."""
+"""Where apply's MLflow records go (one experiment per app and environment, artifacts under
+`.llmspec/mlartifacts`), and the MLflow run of a fine-tune: started once per inputs digest,
+resumed after an interruption, closed with the trained model as its artifact."""
 
 from __future__ import annotations
 
@@ -39,6 +40,13 @@ def experiment_id(client: Any, name: str, artifacts: Path) -> str:
         return str(found.experiment_id)
     artifacts.mkdir(parents=True, exist_ok=True)
     return str(client.create_experiment(name, artifact_location=artifacts.resolve().as_uri()))
+
+
+def experiment_for(client: Any, spec: Any, app: str, env: str, repo_root: Path) -> str:
+    """The experiment of an app in an environment: `tracking.experiment`, or
+    `llmspec/<app>/<env>`."""
+    name = spec.tracking.experiment or f"llmspec/{app}/{env}"
+    return experiment_id(client, name, repo_root / ".llmspec" / "mlartifacts")
 
 
 def flatten(prefix: str, value: Any) -> dict[str, str]:

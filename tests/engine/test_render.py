@@ -88,3 +88,38 @@ def test_secrets_are_references_in_manifests(project: Path) -> None:
     assert "PROVIDER_API_KEY is a secret" in dockerfile
     package = json.loads(files["package/model.json"])
     assert package["model"]["api_key"] == "${secret:PROVIDER_API_KEY}"
+
+
+EVERY = [
+    (spec.stem, env)
+    for spec in sorted((ROOT / "specs").glob("*.yaml"))
+    if spec.stem.count(".") == 0
+    for env in ["", *sorted(yaml.safe_load(spec.read_text()).get("environments") or {})]
+]
+
+
+@pytest.mark.parametrize(("spec", "env"), EVERY, ids=[f"{s}-{e or 'base'}" for s, e in EVERY])
+def test_every_manifest_of_every_example_validates(
+    project: Path, tmp_path: Path, spec: str, env: str
+) -> None:
+    """Kubernetes objects against the Kubernetes schemas (strict: unknown fields fail), the
+    InferenceService against KServe's CRD schema (kubernetes-validate only warns on it)."""
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    out = tmp_path / "out"  # the project lives in tmp_path too
+    args = [sys.executable, "-m", "llmspec", "render", f"specs/{spec}.yaml", "--out", str(out)]
+    done = subprocess.run(args + (["-e", env] if env else []), cwd=project, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    crd = json.loads((ROOT / "tests/data/schemas/kserve-inferenceservice-v1beta1.json").read_text())
+    checked = 0
+    for path in sorted(out.rglob("*.yaml")):
+        if path.name == "accelerate_config.yaml":
+            continue
+        for item in yaml.safe_load_all(path.read_text()):
+            if item.get("kind") == "InferenceService":
+                jsonschema.Draft7Validator(crd).validate(item)
+            else:
+                kubernetes_validate.validate(
+                    item, kubernetes_validate.latest_version(), strict=True
+                )
+            checked += 1
+    assert checked > 0 or not list(out.rglob("*.yaml"))

@@ -69,14 +69,19 @@ def start(
             argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     url = f"http://{host}:{port}"
+    server = Server(process, url, model_uri)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        if healthy(url):
-            return Server(process, url, model_uri)
-        time.sleep(0.5)
-    stop(Server(process, url, model_uri))
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                break
+            if healthy(url):
+                return server
+            time.sleep(0.5)
+    except BaseException:  # interrupted while it starts: no server left behind
+        stop(server)
+        raise
+    stop(server)
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-12:])
     raise SpecError(
         [

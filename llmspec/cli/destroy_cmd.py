@@ -6,13 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from llmspec.cli.common import (
-    Formatter,
-    add_env_options,
-    add_state_option,
-    print_diagnostics,
-    resolve_or_report,
-)
+from llmspec.cli.common import print_diagnostics, resolve_or_report, spec_command
 
 HELP = "remove what apply created in an environment (aliases, deployments, local tables)"
 EXAMPLES = """examples:
@@ -21,12 +15,7 @@ EXAMPLES = """examples:
 
 
 def add_parser(sub: Any, name: str) -> None:
-    parser = sub.add_parser(
-        name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
-    )
-    parser.add_argument("spec", metavar="SPEC", help="spec file")
-    add_env_options(parser)
-    add_state_option(parser)
+    parser = spec_command(sub, name, HELP, EXAMPLES)
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS")
 

@@ -7,14 +7,7 @@ import json
 import sys
 from typing import Any
 
-from llmspec.cli.common import (
-    Formatter,
-    add_env_options,
-    add_state_option,
-    print_diagnostics,
-    resolve_or_report,
-    use_color,
-)
+from llmspec.cli.common import print_diagnostics, resolve_or_report, spec_command, use_color
 
 HELP = "show what apply would create, update, replace, reuse or delete, and why"
 EXAMPLES = """examples:
@@ -28,12 +21,7 @@ exit status: 0 ok; with --detailed-exitcode 0 no changes, 2 changes; 1 errors"""
 
 
 def add_parser(sub: Any, name: str) -> None:
-    parser = sub.add_parser(
-        name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
-    )
-    parser.add_argument("spec", metavar="SPEC", help="spec file")
-    add_env_options(parser)
-    add_state_option(parser)
+    parser = spec_command(sub, name, HELP, EXAMPLES)
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     parser.add_argument(
         "--json", action="store_const", const="json", dest="format", help="same as --format json"

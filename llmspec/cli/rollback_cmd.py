@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from llmspec.cli.common import Formatter, add_env_options, add_state_option, resolve_or_report
+from llmspec.cli.common import resolve_or_report, spec_command
 
 HELP = "move the environment's registry alias back to the version it pointed at before"
 EXAMPLES = """examples:
@@ -13,12 +13,7 @@ EXAMPLES = """examples:
 
 
 def add_parser(sub: Any, name: str) -> None:
-    parser = sub.add_parser(
-        name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
-    )
-    parser.add_argument("spec", metavar="SPEC", help="spec file")
-    add_env_options(parser)
-    add_state_option(parser)
+    spec_command(sub, name, HELP, EXAMPLES)
 
 
 def run(args: argparse.Namespace) -> int:

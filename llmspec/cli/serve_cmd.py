@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from llmspec.cli.common import Formatter, add_env_options, add_state_option, resolve_or_report
+from llmspec.cli.common import resolve_or_report, spec_command
 
 HELP = "serve the environment's registry alias with MLflow's model server (health-checked)"
 EXAMPLES = """examples:
@@ -16,12 +16,7 @@ EXAMPLES = """examples:
 
 
 def add_parser(sub: Any, name: str) -> None:
-    parser = sub.add_parser(
-        name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
-    )
-    parser.add_argument("spec", metavar="SPEC", help="spec file")
-    add_env_options(parser)
-    add_state_option(parser)
+    parser = spec_command(sub, name, HELP, EXAMPLES)
     parser.add_argument("--host", help="interface (default: the spec's mlflow target, or local)")
     parser.add_argument("--port", type=int, help="port (default: the spec's mlflow target, 5001)")
 

@@ -81,6 +81,7 @@ CODES: dict[str, str] = {
     "LS613": "a gate failed: not promoted",
     "LS614": "nothing to roll back",
     "LS615": "nothing to serve, or the server did not start",
+    "LS616": "a secret the model needs is not set",
 }
 
 

@@ -38,6 +38,11 @@ class SecretRef:
     def __hash__(self) -> int:
         return hash(("secret", self.name))
 
+    @classmethod
+    def parse(cls, value: Any) -> SecretRef:
+        """The reference written as ``${secret:NAME}`` (or already a reference)."""
+        return _validate(value)
+
     def resolve(self, environ: dict[str, str] | None = None) -> str:
         """The secret's value, read from the environment of the process that needs it."""
         env = os.environ if environ is None else environ

@@ -1,7 +1,8 @@
-"""`llmspec serve`: MLflow's model server on the environment's registry alias, locally.
+"""`llmspec serve`: the model server on the environment's registry alias, locally.
 
-It serves `models:/<name>@<alias>` with `--env-manager local` (the current environment; no
-conda or virtualenv), waits until `/ping` answers, and says where to send requests.
+It serves `models:/<name>@<alias>` in the current environment (no conda or virtualenv) with
+MLflow's scoring app plus OpenAI-compatible routes (`runtime/server.py`), under uvicorn, waits
+until `/ping` answers, and says where to send requests.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 
 from llmspec.diagnostics import SpecError, error
 from llmspec.workspace import Workspace
@@ -27,9 +27,15 @@ class Server:
 
 
 def start(
-    ws: Workspace, host: str | None = None, port: int | None = None, timeout: float = 180
+    ws: Workspace,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    api_key_env: str | None = None,
+    timeout: float = 180,
 ) -> Server:
-    """Start the server and return once it is healthy (or raise with its last output)."""
+    """Start the server and return once it is healthy (or raise with its last output). With
+    ``api_key_env``, requests need that variable's value as their bearer token."""
     spec = ws.resolved.spec
     registry = spec.serving.registry
     promoted = None
@@ -50,16 +56,31 @@ def start(
     target = next((t for t in spec.serving.targets if t.kind == "mlflow"), None)
     host = host or (target.host if target is not None else "127.0.0.1")
     port = port or (target.port if target is not None else 5001)
-    model_uri = f"models:/{promoted.outputs['registered_name']}@{registry.alias}"
-    bin_dir = str(Path(sys.executable).parent)  # the server runs `uvicorn` from this environment
+    workers = target.workers if target is not None else 1
+    name = str(promoted.outputs["registered_name"])
+    model_uri = f"models:/{name}@{registry.alias}"
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": str(promoted.outputs["tracking_uri"]),
-        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        "LLMSPEC_MODEL_URI": model_uri,
+        "LLMSPEC_SERVED_NAME": name,
     }
+    env.pop("LLMSPEC_SERVER_API_KEY", None)
+    if api_key_env:
+        if not os.environ.get(api_key_env):
+            raise SpecError(
+                [
+                    error(
+                        "LS615",
+                        f"`--api-key-env {api_key_env}`: {api_key_env} is not set",
+                        hint=f"export {api_key_env}=<the key clients must send>",
+                    )
+                ]
+            )
+        env["LLMSPEC_SERVER_API_KEY"] = os.environ[api_key_env]  # by environment, not argv
     argv = [
-        sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
-        "-h", host, "-p", str(port), "--env-manager", "local",
+        sys.executable, "-m", "uvicorn", "--factory", "llmspec.runtime.server:create_app",
+        "--host", host, "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
     log = ws.repo_root / ".llmspec" / "serve.log"
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -8,17 +8,25 @@ from typing import Any
 
 from llmspec.cli.common import resolve_or_report, spec_command
 
-HELP = "serve the environment's registry alias with MLflow's model server (health-checked)"
+HELP = "serve the environment's registry alias over HTTP (MLflow + OpenAI routes, health-checked)"
 EXAMPLES = """examples:
   llmspec serve specs/app.yaml -e dev
   curl -s localhost:5001/invocations -H 'Content-Type: application/json' \\
-       -d '{"dataframe_records": [{"question": "How do I reset my password?"}]}'"""
+       -d '{"dataframe_records": [{"question": "How do I reset my password?"}]}'
+  curl -s localhost:5001/v1/chat/completions -H 'Content-Type: application/json' \\
+       -d '{"messages": [{"role": "user", "content": "How do I reset my password?"}]}'
+  SERVE_KEY=s3cret llmspec serve specs/app.yaml -e dev --api-key-env SERVE_KEY"""
 
 
 def add_parser(sub: Any, name: str) -> None:
     parser = spec_command(sub, name, HELP, EXAMPLES)
     parser.add_argument("--host", help="interface (default: the spec's mlflow target, or local)")
     parser.add_argument("--port", type=int, help="port (default: the spec's mlflow target, 5001)")
+    parser.add_argument(
+        "--api-key-env",
+        metavar="NAME",
+        help="require `Authorization: Bearer $NAME` on every route but /ping and /health",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,9 +43,14 @@ def run(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)  # a scheduler's stop ends the server too
-    server = start(open_workspace(resolved, args.state), args.host, args.port)
+    server = start(
+        open_workspace(resolved, args.state), args.host, args.port, api_key_env=args.api_key_env
+    )
     try:
-        print(f"serving {server.model_uri} at {server.url}  (POST {server.url}/invocations)")
+        print(
+            f"serving {server.model_uri} at {server.url}  (POST {server.url}/invocations, "
+            f"OpenAI-compatible: {server.url}/v1/chat/completions)"
+        )
         sys.stdout.flush()
         return server.process.wait()
     except KeyboardInterrupt:

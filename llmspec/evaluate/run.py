@@ -41,9 +41,7 @@ def run_eval(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     client = MlflowClient(tracking_uri=uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = mlflow.pyfunc.load_model(str(package["version_uri"]))
+    model = _load(str(package["version_uri"]))
     question = model.metadata.get_input_schema().inputs[0].name
     metrics = [m.model_dump(mode="json") for m in evaluation.metrics]
     values: dict[str, dict[str, float]] = {}
@@ -153,6 +151,28 @@ def run_eval(resource: Resource, ctx: RunContext) -> dict[str, Any]:
         "metrics": summary,
         "errors": failures,
     }
+
+
+def _load(uri: str) -> Any:
+    import mlflow
+
+    from llmspec.runtime.llm import MissingSecret
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return mlflow.pyfunc.load_model(uri)
+    except MissingSecret as exc:
+        raise StepFailed(
+            [
+                error(
+                    "LS616",
+                    f"{uri} cannot be evaluated: {exc}",
+                    hint="export it before `apply`; a served model reads it from the server's "
+                    "environment",
+                )
+            ]
+        ) from exc
 
 
 def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:

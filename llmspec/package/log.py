@@ -2,7 +2,9 @@
 as a new version of the app's registered model, with its lineage.
 
 The model carries `app.json` (the prompt, generation defaults and limits, and the index it
-retrieves from, at the table version this apply built), the model folder and the adapter. Its
+retrieves from, at the table version this apply built), the model folder and the adapter; for
+an `openai-compatible` source, the endpoints and the *names* of their API-key secrets, which the
+serving environment provides. Its
 pip requirements are pinned to what runs here, listed explicitly: MLflow's inference drops
 torch and transformers as transitive, and explicit requirements halve the logging time.
 """
@@ -19,6 +21,7 @@ from typing import Any
 
 from llmspec.diagnostics import error
 from llmspec.gitinfo import head_commit
+from llmspec.secrets import SecretRef
 from llmspec.steps.base import Resource, RunContext, StepFailed
 from llmspec.steps.runtime_settings import prompt_settings, retrieval_settings
 from llmspec.tracking import experiment_for, quiet_mlflow, tracking_uri
@@ -40,16 +43,6 @@ INPUT_EXAMPLE = "How do I reset my password?"
 
 def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     spec = ctx.spec
-    if spec.model.source == "openai-compatible":
-        raise StepFailed(
-            [
-                error(
-                    "LS601",
-                    "packaging an `openai-compatible` model is not available in this version",
-                    hint="package an `hf`, `local` or `builtin` model",
-                )
-            ]
-        )
     quiet_mlflow()
     import mlflow
     from mlflow import MlflowClient
@@ -88,7 +81,9 @@ def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
                         spec.serving.limits,
                     ),
                     input_example=example,
-                    pip_requirements=pinned(),
+                    pip_requirements=pinned(
+                        ("openai",) if spec.model.source == "openai-compatible" else ()
+                    ),
                 )
     card = spec.metadata.card
     description = spec.metadata.description or ""
@@ -116,10 +111,10 @@ def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     }
 
 
-def pinned() -> list[str]:
+def pinned(extra: tuple[str, ...] = ()) -> list[str]:
     """Requirements pinned to the versions installed here (what the model was tested with)."""
     out = []
-    for name in REQUIREMENTS:
+    for name in (*REQUIREMENTS, *extra):
         try:
             out.append(f"{name}=={importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
@@ -171,7 +166,9 @@ def _exists(client: Any, name: str) -> bool:
 
 def _model_folders(resource: Resource, ctx: RunContext) -> dict[str, Path]:
     """`model` (base or merged) and `adapter` folders, from the fine-tune's outputs when there
-    is one, else the base model itself."""
+    is one, else the base model itself; none for an endpoint."""
+    if ctx.spec.model.source == "openai-compatible":
+        return {}
     tuned = ctx.inputs.get(f"finetune.{ctx.app}")
     if tuned is not None:
         out = tuned.outputs
@@ -210,8 +207,30 @@ def _app_config(resource: Resource, ctx: RunContext, prompt: dict[str, Any]) -> 
         "prompt": prompt,
         "generation": model.get("generation", {}),
         "limits": resource.config["limits"],
-        "model": {"source": model["source"], "dtype": model.get("dtype", "auto")},
+        "model": _model_config(model),
         "retrieval": retrieval,
+    }
+
+
+def _model_config(model: Mapping[str, Any]) -> dict[str, Any]:
+    """What the runtime needs to call the model; an API key only as its secret's name."""
+    if model["source"] != "openai-compatible":
+        return {"source": model["source"], "dtype": model.get("dtype", "auto")}
+
+    def endpoint(e: Mapping[str, Any]) -> dict[str, Any]:
+        key = e.get("api_key")
+        return {
+            "base_url": e["base_url"],
+            "id": e["id"],
+            "api_key": str(SecretRef.parse(key).name) if key else None,
+        }
+
+    return {
+        "source": "openai-compatible",
+        **endpoint(model),
+        "fallbacks": [endpoint(f) for f in model.get("fallbacks", [])],
+        "timeout_s": model.get("timeout_s", 60.0),
+        "max_retries": model.get("max_retries", 2),
     }
 
 

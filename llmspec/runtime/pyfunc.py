@@ -1,7 +1,9 @@
 """The app as an MLflow pyfunc model: prompt template + retrieval + model (+ adapter).
 
 `predict` takes records with the template's inputs (a DataFrame or a list of dicts) and returns,
-per record, the answer and the sources it was given. Requests may override generation settings
+per record, the answer and the sources it was given. The model is a local one (base + adapter,
+or merged) or an OpenAI-compatible endpoint whose API key is read at load time from the
+serving environment (`runtime/llm.py`). Requests may override generation settings
 (`max_new_tokens`, `temperature`, `top_p`) within the spec's limits. Everything it needs comes
 from the model's artifacts (`app.json`, the model folders), so it serves anywhere llmspec's
 runtime and its libraries are installed; it imports nothing from the compiler.
@@ -18,7 +20,7 @@ from typing import Any
 
 from mlflow.pyfunc.model import PythonModel
 
-from llmspec.runtime.prompting import AppPrompt, model_input
+from llmspec.runtime.prompting import AppPrompt
 
 OVERRIDABLE = ("max_new_tokens", "temperature", "top_p")
 # the model's schema is its logged signature; MLflow's reading of `predict`'s type hints
@@ -45,6 +47,7 @@ def bounded(
         0.0, min(float(settings["temperature"]), float(limits["max_temperature"]))
     )
     settings["top_p"] = max(0.01, min(float(settings["top_p"]), 1.0))
+    settings["stop"] = list(defaults.get("stop") or [])
     return settings
 
 
@@ -57,14 +60,9 @@ class LLMAppModel(PythonModel):
         self.config = json.loads(Path(artifacts["app"]).read_text(encoding="utf-8"))
         self.prompt = AppPrompt.from_dict(self.config["prompt"])
         self.retriever = _retriever(self.config.get("retrieval"))
-        from llmspec.runtime.generation import Generator
+        from llmspec.runtime.llm import open_chat
 
-        adapter = artifacts.get("adapter")
-        self.generator = Generator(
-            Path(artifacts["model"]),
-            Path(adapter) if adapter else None,
-            dtype=self.config["model"].get("dtype", "auto"),
-        )
+        self.llm = open_chat(self.config["model"], artifacts)
 
     def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
         records = _records(model_input)
@@ -87,15 +85,13 @@ class LLMAppModel(PythonModel):
             if self.retriever is not None and self.prompt.uses_context
             else []
         )
-        tokenizer = self.generator.tokenizer
-        text = model_input(tokenizer, self.prompt.render(variables, hits))
-        (reply,) = self.generator.generate([text], **settings)
+        completion = self.llm.complete(self.prompt.render(variables, hits), settings)
         return {
-            "answer": reply,
+            "answer": completion.text,
             "sources": [h.source for h in hits],
             "latency_ms": (time.perf_counter() - started) * 1000,
-            "tokens_in": len(tokenizer(text, add_special_tokens=False)["input_ids"]),
-            "tokens_out": len(tokenizer(reply, add_special_tokens=False)["input_ids"]),
+            "tokens_in": completion.tokens_in,
+            "tokens_out": completion.tokens_out,
         }
 
 

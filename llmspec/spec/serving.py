@@ -43,7 +43,7 @@ class Resources(SpecModel):
 
 
 class MlflowTarget(SpecModel):
-    """`mlflow models serve` on the registered version (local and dev)."""
+    """The model server on the registered version (local and dev): what `llmspec serve` runs."""
 
     kind: Literal["mlflow"] = Field(description="A local MLflow model server.")
     host: str = Field("127.0.0.1", description="Interface to bind.")

@@ -1,54 +1,21 @@
-"""The example spec's dev fine-tune, for real: `llmspec apply` builds the index, renders every
-training record through the app prompt with retrieved context, and `accelerate launch`es LoRA
-training of the built-in model, tracked in a sqlite-backed MLflow."""
+"""The example spec's dev loop, for real: `llmspec apply` builds the index, renders every
+training record through the app prompt with retrieved context, `accelerate launch`es LoRA
+training of the built-in model (tracked in a sqlite-backed MLflow), packages, evaluates, gates
+and promotes; then the gate that fails and the rollback."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.example.support import llmspec, outputs
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("peft")
 pytest.importorskip("mlflow")
-
-
-def llmspec(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "llmspec", *args], cwd=cwd, capture_output=True, text=True
-    )
-
-
-@pytest.fixture(scope="module")
-def applied(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    repo = tmp_path_factory.mktemp("repo")
-    shutil.copytree(ROOT / "specs", repo / "specs")
-    (repo / ".git").mkdir()
-    done = llmspec(
-        "apply",
-        "specs/support-bot.yaml",
-        "-e",
-        "dev",
-        "--target",
-        "promote.support-bot@dev",
-        cwd=repo,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    state = json.loads(
-        llmspec("state", "show", "specs/support-bot.yaml", "-e", "dev", "--json", cwd=repo).stdout
-    )
-    return {"repo": repo, "out": done.stdout, "state": state}
-
-
-def outputs(applied: dict[str, Any], address: str) -> dict[str, Any]:
-    return dict(applied["state"]["resources"][address]["outputs"])
 
 
 def test_the_mlflow_run_has_the_recipe_falling_loss_and_lineage(applied: dict[str, Any]) -> None:
@@ -242,38 +209,3 @@ def test_rollback_moves_the_alias_back_to_the_previous_version(applied: dict[str
     assert str(client.get_model_version_by_alias("support-bot", "dev").version) == before
     journal = llmspec("state", "show", "specs/support-bot.yaml", "-e", "dev", "--journal", cwd=repo)
     assert "rollback" in journal.stdout
-
-
-def test_llmspec_serve_answers_over_http_with_sources(applied: dict[str, Any]) -> None:
-    import socket
-    import urllib.request
-
-    with socket.socket() as probe:  # a free port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "llmspec", "serve", "specs/support-bot.yaml", "-e", "dev",
-         "--port", str(port)],
-        cwd=applied["repo"], stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()  # printed once /ping answers
-        assert line.startswith(f"serving models:/support-bot@dev at http://127.0.0.1:{port}"), line
-        body = {"dataframe_records": [{"question": "Who can change the billing contact?"}]}
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/invocations",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            (answer,) = json.loads(response.read())["predictions"]
-        assert answer["answer"] == "Only owners."
-        assert any(s.endswith("billing/invoices.md") for s in answer["sources"])
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    with socket.socket() as again:  # nothing listens any more: the server went with it
-        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
-        again.bind(("127.0.0.1", port))
-        again.listen()

@@ -1,0 +1,150 @@
+"""The model an app calls, behind one interface: chat messages in, a completion out.
+
+Two kinds: a local causal LM (base + adapter, or merged weights) run with transformers, and an
+OpenAI-compatible HTTP endpoint (with fallbacks) called with the `openai` client. The packaged
+model and the evaluation's judge both go through here, so "any source" means the same thing
+everywhere. An endpoint's API key is named in the model's configuration and read from the
+environment of the process that calls it; the value is never written down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from llmspec.runtime.prompting import Message, model_input
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    tokens_in: int
+    tokens_out: int
+
+
+class ChatModel(Protocol):
+    def complete(self, messages: Sequence[Message], settings: Mapping[str, Any]) -> Completion: ...
+
+
+class MissingSecret(LookupError):
+    """An endpoint's API key is not set where the model is loaded."""
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to the first stop sequence (what an OpenAI-style endpoint returns)."""
+    ends = [text.find(s) for s in stop if s and s in text]
+    return text[: min(ends)] if ends else text
+
+
+class LocalChat:
+    """A causal LM from a folder (plus an adapter folder), prompted through its chat template."""
+
+    def __init__(self, model: Path, adapter: Path | None = None, *, dtype: str = "auto") -> None:
+        from llmspec.runtime.generation import Generator
+
+        self.generator = Generator(model, adapter, dtype=dtype)
+        self.tokenizer = self.generator.tokenizer
+
+    def complete(self, messages: Sequence[Message], settings: Mapping[str, Any]) -> Completion:
+        text = model_input(self.tokenizer, messages)
+        decoding = {k: v for k, v in settings.items() if k != "stop"}
+        (reply,) = self.generator.generate([text], **decoding)
+        reply = cut_at_stop(reply, settings.get("stop") or ())
+        return Completion(reply, self.count(text), self.count(reply))
+
+    def count(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    base_url: str
+    model: str
+    api_key: str | None  # the value, read at load time; never logged
+
+
+class EndpointChat:
+    """An OpenAI-compatible chat-completions API; on an API error, the fallbacks in order."""
+
+    def __init__(
+        self,
+        endpoints: Sequence[Mapping[str, Any]],
+        *,
+        timeout_s: float = 60.0,
+        max_retries: int = 2,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        from openai import OpenAI
+
+        env = os.environ if environ is None else environ
+        self.endpoints = [_endpoint(e, env) for e in endpoints]
+        # the client retries transient errors (connection, 408/409/429/5xx) with backoff
+        self.clients = [
+            OpenAI(
+                base_url=e.base_url,
+                api_key=e.api_key or "unused",  # local servers often take no key
+                timeout=timeout_s,
+                max_retries=max_retries,
+            )
+            for e in self.endpoints
+        ]
+
+    def complete(self, messages: Sequence[Message], settings: Mapping[str, Any]) -> Completion:
+        import openai
+
+        failures: list[str] = []
+        for endpoint, client in zip(self.endpoints, self.clients, strict=True):
+            try:
+                response = client.chat.completions.create(
+                    model=endpoint.model,
+                    messages=list(messages),  # type: ignore[arg-type]
+                    max_tokens=int(settings["max_new_tokens"]),
+                    temperature=float(settings["temperature"]),
+                    top_p=float(settings["top_p"]),
+                    stop=list(settings.get("stop") or []) or None,
+                )
+            except openai.BadRequestError:
+                raise  # the request itself is wrong: no other endpoint would take it
+            except openai.APIError as exc:
+                failures.append(f"{endpoint.base_url}: {type(exc).__name__}: {exc}")
+                continue
+            usage = response.usage
+            return Completion(
+                (response.choices[0].message.content or "").strip(),
+                usage.prompt_tokens if usage else 0,
+                usage.completion_tokens if usage else 0,
+            )
+        raise ConnectionError("every endpoint failed: " + "; ".join(failures))
+
+
+def _endpoint(config: Mapping[str, Any], environ: Mapping[str, str]) -> Endpoint:
+    secret = config.get("api_key")
+    key = None
+    if secret:
+        key = environ.get(str(secret))
+        if not key:
+            raise MissingSecret(
+                f"secret {secret} (the API key of {config['base_url']}) is not set in this "
+                f"environment; set {secret} where the model is served"
+            )
+    return Endpoint(str(config["base_url"]).rstrip("/"), str(config["id"]), key)
+
+
+def open_chat(model: Mapping[str, Any], folders: Mapping[str, Any]) -> ChatModel:
+    """The chat model a packaged app (or a judge) describes: ``model`` is its `app.json` model
+    section, ``folders`` its artifact paths (`model`, `adapter`) for a local model."""
+    if model["source"] == "openai-compatible":
+        return EndpointChat(
+            [model, *model.get("fallbacks", [])],
+            timeout_s=float(model.get("timeout_s", 60.0)),
+            max_retries=int(model.get("max_retries", 2)),
+        )
+    adapter = folders.get("adapter")
+    return LocalChat(
+        Path(folders["model"]),
+        Path(adapter) if adapter else None,
+        dtype=str(model.get("dtype", "auto")),
+    )

@@ -1,0 +1,185 @@
+"""Serving the example over real HTTP: MLflow's `/invocations` and the OpenAI-compatible routes,
+behind an API key; then a second spec whose `openai-compatible` model is the served example,
+applied (packaged, evaluated through HTTP, gated, promoted) and served in turn."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.example.support import llmspec, outputs
+
+pytestmark = pytest.mark.slow
+pytest.importorskip("mlflow")
+openai = pytest.importorskip("openai")
+
+KEY = "key-for-the-serving-tests"
+QUESTION = "Who can change the billing contact?"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start(repo: Path, spec: str, port: int, *extra: str, env: dict[str, str]) -> Any:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llmspec", "serve", spec, "-e", "dev", "--port", str(port), *extra],
+        cwd=repo, stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert process.stdout is not None
+    line = process.stdout.readline()  # printed once /ping answers
+    assert f"at http://127.0.0.1:{port}" in line, line
+    return process
+
+
+def post(url: str, body: Any, key: str | None = KEY) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def served(applied: dict[str, Any]) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "SUPPORT_BOT_SERVE_KEY": KEY}
+    server = start(
+        applied["repo"], "specs/support-bot.yaml", port,
+        "--api-key-env", "SUPPORT_BOT_SERVE_KEY", env=env,
+    )  # fmt: skip
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_invocations_answer_with_sources(served: str) -> None:
+    body = {"dataframe_records": [{"question": QUESTION}]}
+    (answer,) = post(f"{served}/invocations", body)["predictions"]
+    assert answer["answer"] == "Only owners."
+    assert any(s.endswith("billing/invoices.md") for s in answer["sources"])
+    assert answer["tokens_out"] > 0
+
+
+def test_without_the_key_only_the_health_checks_answer(served: str) -> None:
+    with urllib.request.urlopen(f"{served}/ping", timeout=10) as response:
+        assert response.status == 200
+    for path in ("/invocations", "/v1/chat/completions"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            post(f"{served}{path}", {"dataframe_records": [{"question": QUESTION}]}, key="wrong")
+        assert refused.value.code == 401
+        assert json.loads(refused.value.read())["error"]["code"] == "invalid_api_key"
+
+
+def test_an_openai_client_gets_the_answer_and_its_sources(served: str) -> None:
+    client = openai.OpenAI(base_url=f"{served}/v1", api_key=KEY, max_retries=0)
+    assert [m.id for m in client.models.list()] == ["support-bot"]
+    messages = [
+        {"role": "system", "content": "The app's own prompt applies, not this one."},
+        {"role": "user", "content": QUESTION},
+    ]
+    reply = client.chat.completions.create(model="support-bot", messages=messages)
+    assert reply.choices[0].message.content == "Only owners."
+    assert reply.choices[0].finish_reason == "stop"
+    assert any(s.endswith("billing/invoices.md") for s in reply.model_extra["sources"])
+    assert reply.usage is not None and reply.usage.completion_tokens > 0
+    chunks = client.chat.completions.create(model="support-bot", messages=messages, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == (
+        "Only owners."
+    )
+    with pytest.raises(openai.BadRequestError, match="no user message"):
+        client.chat.completions.create(model="support-bot", messages=messages[:1])
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{served}/v1", api_key="wrong", max_retries=0).models.list()
+
+
+GATEWAY = """\
+    # support answers through the served support-bot, as any OpenAI-compatible API
+    apiVersion: llmspec/v1
+    kind: LLMApp
+    metadata: {{name: support-gateway, owner: test}}
+    model:
+      source: openai-compatible
+      base_url: {base_url}
+      id: support-bot
+      api_key: ${{secret:SUPPORT_BOT_KEY}}
+      generation: {{max_new_tokens: 32}}
+    prompts:
+      templates:
+        ask: {{template: "{{{{ question }}}}", inputs: [question]}}
+    evaluation:
+      datasets: {{golden: data/support-bot/eval.jsonl}}
+      metrics: [rouge_l, latency_p95_ms]
+      gates:
+        - {{metric: rouge_l, op: ">=", value: 0.3, min_examples: 10}}
+    serving:
+      registry: {{alias: dev}}
+      targets: [{{kind: mlflow, port: 5001}}]
+    environments:
+      dev: {{}}
+"""
+
+
+def test_a_spec_served_through_another_answers_over_http(
+    applied: dict[str, Any], served: str
+) -> None:
+    repo = applied["repo"]
+    (repo / "specs" / "support-gateway.yaml").write_text(
+        textwrap.dedent(GATEWAY.format(base_url=f"{served}/v1"))
+    )
+    without = {k: v for k, v in os.environ.items() if k != "SUPPORT_BOT_KEY"}
+    missing = subprocess.run(
+        [sys.executable, "-m", "llmspec", "apply", "specs/support-gateway.yaml", "-e", "dev"],
+        cwd=repo, capture_output=True, text=True, env=without,
+    )  # fmt: skip
+    assert missing.returncode == 1
+    assert "LS616" in missing.stderr and "SUPPORT_BOT_KEY" in missing.stderr, missing.stderr
+    env = {**without, "SUPPORT_BOT_KEY": KEY}
+    done = subprocess.run(
+        [sys.executable, "-m", "llmspec", "apply", "specs/support-gateway.yaml", "-e", "dev"],
+        cwd=repo, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rouge_l >= 0.3" in done.stdout and "pass" in done.stdout
+
+    import mlflow
+
+    shown = llmspec("state", "show", "specs/support-gateway.yaml", "-e", "dev", "--json", cwd=repo)
+    state = json.loads(shown.stdout)
+    package = state["resources"]["package.support-gateway"]["outputs"]
+    assert package["tracking_uri"] == outputs(applied, "package.support-bot")["tracking_uri"]
+    mlflow.set_tracking_uri(package["tracking_uri"])
+    folder = Path(mlflow.artifacts.download_artifacts(package["model_uri"]))
+    app = json.loads((folder / "artifacts" / "app.json").read_text())
+    assert app["model"]["api_key"] == "SUPPORT_BOT_KEY"  # the secret's name, never its value
+    assert not any(KEY in p.read_text(errors="ignore") for p in folder.rglob("*") if p.is_file())
+    assert not (folder / "artifacts" / "model").exists()  # nothing to ship: the model is remote
+
+    port = free_port()
+    gateway = start(repo, "specs/support-gateway.yaml", port, env=env)
+    try:
+        body = {"dataframe_records": [{"question": QUESTION}]}
+        (answer,) = post(f"http://127.0.0.1:{port}/invocations", body, key=None)["predictions"]
+        assert answer["answer"] == "Only owners."
+        assert answer["tokens_in"] > 0 and answer["tokens_out"] > 0  # the served model's usage
+    finally:
+        gateway.terminate()
+        gateway.wait(timeout=30)
+    with socket.socket() as again:  # nothing listens any more: the server went with it
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
+        again.bind(("127.0.0.1", port))
+        again.listen()

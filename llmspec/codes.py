@@ -82,6 +82,8 @@ CODES: dict[str, str] = {
     "LS614": "nothing to roll back",
     "LS615": "nothing to serve, or the server did not start",
     "LS616": "a secret the model needs is not set",
+    "LS617": "batch prediction input, output or parameter not usable",
+    "LS618": "records failed in a batch prediction",
 }
 
 

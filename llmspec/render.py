@@ -45,6 +45,7 @@ def _environment() -> Any:
     )
     env.filters["to_yaml"] = to_yaml
     env.filters["to_json"] = to_json
+    env.filters["pyrepr"] = repr  # Python literals in rendered Python
     return env
 
 

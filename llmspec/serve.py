@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 
 from llmspec.diagnostics import SpecError, error
+from llmspec.promoted import promoted_model
 from llmspec.workspace import Workspace
 
 
@@ -37,33 +38,17 @@ def start(
     """Start the server and return once it is healthy (or raise with its last output). With
     ``api_key_env``, requests need that variable's value as their bearer token."""
     spec = ws.resolved.spec
-    registry = spec.serving.registry
-    promoted = None
-    if registry is not None:
-        promoted = ws.backend.read(ws.app, ws.env).resources.get(
-            f"promote.{ws.app}@{registry.alias}"
-        )
-    if registry is None or promoted is None:
-        raise SpecError(
-            [
-                error(
-                    "LS615",
-                    f"no version of `{ws.app}` is promoted in `{ws.env}` yet",
-                    hint=f"run `llmspec apply {ws.resolved.path} -e {ws.env}` first",
-                )
-            ]
-        )
+    model = promoted_model(ws)
     target = next((t for t in spec.serving.targets if t.kind == "mlflow"), None)
     host = host or (target.host if target is not None else "127.0.0.1")
     port = port or (target.port if target is not None else 5001)
     workers = target.workers if target is not None else 1
-    name = str(promoted.outputs["registered_name"])
-    model_uri = f"models:/{name}@{registry.alias}"
+    model_uri = model.uri
     env = {
         **os.environ,
-        "MLFLOW_TRACKING_URI": str(promoted.outputs["tracking_uri"]),
+        "MLFLOW_TRACKING_URI": model.tracking_uri,
         "LLMSPEC_MODEL_URI": model_uri,
-        "LLMSPEC_SERVED_NAME": name,
+        "LLMSPEC_SERVED_NAME": model.name,
     }
     env.pop("LLMSPEC_SERVER_API_KEY", None)
     if api_key_env:

@@ -15,6 +15,7 @@ from llmspec.cli import (
     explain_cmd,
     init_cmd,
     plan_cmd,
+    predict_cmd,
     query_cmd,
     render_cmd,
     rollback_cmd,
@@ -43,6 +44,7 @@ COMMANDS = {
     "state": state_cmd,
     "rollback": rollback_cmd,
     "serve": serve_cmd,
+    "predict": predict_cmd,
 }
 
 

@@ -10,13 +10,13 @@ comparison with this one.
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
-from llmspec.diagnostics import error
+from llmspec.diagnostics import SpecError, error
 from llmspec.evaluate.score import score_all
 from llmspec.evaluate.stats import aggregate_of, bootstrap, in_order
+from llmspec.package.load import load_app_model
 from llmspec.steps.base import Resource, RunContext, StepFailed
 from llmspec.tracking import experiment_for, quiet_mlflow
 
@@ -41,7 +41,10 @@ def run_eval(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     client = MlflowClient(tracking_uri=uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    model = _load(str(package["version_uri"]))
+    try:
+        model = load_app_model(str(package["version_uri"]))
+    except SpecError as exc:
+        raise StepFailed(list(exc.diagnostics)) from exc
     question = model.metadata.get_input_schema().inputs[0].name
     metrics = [m.model_dump(mode="json") for m in evaluation.metrics]
     values: dict[str, dict[str, float]] = {}
@@ -151,28 +154,6 @@ def run_eval(resource: Resource, ctx: RunContext) -> dict[str, Any]:
         "metrics": summary,
         "errors": failures,
     }
-
-
-def _load(uri: str) -> Any:
-    import mlflow
-
-    from llmspec.runtime.llm import MissingSecret
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return mlflow.pyfunc.load_model(uri)
-    except MissingSecret as exc:
-        raise StepFailed(
-            [
-                error(
-                    "LS616",
-                    f"{uri} cannot be evaluated: {exc}",
-                    hint="export it before `apply`; a served model reads it from the server's "
-                    "environment",
-                )
-            ]
-        ) from exc
 
 
 def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:

@@ -98,8 +98,32 @@ class DockerTarget(SpecModel):
     env: Env = Field(default_factory=dict, description="Environment variables.")
 
 
+class SparkTarget(SpecModel):
+    """A PySpark job applying the registered model to a table with `mlflow.pyfunc.spark_udf`:
+    batch inference for data that outgrows one machine (`llmspec predict` runs in process)."""
+
+    kind: Literal["spark"] = Field(description="A rendered PySpark batch-inference job.")
+    input: str | None = Field(
+        None,
+        description="Default input path (`--input` at submit time wins).",
+        examples=["s3://acme-data/support/questions/"],
+    )
+    output: str | None = Field(
+        None,
+        description="Default output path (`--output` at submit time wins); never overwritten.",
+        examples=["s3://acme-data/support/answers/"],
+    )
+    format: Literal["parquet", "json", "csv", "delta"] = Field(
+        "parquet", description="Format of the input and output."
+    )
+    partitions: PositiveInt | None = Field(
+        None, description="Repartition the input into this many tasks before predicting."
+    )
+
+
 Target = Annotated[
-    Union[MlflowTarget, KubernetesTarget, KServeTarget, DockerTarget], Field(discriminator="kind")
+    Union[MlflowTarget, KubernetesTarget, KServeTarget, DockerTarget, SparkTarget],
+    Field(discriminator="kind"),
 ]
 
 

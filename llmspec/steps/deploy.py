@@ -1,4 +1,5 @@
-"""`deploy.<target>`: serving manifests (Kubernetes, KServe, Dockerfile, MLflow server command)."""
+"""`deploy.<target>`: serving manifests (Kubernetes, KServe, Dockerfile, the local server's
+command) and the PySpark batch-inference job."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ TEMPLATES = {
     "kserve": "inferenceservice.yaml.j2",
     "docker": "Dockerfile.j2",
     "mlflow": "mlflow-serve.sh.j2",
+    "spark": "spark-predict.py.j2",
 }
 FILE_NAMES = {
     "kubernetes": "kubernetes.yaml",
     "kserve": "inferenceservice.yaml",
     "docker": "Dockerfile",
     "mlflow": "serve.sh",
+    "spark": "predict.py",
 }
 
 
@@ -51,6 +54,8 @@ class DeployStep(Step):
                 "alias": registry.alias if registry else None,
                 "labels": dict(spec.metadata.labels),
             }
+            if target.kind == "spark":  # the model's input columns
+                settings["inputs"] = _template_inputs(spec)
             # after, not deps: manifests name the registry alias, not a version, so promoting a
             # new version does not change them
             yield ResourceDecl(self.kind, name, config, (), (), (dep,), settings=settings)
@@ -75,6 +80,12 @@ class DeployStep(Step):
         for relative in resource.outputs.get("rendered", {}):
             (ctx.build_dir / relative).unlink(missing_ok=True)
         return True
+
+
+def _template_inputs(spec: Spec) -> list[str]:
+    from llmspec.steps.runtime_settings import prompt_settings
+
+    return list(prompt_settings(spec.prompts.model_dump(mode="json"))["inputs"])
 
 
 def _model_uri(target: dict[str, Any]) -> str:

@@ -22,12 +22,12 @@ def test_first_apply_creates_everything_then_nothing_changes(cli, project: Path)
     first = plan_json(cli)
     assert first["format_version"] == 1
     assert set(changed(first).values()) == {"create"}
-    assert len(first["changes"]) == 11
+    assert len(first["changes"]) == 12
     result = cli("apply", SPEC, "-e", "dev")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Apply complete: 11 of 11" in result.stdout
+    assert "Apply complete: 12 of 12" in result.stdout
     state = json.loads((project / ".llmspec/state/support-bot/dev/state.json").read_text())
-    assert len(state["resources"]) == 11
+    assert len(state["resources"]) == 12
     assert all(r["status"] == "complete" for r in state["resources"].values())
     assert (project / "build/support-bot/dev/deploy/kserve/inferenceservice.yaml").is_file()
     before = runs(project)
@@ -179,7 +179,7 @@ def test_journal_and_state_commands(cli) -> None:
     events = [e["event"] for e in json.loads(journal.stdout)]
     assert events == ["apply-started", "apply-finished"]
     listing = cli("state", "list").stdout
-    assert "support-bot  dev  serial 11  11 resource(s)" in listing
+    assert "support-bot  dev  serial 12  12 resource(s)" in listing
     one = json.loads(cli("state", "show", SPEC, "-e", "dev", "index.help_center").stdout)
     assert one["status"] == "complete" and one["files"]
 

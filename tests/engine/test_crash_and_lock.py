@@ -60,7 +60,7 @@ def test_kill_9_mid_step_then_apply_finishes_without_redoing(cli, project: Path)
     assert f"start {SLOW}" in rerun
     assert not any(line.endswith(("index.help_center",)) for line in rerun)
     state = json.loads(state_file.read_text())
-    assert len(state["resources"]) == 11
+    assert len(state["resources"]) == 12
     assert all(r["status"] == "complete" for r in state["resources"].values())
     journal = [
         json.loads(x)

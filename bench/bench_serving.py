@@ -5,20 +5,25 @@
 
 It needs an applied `specs/support-bot.yaml -e dev` (index, LoRA on the built-in tiny-gpt2,
 packaged, registered, promoted to `dev`): by default a copy of `specs/` in a temporary folder,
-applied first (about 2 minutes, timed on its own); `--repo PATH` keeps that copy at PATH, or
-reuses it when it is applied already, so that reruns take a minute or so.
+applied first (2 to 3 minutes, timed on its own); `--repo PATH` makes that copy at PATH and
+keeps it, or reuses it when it is applied already, so that a rerun takes about two minutes.
 
 1. per-request overhead of the pyfunc: `predict` on one record through MLflow's PyFuncModel
    (as the scoring server calls it) against the bare `Generator.generate` of the same model on
    the text that predict feeds it, with the same greedy settings; (predict - bare) / bare,
-   medians over the repeats (target <= 0.05). Measured twice: with every request generating
-   exactly --max-new-tokens tokens (EOS suppressed on the one model both sides share; the
-   headline), and as the model answers (tiny-gpt2 stops early, so the fixed costs weigh
-   more). The overhead is split into retrieval (query embedding + LanceDB search), prompt
-   rendering, token counting and MLflow's wrapper (schema and params checks);
-2. `llmspec serve` under loopback load: --requests POSTs to /invocations from a bounded pool
-   of --concurrency clients, then from one client: requests/s, p50/p95/p99 latency, errors,
-   and the client's p50 less the model's own `latency_ms` (HTTP + MLflow's scoring app).
+   from each question's median over the repeats (target <= 0.05). Measured twice: with every
+   request generating exactly --max-new-tokens tokens (EOS suppressed on the one model both
+   sides share; the headline), and as the model answers (tiny-gpt2 stops after a few tokens,
+   so the fixed costs weigh more). The overhead is split into retrieval (query embedding +
+   LanceDB search), prompt rendering, token counting, MLflow's wrapper (schema and params
+   checks) and the pyfunc's records in / DataFrame out; what is left is "unaccounted" (noise,
+   mostly: the generation varies by a few percent from call to call);
+2. `llmspec serve` under loopback load: --requests POSTs to /invocations from one client, then
+   from a bounded pool of --concurrency clients: requests/s, p50/p95/p99 latency, errors, the
+   client's p50 less the model's own `latency_ms` (HTTP, MLflow's scoring app and waiting for
+   a thread), and the throughput gained by the concurrency.
+
+--threads (default 1) sets torch's threads here and in the server (OMP_NUM_THREADS).
 """
 
 from __future__ import annotations
@@ -96,9 +101,10 @@ def questions(repo: Path) -> list[str]:
     return [json.loads(line)["question"] for line in lines if line.strip()]
 
 
-def timed(call: Callable[[], Any]) -> tuple[float, Any]:
+def timed(call: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    """(milliseconds, result) of ``call(*args, **kwargs)``."""
     began = time.perf_counter()
-    result = call()
+    result = call(*args, **kwargs)
     return (time.perf_counter() - began) * 1000, result
 
 
@@ -117,10 +123,11 @@ def overhead(outputs: dict[str, Any], asked: list[str], args: argparse.Namespace
     torch.set_num_threads(args.threads)
     mlflow.set_tracking_uri(outputs["tracking_uri"])
     mlflow.set_registry_uri(outputs["tracking_uri"])
-    # MLflow's notices about predict's type hints, given as the class is defined (MLflow resets
-    # the filters the pyfunc module sets for them)
+    # MLflow's notices about predict's type hints, given as the pyfunc class is defined (and
+    # again as loading the model imports its code): MLflow sets its own filter around them, so
+    # only not showing them keeps them quiet
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.showwarning = lambda *args, **kwargs: None
         from llmspec.runtime.pyfunc import bounded
 
         began = time.perf_counter()
@@ -160,11 +167,17 @@ def overhead(outputs: dict[str, Any], asked: list[str], args: argparse.Namespace
     wrapped, unwrapped = [], []
     for i in range(20 * len(asked)):
         data = frame(asked[i % len(asked)])
-        wrapped.append(timed(lambda d=data: model.predict(d, params=params))[0])
-        unwrapped.append(timed(lambda d=data: app.predict(None, d, params))[0])
+        wrapped.append(timed(model.predict, data, params=params)[0])
+        unwrapped.append(timed(app.predict, None, data, params)[0])
     del app.answer
     mlflow_cost, pyfunc_cost = statistics.median(wrapped), statistics.median(unwrapped)
     mlflow_cost -= pyfunc_cost
+
+    def render(question: str, hits: Any) -> str:
+        return model_input(chat.tokenizer, app.prompt.render({"question": question}, hits))
+
+    def counting(text: str, reply: str) -> int:  # the pyfunc's tokens_in and tokens_out
+        return int(chat.count(text) + chat.count(reply))
 
     def measure(label: str) -> None:
         for i in range(args.warmup):
@@ -182,26 +195,17 @@ def overhead(outputs: dict[str, Any], asked: list[str], args: argparse.Namespace
                 # alternate which side goes first, so that neither always runs second
                 for side in ("predict", "bare") if round_ % 2 == 0 else ("bare", "predict"):
                     if side == "predict":
-                        elapsed, row = timed(lambda q=question: predict(q))
+                        elapsed, row = timed(predict, question)
                     else:
-                        elapsed, reply = timed(lambda q=question: bare(q))
+                        elapsed, reply = timed(bare, question)
                     samples.setdefault(side, []).append(elapsed)
-                samples.setdefault("retrieval", []).append(
-                    timed(lambda q=question: app.retriever.search(q))[0]
-                )
-                samples.setdefault("embedding", []).append(
-                    timed(lambda q=question: app.retriever.embedder.encode([q]))[0]
-                )
-                samples.setdefault("render", []).append(
-                    timed(
-                        lambda q=question, h=hits: model_input(
-                            chat.tokenizer, app.prompt.render({"question": q}, h)
-                        )
-                    )[0]
-                )
-                samples.setdefault("counting", []).append(
-                    timed(lambda t=text, r=reply: chat.count(t) + chat.count(r))[0]
-                )
+                for part, call, given in (
+                    ("retrieval", app.retriever.search, (question,)),
+                    ("embedding", app.retriever.embedder.encode, ([question],)),
+                    ("render", render, (question, hits)),
+                    ("counting", counting, (text, reply)),
+                ):
+                    samples.setdefault(part, []).append(timed(call, *given)[0])
                 assert row is not None
                 same = same and row["answer"] == reply
                 tokens[question] = (int(row["tokens_out"]), chat.count(reply))

@@ -50,6 +50,7 @@ CODES: dict[str, str] = {
     "LS414": "metric plug-in module not found",
     "LS415": "corpus format not supported",
     "LS416": "chunks longer than the embedding model reads",
+    "LS417": "repeated samples of greedy decoding",
     "LS420": "fine-tuning a model served only through an API",
     "LS421": "precision or quantization the target cannot run",
     "LS422": "setting ignored by the chosen method",

@@ -66,6 +66,17 @@ def check_metrics(ctx: CheckContext) -> Iterator[Diagnostic]:
                 hint="set `serving.registry`, or drop the comparison gate",
                 related=ctx.related("the registry is turned off here", "serving", "registry"),
             )
+        if gate.repeats > 1 and ctx.spec.model.generation.temperature == 0:
+            yield warning(
+                "LS417",
+                f"the gate samples each example {gate.repeats} times, but decoding is greedy "
+                "(temperature 0): every sample is the same answer",
+                ctx.span("evaluation", "gates", i, "repeats"),
+                hint="set `model.generation.temperature` above 0, or drop `repeats`",
+                related=ctx.related(
+                    "temperature is set here", "model", "generation", "temperature"
+                ),
+            )
 
 
 def _module_in_repo(ctx: CheckContext, module: str) -> bool:

@@ -1,13 +1,14 @@
 """Gates: thresholds on a metric's estimate (point or confidence bound, per slice, with a
-minimum number of examples) and comparisons with the version an alias points at (the paired
-difference on the same examples). All must hold before promotion."""
+minimum number of examples), pass rates over repeated samples, and comparisons with the version
+an alias points at (the paired difference on the same examples). All must hold before
+promotion."""
 
 from __future__ import annotations
 
 import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from llmspec.evaluate.stats import Estimate, aggregate_of, bootstrap, in_order, paired_difference
@@ -32,11 +33,13 @@ class GateResult:
 
 @dataclass(frozen=True)
 class Scores:
-    """Per-example scores of one model version: metric -> example id -> value, and each
-    example's slice values (record field -> value)."""
+    """Per-example scores of one model version: metric -> example id -> value (the mean over
+    its samples), each example's slice values (record field -> value), and, when the evaluation
+    sampled each example more than once, every sample's value."""
 
     values: Mapping[str, Mapping[str, float]]
     slices: Mapping[str, Mapping[str, str]]
+    samples: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
 
 
 def check(
@@ -57,6 +60,17 @@ def check(
     label = f"{metric} {op} {threshold:g}" + (
         f" (by {gate['slice_by']})" if gate.get("slice_by") else ""
     )
+    repeats = int(gate.get("repeats", 1))
+    if repeats > 1:  # each example's share of samples that hold, against the pass rate
+        required = float(gate["pass_rate"] if gate.get("pass_rate") is not None else 1.0)
+        drawn = scores.samples.get(metric, {})
+        per_example = {
+            k: sum(OPS[op](v, threshold) for v in drawn[k][:repeats]) / len(drawn[k][:repeats])
+            for k in per_example
+            if drawn.get(k)
+        }
+        label += f", pass rate over {repeats} samples"
+        op, threshold, metric = ">=", required, "pass_rate"
     groups = {"": per_example}
     if gate.get("slice_by"):
         groups = {}

@@ -87,7 +87,7 @@ def _alias_version(client: Any, name: str, alias: str) -> str | None:
 
 def _scores(path: Path) -> Scores:
     data = json.loads(path.read_text(encoding="utf-8"))
-    return Scores(data["values"], data.get("slices", {}))
+    return Scores(data["values"], data.get("slices", {}), data.get("samples", {}))
 
 
 def _champion_scores(client: Any, name: str, alias: str, ours: str) -> Scores | None:

@@ -64,7 +64,7 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
         {
             "MLFLOW_TRACKING_URI": run.client.tracking_uri,
             "MLFLOW_RUN_ID": run.run_id,
-            "LLMSPEC_CACHE": str(_cache(ctx)),
+            "LLMSPEC_CACHE": str(ctx.cache_dir),
             "OMP_NUM_THREADS": _threads(job),
         },
         work / "train.log",
@@ -181,18 +181,13 @@ def _threads(job: dict[str, Any]) -> str:
     return str(max(1, (os.cpu_count() or 1) // processes))
 
 
-def _cache(ctx: RunContext) -> Path:
-    """Built and converted models; LLMSPEC_CACHE shares one cache between repositories."""
-    return Path(os.environ.get("LLMSPEC_CACHE") or ctx.repo_root / ".llmspec" / "cache")
-
-
 def _base_model(job: dict[str, Any], ctx: RunContext, examples: Sequence[Any]) -> Path:
     from llmspec.runtime.models import ModelUnavailable, model_folder
     from llmspec.runtime.sft_prepare import tokenizer_texts
 
     try:
         return model_folder(
-            job["model"], ctx.spec_dir, _cache(ctx) / "models", lambda: tokenizer_texts(examples)
+            job["model"], ctx.spec_dir, ctx.cache_dir / "models", lambda: tokenizer_texts(examples)
         )
     except ModelUnavailable as exc:
         raise StepFailed([error("LS610", str(exc), hint=exc.hint)]) from exc

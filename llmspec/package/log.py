@@ -21,9 +21,8 @@ from typing import Any
 
 from llmspec.diagnostics import error
 from llmspec.gitinfo import head_commit
-from llmspec.secrets import SecretRef
 from llmspec.steps.base import Resource, RunContext, StepFailed
-from llmspec.steps.runtime_settings import prompt_settings, retrieval_settings
+from llmspec.steps.runtime_settings import model_settings, prompt_settings, retrieval_settings
 from llmspec.tracking import experiment_for, quiet_mlflow, tracking_uri
 
 REQUIREMENTS = (
@@ -185,11 +184,7 @@ def _model_folders(resource: Resource, ctx: RunContext) -> dict[str, Path]:
         t.template or "" for t in ctx.spec.prompts.templates.values()
     ]
     try:
-        return {
-            "model": model_folder(
-                model, ctx.spec_dir, ctx.repo_root / ".llmspec" / "cache" / "models", lambda: texts
-            )
-        }
+        return {"model": model_folder(model, ctx.spec_dir, ctx.cache_dir / "models", lambda: texts)}
     except ModelUnavailable as exc:
         raise StepFailed([error("LS610", str(exc), hint=exc.hint)]) from exc
 
@@ -207,30 +202,8 @@ def _app_config(resource: Resource, ctx: RunContext, prompt: dict[str, Any]) -> 
         "prompt": prompt,
         "generation": model.get("generation", {}),
         "limits": resource.config["limits"],
-        "model": _model_config(model),
+        "model": model_settings(model),
         "retrieval": retrieval,
-    }
-
-
-def _model_config(model: Mapping[str, Any]) -> dict[str, Any]:
-    """What the runtime needs to call the model; an API key only as its secret's name."""
-    if model["source"] != "openai-compatible":
-        return {"source": model["source"], "dtype": model.get("dtype", "auto")}
-
-    def endpoint(e: Mapping[str, Any]) -> dict[str, Any]:
-        key = e.get("api_key")
-        return {
-            "base_url": e["base_url"],
-            "id": e["id"],
-            "api_key": str(SecretRef.parse(key).name) if key else None,
-        }
-
-    return {
-        "source": "openai-compatible",
-        **endpoint(model),
-        "fallbacks": [endpoint(f) for f in model.get("fallbacks", [])],
-        "timeout_s": model.get("timeout_s", 60.0),
-        "max_retries": model.get("max_retries", 2),
     }
 
 

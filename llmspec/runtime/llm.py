@@ -58,6 +58,23 @@ class LocalChat:
     def count(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def choice_probabilities(
+        self, messages: Sequence[Message], choices: Sequence[str]
+    ) -> list[float]:
+        """The model's probability of answering with each choice, renormalised over the
+        choices: one forward pass on the first token of each (choices must differ there)."""
+        import torch
+
+        text = model_input(self.tokenizer, messages)
+        ids = [self.tokenizer(c, add_special_tokens=False)["input_ids"][0] for c in choices]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"the choices {list(choices)} share a first token")
+        encoded = self.tokenizer(text, return_tensors="pt", add_special_tokens=False)
+        with torch.no_grad():
+            logits = self.generator.model(**encoded.to(self.generator.device)).logits[0, -1]
+        picked = torch.softmax(logits[ids].float(), dim=-1)
+        return [float(p) for p in picked]
+
 
 @dataclass(frozen=True)
 class Endpoint:

@@ -131,7 +131,9 @@ class Gate(SpecModel):
         "generation; the gate uses the pass rate over them.",
     )
     pass_rate: Fraction | None = Field(
-        None, description="With `repeats`: share of samples that must pass."
+        None,
+        description="With `repeats`: share of an example's samples that must hold the "
+        "threshold, on average over the examples (default 1: all).",
     )
 
     @model_validator(mode="after")
@@ -143,6 +145,8 @@ class Gate(SpecModel):
                 )
             if self.max_regression is not None:
                 raise invalid("`max_regression` only applies with `compare`", "max_regression")
+            if self.pass_rate is not None and self.repeats == 1:
+                raise invalid("`pass_rate` applies with `repeats` above 1", "pass_rate")
         elif self.op is not None or self.value is not None:
             raise invalid(
                 "a `compare` gate takes `max_regression`, not `op`/`value`",

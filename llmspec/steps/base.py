@@ -8,6 +8,7 @@ the dependencies), *runs* one resource (returning its outputs), and may *render*
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +96,11 @@ class RunContext:
     previous: ResourceState | None = None  # this resource's last record in this environment
     log: Callable[[str], None] = print
     progress: Callable[[int, int], None] = lambda done, total: None
+
+    @property
+    def cache_dir(self) -> Path:
+        """Built and converted models; LLMSPEC_CACHE shares one cache between repositories."""
+        return Path(os.environ.get("LLMSPEC_CACHE") or self.repo_root / ".llmspec" / "cache")
 
     def relative(self, path: Path) -> str:
         """A path as outputs record it: relative to the repository root when inside it, so

@@ -1,4 +1,4 @@
-"""The spec's prompt and retrieval as the plain data the runtime reads (the fine-tune's job
+"""The spec's prompt, retrieval and model as the plain data the runtime reads (the fine-tune's job
 file, the packaged model's `app.json`): one shape, so training and serving agree."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from llmspec.secrets import SecretRef
 from llmspec.spec import Spec
 
 
@@ -39,4 +40,27 @@ def retrieval_settings(spec: Spec) -> dict[str, Any] | None:
         "nprobes": store.index.nprobes,
         "refine_factor": store.index.refine_factor,
         "metric": store.index.metric,
+    }
+
+
+def model_settings(model: Mapping[str, Any]) -> dict[str, Any]:
+    """What the runtime needs to call a `model` section (dumped as JSON): for an endpoint, its
+    address, fallbacks and the *name* of its API-key secret, never a value."""
+    if model["source"] != "openai-compatible":
+        return {"source": model["source"], "dtype": model.get("dtype", "auto")}
+
+    def endpoint(e: Mapping[str, Any]) -> dict[str, Any]:
+        key = e.get("api_key")
+        return {
+            "base_url": e["base_url"],
+            "id": e["id"],
+            "api_key": str(SecretRef.parse(key).name) if key else None,
+        }
+
+    return {
+        "source": "openai-compatible",
+        **endpoint(model),
+        "fallbacks": [endpoint(f) for f in model.get("fallbacks", [])],
+        "timeout_s": model.get("timeout_s", 60.0),
+        "max_retries": model.get("max_retries", 2),
     }

@@ -106,3 +106,34 @@ def test_the_table_shows_every_gate() -> None:
     text = table(results)
     assert text.splitlines()[0].split() == ["gate", "value", "threshold", "result"]
     assert "rouge_l >= 0.3" in text and "pass" in text and "FAIL" in text
+
+
+def sampled(per_example: list[list[float]]) -> Scores:
+    ids = [f"golden:{i}" for i in range(len(per_example))]
+    return Scores(
+        {"rouge_l": {i: sum(v) / len(v) for i, v in zip(ids, per_example, strict=True)}},
+        {},
+        {"rouge_l": dict(zip(ids, per_example, strict=True))},
+    )
+
+
+def test_a_pass_rate_over_repeated_samples() -> None:
+    # two of three samples hold on every example: a pass rate of 2/3 each
+    drawn = sampled([[0.5, 0.1, 0.6], [0.4, 0.9, 0.0], [0.0, 0.35, 0.8]] * 4)
+    gate = {"metric": "rouge_l", "op": ">=", "value": 0.3, "repeats": 3, "pass_rate": 0.6}
+    result = check(gate, drawn, None)
+    assert result.passed and result.value == pytest.approx(2 / 3)
+    assert (
+        result.gate == "rouge_l >= 0.3, pass rate over 3 samples" and result.threshold == ">= 0.6"
+    )
+    assert not check({**gate, "pass_rate": 0.7}, drawn, None).passed
+    assert not check({**gate, "pass_rate": None}, drawn, None).passed  # default: every sample
+    # the mean of each example's samples clears 0.3 (0.4, 0.43, 0.38): a plain gate passes
+    assert check({"metric": "rouge_l", "op": ">=", "value": 0.3}, drawn, None).passed
+
+
+def test_a_pass_rate_reads_only_the_gates_own_number_of_samples() -> None:
+    drawn = sampled([[0.5, 0.5, 0.0, 0.0]] * 5)
+    gate = {"metric": "rouge_l", "op": ">=", "value": 0.3, "repeats": 2, "pass_rate": 1.0}
+    assert check(gate, drawn, None).passed
+    assert not check({**gate, "repeats": 4}, drawn, None).passed

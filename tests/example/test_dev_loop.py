@@ -209,3 +209,39 @@ def test_rollback_moves_the_alias_back_to_the_previous_version(applied: dict[str
     assert str(client.get_model_version_by_alias("support-bot", "dev").version) == before
     journal = llmspec("state", "show", "specs/support-bot.yaml", "-e", "dev", "--journal", cwd=repo)
     assert "rollback" in journal.stdout
+
+
+def test_a_pass_rate_gate_samples_each_example_and_is_held_over_the_samples(
+    applied: dict[str, Any], tmp_path: Path
+) -> None:
+    """Sampled decoding, three samples per example, a pass rate no model reaches: the gate
+    table shows the pass rate, and the alias stays."""
+    from mlflow import MlflowClient
+
+    repo = applied["repo"]
+    client = MlflowClient(tracking_uri=outputs(applied, "package.support-bot")["tracking_uri"])
+    before = str(client.get_model_version_by_alias("support-bot", "dev").version)
+    failed = llmspec(
+        "apply", "specs/support-bot.yaml", "-e", "dev",
+        "--set", "+model.generation={temperature: 0.8}",
+        "--set", "evaluation.gates.0.value=0.95",
+        "--set", "+evaluation.gates.0.repeats=3",
+        "--set", "+evaluation.gates.0.pass_rate=1.0",
+        cwd=repo,
+    )  # fmt: skip
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "rouge_l >= 0.95, pass rate over 3 samples" in failed.stdout and "LS613" in failed.stderr
+    assert str(client.get_model_version_by_alias("support-bot", "dev").version) == before
+    shown = llmspec("state", "show", "specs/support-bot.yaml", "-e", "dev", "--json", cwd=repo)
+    evaluated = json.loads(shown.stdout)["resources"]["eval.support-bot"]["outputs"]
+    assert evaluated["repeats"] == 3
+    scores = json.loads((repo / evaluated["scores_file"]).read_text())
+    assert {len(v) for v in scores["samples"]["rouge_l"].values()} == {3}
+    local = client.download_artifacts(evaluated["run_id"], "eval/golden.json", str(tmp_path))
+    table = json.loads(Path(local).read_text())  # MLflow's table: columns and rows
+    samples = [row[table["columns"].index("sample")] for row in table["data"]]
+    assert len(samples) == 30 and sorted(set(samples)) == [0, 1, 2]
+    answers: dict[str, set[str]] = {}
+    for row in table["data"]:
+        answers.setdefault(row[0], set()).add(row[table["columns"].index("answer")])
+    assert any(len(a) > 1 for a in answers.values())  # sampled, not three greedy copies

@@ -123,7 +123,14 @@ GATEWAY = """\
         ask: {{template: "{{{{ question }}}}", inputs: [question]}}
     evaluation:
       datasets: {{golden: data/support-bot/eval.jsonl}}
-      metrics: [rouge_l, latency_p95_ms]
+      metrics:
+        - rouge_l
+        - latency_p95_ms
+        - name: same_as_reference
+          judge:
+            model: {{source: builtin, id: smollm2-135m-instruct}}
+            rubric: Does the answer say what the reference answer says? 2 means yes, 1 no.
+            scale: 2
       gates:
         - {{metric: rouge_l, op: ">=", value: 0.3, min_examples: 10}}
     serving:
@@ -135,13 +142,14 @@ GATEWAY = """\
 
 
 def test_a_spec_served_through_another_answers_over_http(
-    applied: dict[str, Any], served: str
+    applied: dict[str, Any], served: str, model_cache: Path
 ) -> None:
     repo = applied["repo"]
     (repo / "specs" / "support-gateway.yaml").write_text(
         textwrap.dedent(GATEWAY.format(base_url=f"{served}/v1"))
     )
     without = {k: v for k, v in os.environ.items() if k != "SUPPORT_BOT_KEY"}
+    without["LLMSPEC_CACHE"] = str(model_cache)  # the judge's converted model, shared
     missing = subprocess.run(
         [sys.executable, "-m", "llmspec", "apply", "specs/support-gateway.yaml", "-e", "dev"],
         cwd=repo, capture_output=True, text=True, env=without,
@@ -161,6 +169,8 @@ def test_a_spec_served_through_another_answers_over_http(
     shown = llmspec("state", "show", "specs/support-gateway.yaml", "-e", "dev", "--json", cwd=repo)
     state = json.loads(shown.stdout)
     package = state["resources"]["package.support-gateway"]["outputs"]
+    judged = state["resources"]["eval.support-gateway"]["outputs"]["metrics"]["same_as_reference"]
+    assert judged["n"] == 10 and 0.0 <= judged["low"] <= judged["value"] <= judged["high"] <= 1.0
     assert package["tracking_uri"] == outputs(applied, "package.support-bot")["tracking_uri"]
     mlflow.set_tracking_uri(package["tracking_uri"])
     folder = Path(mlflow.artifacts.download_artifacts(package["model_uri"]))

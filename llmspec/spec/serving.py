@@ -58,7 +58,9 @@ class _Cluster(SpecModel):
     replicas: Replicas = section("Replica range.")
     resources: Resources = section("Per-replica resources.")
     image: str | None = Field(
-        None, description="Serving image (default: built from the rendered Dockerfile)."
+        None,
+        description="Serving image (default: `<app>:latest`, the tag the docker target's "
+        "`build.sh` gives).",
     )
     env: Env = Field(
         default_factory=dict, description="Environment variables; secrets become `secretKeyRef`s."
@@ -89,13 +91,15 @@ class KServeTarget(_Cluster):
 
 
 class DockerTarget(SpecModel):
-    """A Dockerfile that serves the model with the MLflow server."""
+    """A serving image: `build.sh` runs MLflow's Dockerfile generator on the alias's version
+    (MLflow's scoring server on port 8080), adds the environment, and builds."""
 
-    kind: Literal["docker"] = Field(description="A container image definition.")
+    kind: Literal["docker"] = Field(description="A container image of the model server.")
     image: str | None = Field(None, description="Image name to tag.", examples=["acme/support-bot"])
-    base_image: str = Field("python:3.11-slim", description="Base image.")
-    port: Port = Field(8080, description="Port.")
-    env: Env = Field(default_factory=dict, description="Environment variables.")
+    env: Env = Field(
+        default_factory=dict,
+        description="Environment variables; secrets are passed at run time, never baked in.",
+    )
 
 
 class SparkTarget(SpecModel):

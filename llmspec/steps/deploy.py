@@ -1,5 +1,5 @@
-"""`deploy.<target>`: serving manifests (Kubernetes, KServe, Dockerfile, the local server's
-command) and the PySpark batch-inference job."""
+"""`deploy.<target>`: serving manifests (Kubernetes, KServe), the image build (MLflow's
+Dockerfile generator), the local server's command and the PySpark batch-inference job."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from llmspec.steps.base import DeclareContext, Resource, ResourceDecl, RunContex
 TEMPLATES = {
     "kubernetes": "kubernetes.yaml.j2",
     "kserve": "inferenceservice.yaml.j2",
-    "docker": "Dockerfile.j2",
+    "docker": "docker-build.sh.j2",
     "mlflow": "mlflow-serve.sh.j2",
     "spark": "spark-predict.py.j2",
 }
 FILE_NAMES = {
     "kubernetes": "kubernetes.yaml",
     "kserve": "inferenceservice.yaml",
-    "docker": "Dockerfile",
+    "docker": "build.sh",
     "mlflow": "serve.sh",
     "spark": "predict.py",
 }

@@ -84,8 +84,8 @@ def test_manifests_are_valid(project: Path) -> None:
 
 def test_secrets_are_references_in_manifests(project: Path) -> None:
     files = render(project, "docs-assistant", "prod", project / "out")
-    dockerfile = files["deploy/docker/Dockerfile"].decode()
-    assert "PROVIDER_API_KEY is a secret" in dockerfile
+    build = files["deploy/docker/build.sh"].decode()
+    assert "PROVIDER_API_KEY is a secret" in build and "ENV PROVIDER_API_KEY" not in build
     package = json.loads(files["package/model.json"])
     assert package["model"]["api_key"] == "${secret:PROVIDER_API_KEY}"
 

@@ -1,5 +1,5 @@
 # Rendered by llmspec for support-bot: batch inference with models:/support-bot@dev.
-# Inputs digest: sha256:65aeea699d85fe377eff087933bab4f76a6f5890a238d9d01be151842a228fb6
+# Inputs digest: sha256:7f1edd928da096357f79a66871738ee84c5375d9418f754efc9d0d0c04f10d27
 """Apply models:/support-bot@dev to a table on Spark with mlflow.pyfunc.spark_udf.
 
     MLFLOW_TRACKING_URI=<the registry> spark-submit predict.py [--input PATH] [--output PATH]

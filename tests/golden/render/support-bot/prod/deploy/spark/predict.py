@@ -1,5 +1,5 @@
 # Rendered by llmspec for support-bot: batch inference with models:/support-bot@champion.
-# Inputs digest: sha256:584b11f96af220f250e89bb1cbc8bc255d4cc6f28f66ee734fccb9dc91260ed7
+# Inputs digest: sha256:6e9b575eba97ed97a75cff86eb5e28c633238a8e96270d8f333549e813b8ff29
 """Apply models:/support-bot@champion to a table on Spark with mlflow.pyfunc.spark_udf.
 
     MLFLOW_TRACKING_URI=<the registry> spark-submit predict.py [--input PATH] [--output PATH]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,8 @@ def test_render_is_golden_and_deterministic(
     second = render(project, spec, env, project / "out2")
     assert first == second  # same spec, same bytes
     golden = GOLDEN / spec / env
-    if update_golden:
+    if update_golden:  # the folder becomes exactly what was rendered: stale files go
+        shutil.rmtree(golden, ignore_errors=True)
         for relative, data in first.items():
             (golden / relative).parent.mkdir(parents=True, exist_ok=True)
             (golden / relative).write_bytes(data)

@@ -17,8 +17,8 @@ import mlflow
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-MODEL_URI = "models:/support-bot@dev"
-INPUTS = ["question"]
+MODEL_URI = 'models:/support-bot@dev'
+INPUTS = ['question']
 RESULT = (
     "answer string, sources array<string>, latency_ms double, tokens_in bigint, tokens_out bigint"
 )
@@ -28,10 +28,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", default=None, required=True)
     parser.add_argument("--output", default=None, required=True)
-    parser.add_argument("--format", default="parquet")
+    parser.add_argument("--format", default='parquet')
     parser.add_argument("--partitions", type=int, default=None)
     args = parser.parse_args(argv)
-    spark = SparkSession.builder.appName("llmspec-support-bot-predict").getOrCreate()
+    spark = SparkSession.builder.appName('llmspec-support-bot-predict').getOrCreate()
     predict = mlflow.pyfunc.spark_udf(spark, MODEL_URI, result_type=RESULT, env_manager="local")
     frame = spark.read.format(args.format).load(args.input)
     if args.partitions:

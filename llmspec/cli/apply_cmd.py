@@ -15,6 +15,7 @@ from llmspec.cli.common import (
     resolve_or_report,
     use_color,
 )
+from llmspec.pipeline import display_path
 
 HELP = "build, update or reuse what the plan says, in dependency order, resumably"
 EXAMPLES = """examples:
@@ -114,4 +115,34 @@ def run(args: argparse.Namespace) -> int:
         f"Apply {'complete' if result.ok else 'failed'}: {done} of {len(result.outcomes)} "
         f"changes applied. ({summary(result.plan)})"
     )
+    if result.ok:
+        for line in where_to_look(workspace, args.spec):
+            print(line)
     return 0 if result.ok else 1
+
+
+def where_to_look(ws: Any, spec_arg: str) -> list[str]:
+    """What apply made and how to look at it: the promoted model, serving it, MLflow's UI, the
+    rendered files."""
+    resources = ws.backend.read(ws.app, ws.env).resources
+    lines = ["", "Where to look:"]
+    registry = ws.resolved.spec.serving.registry
+    promoted = resources.get(f"promote.{ws.app}@{registry.alias}") if registry else None
+    tracking = next(
+        (str(r.outputs["tracking_uri"]) for r in resources.values() if "tracking_uri" in r.outputs),
+        None,
+    )
+    if promoted is not None:
+        name, version = promoted.outputs["registered_name"], promoted.outputs["version"]
+        target = next((t for t in ws.resolved.spec.serving.targets if t.kind == "mlflow"), None)
+        url = f"http://{target.host}:{target.port}" if target else "http://127.0.0.1:5001"
+        lines += [
+            f"  model    models:/{name}@{registry.alias} (version {version})",
+            f"  serve    llmspec serve {spec_arg} -e {ws.env}   "
+            f"then POST {url}/invocations or {url}/v1/chat/completions",
+        ]
+    if tracking is not None:
+        lines.append(f"  runs     mlflow ui --backend-store-uri {tracking}")
+    if ws.build_dir.is_dir():
+        lines.append(f"  files    {display_path(ws.build_dir)}/")
+    return lines if len(lines) > 2 else []

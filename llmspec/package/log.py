@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import tempfile
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -67,23 +66,21 @@ def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
             experiment_id=experiment, run_name=resource.address, tags=lineage
         ) as run:
             runtime = Path(__file__).resolve().parents[1] / "runtime"
-            with warnings.catch_warnings():  # MLflow reading predict's type hints (for mypy)
-                warnings.simplefilter("ignore", UserWarning)
-                info = mlflow.pyfunc.log_model(
-                    name="model",
-                    python_model=str(runtime / "pyfunc_model.py"),
-                    artifacts=artifacts,
-                    code_paths=[str(runtime.parent)],  # llmspec itself, beside the model
-                    signature=signature(
-                        prompt["inputs"],
-                        resource.config["model"].get("generation", {}),
-                        spec.serving.limits,
-                    ),
-                    input_example=example,
-                    pip_requirements=pinned(
-                        ("openai",) if spec.model.source == "openai-compatible" else ()
-                    ),
-                )
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(runtime / "pyfunc_model.py"),
+                artifacts=artifacts,
+                code_paths=[str(runtime.parent)],  # llmspec itself, beside the model
+                signature=signature(
+                    prompt["inputs"],
+                    resource.config["model"].get("generation", {}),
+                    spec.serving.limits,
+                ),
+                input_example=example,
+                pip_requirements=pinned(
+                    ("openai",) if spec.model.source == "openai-compatible" else ()
+                ),
+            )
     card = spec.metadata.card
     description = spec.metadata.description or ""
     if not _exists(client, name):

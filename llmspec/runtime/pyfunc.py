@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,6 @@ from mlflow.pyfunc.model import PythonModel
 from llmspec.runtime.prompting import AppPrompt
 
 OVERRIDABLE = ("max_new_tokens", "temperature", "top_p")
-# the model's schema is its logged signature; MLflow's reading of `predict`'s type hints
-# (which are for mypy) only produces warnings
-warnings.filterwarnings("ignore", message=".*Type hint used in the model's predict function")
-warnings.filterwarnings("ignore", message=".*Failed to infer signature from type hint")
 
 
 def bounded(
@@ -52,6 +47,10 @@ def bounded(
 
 
 class LLMAppModel(PythonModel):
+    # the input schema is the signature logged with the model; MLflow's reading of predict's
+    # type hints (which are for mypy) would only warn, with or without them
+    _skip_type_hint_validation = True
+
     def load_context(self, context: Any) -> None:
         from llmspec.runtime.embedding import quiet_libraries
 
@@ -99,10 +98,17 @@ def _records(model_input: Any) -> list[dict[str, Any]]:
     if hasattr(model_input, "to_dict"):
         return list(model_input.to_dict(orient="records"))
     if isinstance(model_input, Mapping):  # columns: {"question": [...]} or one record
-        columns = {k: v if isinstance(v, list | tuple) else [v] for k, v in model_input.items()}
+        columns = {k: _column(v) for k, v in model_input.items()}
         count = max((len(v) for v in columns.values()), default=0)
         return [{k: v[i] for k, v in columns.items() if i < len(v)} for i in range(count)]
     return [dict(r) if isinstance(r, Mapping) else {"question": str(r)} for r in model_input]
+
+
+def _column(value: Any) -> list[Any]:
+    """A column's values: MLflow hands lists over as numpy arrays; a lone value is one row."""
+    if isinstance(value, str | bytes) or not hasattr(value, "__len__"):
+        return [value]
+    return list(value)
 
 
 def _retriever(settings: dict[str, Any] | None) -> Any:

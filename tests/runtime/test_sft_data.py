@@ -239,3 +239,18 @@ def test_request_overrides_stay_within_the_limits() -> None:
     assert bounded(defaults, None, limits)["max_new_tokens"] == 64
     asked = bounded(defaults, {"max_new_tokens": 100_000, "temperature": 5, "top_p": 0}, limits)
     assert (asked["max_new_tokens"], asked["temperature"], asked["top_p"]) == (128, 1.0, 0.01)
+
+
+def test_the_pyfunc_reads_every_input_shape_mlflow_hands_it() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from llmspec.runtime.pyfunc import _records
+
+    question = "Who can change the billing contact?"
+    expected = [{"question": question}]
+    assert _records(pd.DataFrame({"question": [question]})) == expected
+    assert _records({"question": np.array([question])}) == expected  # MLflow's lists
+    assert _records({"question": [question]}) == expected
+    assert _records({"question": question}) == expected
+    assert _records([{"question": question}]) == expected

@@ -132,8 +132,9 @@ def where_to_look(ws: Any, spec_arg: str) -> list[str]:
         (str(r.outputs["tracking_uri"]) for r in resources.values() if "tracking_uri" in r.outputs),
         None,
     )
-    if promoted is not None:
-        name, version = promoted.outputs["registered_name"], promoted.outputs["version"]
+    name = promoted.outputs.get("registered_name") if promoted is not None else None
+    if registry is not None and name is not None:
+        version = promoted.outputs.get("version")  # type: ignore[union-attr]
         target = next((t for t in ws.resolved.spec.serving.targets if t.kind == "mlflow"), None)
         url = f"http://{target.host}:{target.port}" if target else "http://127.0.0.1:5001"
         lines += [

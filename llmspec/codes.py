@@ -85,6 +85,8 @@ CODES: dict[str, str] = {
     "LS616": "a secret the model needs is not set",
     "LS617": "batch prediction input, output or parameter not usable",
     "LS618": "records failed in a batch prediction",
+    "LS619": "feedback cannot be recorded",
+    "LS620": "monitoring window not understood",
 }
 
 

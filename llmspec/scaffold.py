@@ -75,3 +75,57 @@ def scaffold(
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     return list(rendered)
+
+
+CI = {"github": (Path(".github") / "workflows" / "llmspec.yml", "github-workflow.yml.j2")}
+
+
+def declared_environments(specs: str) -> set[str]:
+    """The environments the specs in ``specs`` declare (top-level `environments:` keys)."""
+    import yaml
+
+    found: set[str] = set()
+    for path in Path(specs).glob("*.yaml"):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue  # validate reports it
+        if isinstance(data, dict) and isinstance(data.get("environments"), dict):
+            found.update(str(k) for k in data["environments"])
+    return found
+
+
+def write_ci(kind: str, specs: str = "specs") -> Path:
+    """The CI workflow for ``kind`` (only `github` today): merges apply to `staging` (or `dev`
+    where no spec declares staging), tags to `prod`; refuses to overwrite."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    from llmspec.version import __version__
+
+    target, template = CI[kind]
+    if target.exists():
+        raise SpecError(
+            [
+                error(
+                    "LS100",
+                    f"`{target}` already exists; nothing was written",
+                    Span(str(target), 1, 1),
+                    hint="remove it first to regenerate it",
+                )
+            ]
+        )
+    env = Environment(
+        loader=FileSystemLoader(templates_root() / "ci"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    declared = declared_environments(specs)
+    staging = "staging" if "staging" in declared or "dev" not in declared else "dev"
+    text = env.get_template(template).render(
+        specs=specs.rstrip("/"), staging=staging, version=__version__
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+    return target

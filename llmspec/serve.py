@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 
 from llmspec.diagnostics import SpecError, error
-from llmspec.promoted import promoted_model
+from llmspec.promoted import Promoted, promoted_model
 from llmspec.workspace import Workspace
 
 
@@ -49,6 +49,7 @@ def start(
         "MLFLOW_TRACKING_URI": model.tracking_uri,
         "LLMSPEC_MODEL_URI": model_uri,
         "LLMSPEC_SERVED_NAME": model.name,
+        **_tracing_env(ws, model),
     }
     env.pop("LLMSPEC_SERVER_API_KEY", None)
     if api_key_env:
@@ -98,6 +99,26 @@ def start(
             )
         ]
     )
+
+
+def _tracing_env(ws: Workspace, model: Promoted) -> dict[str, str]:
+    """Where the server's traces go (the app's experiment) and what they are tagged with."""
+    if not ws.resolved.spec.serving.monitoring.log_traces:
+        return {}
+    from llmspec.tracking import experiment_for, quiet_mlflow
+
+    quiet_mlflow()
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=model.tracking_uri, registry_uri=model.tracking_uri)
+    version = client.get_model_version_by_alias(model.name, model.alias).version
+    experiment = experiment_for(client, ws.resolved.spec, ws.app, ws.env, ws.repo_root)
+    return {
+        "LLMSPEC_TRACE": "1",
+        "MLFLOW_EXPERIMENT_ID": experiment,
+        "LLMSPEC_ENV": ws.env,
+        "LLMSPEC_MODEL_VERSION": f"{model.name}/{version}",
+    }
 
 
 def stop(server: Server) -> None:

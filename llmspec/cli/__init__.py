@@ -13,7 +13,9 @@ from llmspec.cli import (
     apply_cmd,
     destroy_cmd,
     explain_cmd,
+    feedback_cmd,
     init_cmd,
+    monitor_cmd,
     plan_cmd,
     predict_cmd,
     query_cmd,
@@ -45,6 +47,8 @@ COMMANDS = {
     "rollback": rollback_cmd,
     "serve": serve_cmd,
     "predict": predict_cmd,
+    "feedback": feedback_cmd,
+    "monitor": monitor_cmd,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from llmspec.cli.common import Formatter, print_diagnostics
@@ -11,27 +12,40 @@ from llmspec.diagnostics import SpecError
 HELP = "scaffold a new app spec with sample data that validates at once"
 EXAMPLES = """examples:
   llmspec init support-bot                 writes specs/support-bot.yaml and specs/data/support-bot/
-  llmspec init support-bot --dir apps      writes under apps/"""
+  llmspec init support-bot --dir apps      writes under apps/
+  llmspec init --ci github                 writes .github/workflows/llmspec.yml"""
 
 
 def add_parser(sub: Any, name: str) -> None:
     parser = sub.add_parser(
         name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
     )
-    parser.add_argument("name", metavar="NAME", help="app name: lowercase letters, digits, `-`")
+    parser.add_argument(
+        "name", metavar="NAME", nargs="?", help="app name: lowercase letters, digits, `-`"
+    )
     parser.add_argument("--dir", default="specs", help="folder for the spec (default: specs)")
     parser.add_argument("--owner", default="my-team", help="metadata.owner")
+    parser.add_argument(
+        "--ci",
+        choices=("github",),
+        help="also write a CI workflow: validate and plan on pull requests, apply on merge/tag",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.scaffold import scaffold
+    from llmspec.scaffold import scaffold, write_ci
 
+    if args.name is None and args.ci is None:
+        print("llmspec init: give an app NAME, --ci, or both", file=sys.stderr)
+        return 2
     try:
-        written = scaffold(args.name, args.dir, args.owner)
+        written = scaffold(args.name, args.dir, args.owner) if args.name else []
+        if args.ci:
+            written.append(write_ci(args.ci, args.dir))
     except SpecError as exc:
         print_diagnostics(exc.diagnostics)
         return 1
     for path in written:
         print(f"wrote {path}")
-    print(f"next: llmspec validate {written[0]}")
+    print(f"next: llmspec validate {args.dir}/")
     return 0

@@ -134,6 +134,7 @@ def signature(inputs: list[str], generation: Mapping[str, Any], limits: Any) -> 
                 ColSpec("double", "latency_ms"),
                 ColSpec("long", "tokens_in"),
                 ColSpec("long", "tokens_out"),
+                ColSpec("string", "trace_id", required=False),  # when the server traces
             ]
         ),
         params=ParamSchema(
@@ -201,6 +202,7 @@ def _app_config(resource: Resource, ctx: RunContext, prompt: dict[str, Any]) -> 
         "limits": resource.config["limits"],
         "model": model_settings(model),
         "retrieval": retrieval,
+        "monitoring": resource.config.get("tracing") or {},
     }
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from mlflow.pyfunc.model import PythonModel
 
 from llmspec.runtime.prompting import AppPrompt
+from llmspec.runtime.tracing import maybe, request_trace, retrieved
 
 OVERRIDABLE = ("max_new_tokens", "temperature", "top_p")
 
@@ -72,26 +73,41 @@ class LLMAppModel(PythonModel):
         import pandas as pd  # type: ignore[import-untyped]
 
         return pd.DataFrame(
-            answers, columns=["answer", "sources", "latency_ms", "tokens_in", "tokens_out"]
+            answers,
+            columns=["answer", "sources", "latency_ms", "tokens_in", "tokens_out", "trace_id"],
         )
 
     def answer(self, record: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         question = str(record.get(self.prompt.inputs[0], ""))
         variables = {name: record.get(name, "") for name in self.prompt.inputs}
-        hits = (
-            self.retriever.search(question)
-            if self.retriever is not None and self.prompt.uses_context
-            else []
-        )
-        completion = self.llm.complete(self.prompt.render(variables, hits), settings)
-        return {
-            "answer": completion.text,
-            "sources": [h.source for h in hits],
-            "latency_ms": (time.perf_counter() - started) * 1000,
-            "tokens_in": completion.tokens_in,
-            "tokens_out": completion.tokens_out,
-        }
+        with request_trace(self.config, variables) as trace:
+            hits = []
+            if self.retriever is not None and self.prompt.uses_context:
+                with maybe(trace, "retrieve") as span:
+                    hits = self.retriever.search(question)
+                    if span is not None:
+                        retrieved(span, hits)
+            messages = self.prompt.render(variables, hits)
+            with maybe(trace, "generate") as span:
+                completion = self.llm.complete(messages, settings)
+                if span is not None:
+                    span.set_inputs({"messages": messages, "settings": dict(settings)})
+                    span.set_outputs(completion.text)
+                    span.set_attributes(
+                        {"tokens_in": completion.tokens_in, "tokens_out": completion.tokens_out}
+                    )
+            out = {
+                "answer": completion.text,
+                "sources": [h.source for h in hits],
+                "latency_ms": (time.perf_counter() - started) * 1000,
+                "tokens_in": completion.tokens_in,
+                "tokens_out": completion.tokens_out,
+                "trace_id": trace.trace_id if trace is not None else None,
+            }
+            if trace is not None:
+                trace.span.set_outputs(out)
+        return out
 
 
 def _records(model_input: Any) -> list[dict[str, Any]]:

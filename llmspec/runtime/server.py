@@ -7,6 +7,8 @@ MLflow's app brings `/ping`, `/health`, `/version` and `/invocations`. On top of
   input; other inputs come in the request's `inputs` object. The app's own prompt and
   retrieval apply; the client's system message and earlier turns do not. `stream: true` is
   answered as server-sent events (the whole answer in one chunk).
+- `POST /v1/feedback` when the app accepts feedback: a rating, comment and correction on a
+  request's trace (`runtime/tracing.py` traces requests; responses carry `trace_id`).
 - With `LLMSPEC_SERVER_API_KEY` set, every route but the health checks needs
   `Authorization: Bearer <key>`.
 
@@ -39,6 +41,7 @@ def create_app() -> FastAPI:
     app: FastAPI = scoring_server.init(model)
     name = os.environ.get("LLMSPEC_SERVED_NAME") or _name(uri)
     add_chat_routes(app, model, name)
+    add_feedback_route(app, model)
     key = os.environ.get("LLMSPEC_SERVER_API_KEY")
     if key:
         require_key(app, key)
@@ -90,6 +93,7 @@ def add_chat_routes(app: FastAPI, model: Any, name: str) -> None:
             int(row["tokens_in"]),
             int(row["tokens_out"]),
         )
+        reply["trace_id"] = row.get("trace_id") or None
         if body.get("stream"):
             from fastapi.responses import StreamingResponse
 
@@ -97,6 +101,37 @@ def add_chat_routes(app: FastAPI, model: Any, name: str) -> None:
         from fastapi.responses import JSONResponse
 
         return JSONResponse(reply)
+
+
+def add_feedback_route(app: FastAPI, model: Any) -> None:
+    """`POST /v1/feedback` {trace_id, rating: up|down, comment, correction, user}, when the app
+    accepts feedback (`serving.monitoring.feedback`)."""
+    config = getattr(model.unwrap_python_model(), "config", {})
+    if not (config.get("monitoring") or {}).get("feedback"):
+        return
+
+    @app.post("/v1/feedback")
+    async def feedback(request: Request) -> Any:
+        from fastapi.responses import JSONResponse
+
+        from llmspec.diagnostics import SpecError
+        from llmspec.feedback import record_feedback
+
+        try:
+            body = json.loads(await request.body())
+            if not isinstance(body, Mapping) or not body.get("trace_id"):
+                raise ValueError("the body needs a `trace_id`")
+            given = {k: body.get(k) for k in ("rating", "comment", "correction")}
+            user = str(body.get("user") or "anonymous")
+            trace = str(body["trace_id"])
+            ids = await asyncio.to_thread(record_feedback, trace, **given, user=user)
+        except (ValueError, TypeError) as exc:
+            return _error(400, str(exc), "invalid_request_error")
+        except SpecError as exc:
+            message = "; ".join(d.message for d in exc.diagnostics)
+            status = 404 if "no trace" in message else 400
+            return _error(status, message, "invalid_request_error")
+        return JSONResponse({"trace_id": trace, "assessments": ids})
 
 
 def chat_request(body: Any, inputs: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -128,6 +128,7 @@ def test_the_rendered_spark_job_answers_on_a_local_spark(
     frame = pd.read_parquet(tmp_path / "out").sort_values("id")
     assert list(frame.columns) == [
         "id", "question", "answer", "sources", "latency_ms", "tokens_in", "tokens_out",
+        "trace_id",
     ]  # fmt: skip
     assert frame.iloc[0]["answer"] == "Only owners."
     assert any(str(s).endswith("billing/invoices.md") for s in frame.iloc[0]["sources"])

@@ -193,3 +193,93 @@ def test_a_spec_served_through_another_answers_over_http(
         again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
         again.bind(("127.0.0.1", port))
         again.listen()
+
+
+def test_requests_are_traced_and_take_feedback_by_http_and_by_cli(
+    applied: dict[str, Any], served: str
+) -> None:
+    import time
+
+    import mlflow
+
+    tracking = outputs(applied, "package.support-bot")["tracking_uri"]
+    body = {"dataframe_records": [{"question": QUESTION}]}
+    (answer,) = post(f"{served}/invocations", body)["predictions"]
+    trace_id = answer["trace_id"]
+    assert trace_id
+    mlflow.set_tracking_uri(tracking)
+    trace = None
+    for _ in range(40):  # the server exports the trace as the request ends
+        trace = mlflow.get_trace(trace_id)
+        if trace is not None:
+            break
+        time.sleep(0.25)
+    assert trace is not None
+    spans = {s.name: s for s in trace.data.spans}
+    assert set(spans) == {"answer", "retrieve", "generate"}
+    assert any(d["doc_uri"].endswith("billing/invoices.md") for d in spans["retrieve"].outputs)
+    assert spans["answer"].inputs == {"question": QUESTION}
+    assert spans["answer"].outputs["answer"] == "Only owners."
+    assert spans["generate"].attributes["tokens_out"] == answer["tokens_out"]
+    tags = trace.info.tags
+    version = outputs(applied, "promote.support-bot@dev")["version"]
+    assert tags["llmspec.model_version"] == f"support-bot/{version}"
+    assert tags["llmspec.env"] == "dev" and tags["llmspec.prompt_version"].startswith("answer@")
+
+    client = openai.OpenAI(base_url=f"{served}/v1", api_key=KEY, max_retries=0)
+    reply = client.chat.completions.create(
+        model="support-bot", messages=[{"role": "user", "content": QUESTION}]
+    )
+    assert reply.model_extra["trace_id"] and reply.model_extra["trace_id"] != trace_id
+
+    given = {"trace_id": trace_id, "rating": "up", "comment": "right and short", "user": "qa"}
+    assert len(post(f"{served}/v1/feedback", given)["assessments"]) == 1
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        post(f"{served}/v1/feedback", {"trace_id": "tr-unknown", "rating": "up"})
+    assert missing.value.code == 404
+    by_cli = llmspec(
+        "feedback", trace_id, "--rating", "down", "--correction", "Only the owner can.",
+        "--tracking-uri", tracking, cwd=applied["repo"],
+    )  # fmt: skip
+    assert by_cli.returncode == 0, by_cli.stderr
+    unknown = llmspec("feedback", "tr-unknown", "--rating", "up", "--tracking-uri", tracking,
+                      cwd=applied["repo"])  # fmt: skip
+    assert unknown.returncode == 1 and "LS619" in unknown.stderr
+    assessments = mlflow.get_trace(trace_id).info.assessments
+    ratings = sorted(
+        (a.source.source_id, a.value, a.rationale) for a in assessments if a.name == "user_rating"
+    )
+    assert ("qa", True, "right and short") in ratings and any(r[1] is False for r in ratings)
+    (expected,) = [a for a in assessments if a.name == "expected_response"]
+    assert expected.value == "Only the owner can."
+
+    # the spec's alert `feedback_positive_rate >= 0.7` fires on one up and one down
+    watched = llmspec("monitor", "specs/support-bot.yaml", "-e", "dev", "--format", "json",
+                      cwd=applied["repo"])  # fmt: skip
+    assert watched.returncode == 1, watched.stdout + watched.stderr
+    report = json.loads(watched.stdout)
+    found = report["figures"]
+    assert found["request_count"] >= 2 and found["error_rate"] == 0
+    assert found["feedback_count"] == 2 and found["feedback_positive_rate"] == 0.5
+    assert found["latency_p50_ms"] > 0 and found["tokens_out_mean"] > 0
+    firing = [a["alert"] for a in report["alerts"] if not a["passed"]]
+    assert "feedback_positive_rate >= 0.7" in firing
+    text = llmspec("monitor", "specs/support-bot.yaml", "-e", "dev", cwd=applied["repo"])
+    assert "FIRING" in text.stdout and "request_count" in text.stdout
+
+    # the corrected request becomes a fine-tune record, and an apply trains on it
+    exported = llmspec("feedback", "export", "specs/support-bot.yaml", "-e", "dev",
+                       "--output", "specs/data/feedback.jsonl", cwd=applied["repo"])  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    lines = (applied["repo"] / "specs" / "data" / "feedback.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    corrected = [
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": "Only the owner can."},
+    ]
+    assert {"messages": corrected} in records
+    trained = llmspec("apply", "specs/support-bot.yaml", "-e", "dev",
+                      "--set", "finetune.dataset.train=data/feedback.jsonl",
+                      "--target", "finetune.support-bot", cwd=applied["repo"])  # fmt: skip
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    assert f"training on {len(records)} examples" in trained.stdout

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Rendered by llmspec for docs-assistant: the serving image of models:/docs-assistant@challenger.
-# Inputs digest: sha256:763b9649a9adc3d7583446a51aa016003cdae5741f0a7be4a37ac2eb593d08d0
+# Inputs digest: sha256:ce6c7a22818cc15a8c4cfe77f71b171c7ed56a4e09fe283b8124ec4f12d0383d
 #
 # MLflow's own generator writes the Dockerfile for the version the alias points at when this
 # runs: a Python base, MLflow, the model (with llmspec's runtime beside it) and its pinned

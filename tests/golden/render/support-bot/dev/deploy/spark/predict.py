@@ -1,5 +1,5 @@
 # Rendered by llmspec for support-bot: batch inference with models:/support-bot@dev.
-# Inputs digest: sha256:7f1edd928da096357f79a66871738ee84c5375d9418f754efc9d0d0c04f10d27
+# Inputs digest: sha256:dbe90b48f94539a0bdf6d048344e9d4e1d30a3f450d6c42040977f1bd38d74d6
 """Apply models:/support-bot@dev to a table on Spark with mlflow.pyfunc.spark_udf.
 
     MLFLOW_TRACKING_URI=<the registry> spark-submit predict.py [--input PATH] [--output PATH]
@@ -20,7 +20,8 @@ from pyspark.sql import functions as F
 MODEL_URI = 'models:/support-bot@dev'
 INPUTS = ['question']
 RESULT = (
-    "answer string, sources array<string>, latency_ms double, tokens_in bigint, tokens_out bigint"
+    "answer string, sources array<string>, latency_ms double, tokens_in bigint, tokens_out bigint,"
+    " trace_id string"
 )
 
 

@@ -1,5 +1,5 @@
 # Rendered by llmspec for support-bot: batch inference with models:/support-bot@champion.
-# Inputs digest: sha256:6e9b575eba97ed97a75cff86eb5e28c633238a8e96270d8f333549e813b8ff29
+# Inputs digest: sha256:8b834ce2b8d082fce21984ed5becd2bb3caa2ee6935015a60ecae76692ecb441
 """Apply models:/support-bot@champion to a table on Spark with mlflow.pyfunc.spark_udf.
 
     MLFLOW_TRACKING_URI=<the registry> spark-submit predict.py [--input PATH] [--output PATH]
@@ -20,7 +20,8 @@ from pyspark.sql import functions as F
 MODEL_URI = 'models:/support-bot@champion'
 INPUTS = ['question']
 RESULT = (
-    "answer string, sources array<string>, latency_ms double, tokens_in bigint, tokens_out bigint"
+    "answer string, sources array<string>, latency_ms double, tokens_in bigint, tokens_out bigint,"
+    " trace_id string"
 )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from llmspec.cli import (
     apply_cmd,
     destroy_cmd,
+    diff_cmd,
     explain_cmd,
     feedback_cmd,
     init_cmd,
@@ -49,6 +50,7 @@ COMMANDS = {
     "predict": predict_cmd,
     "feedback": feedback_cmd,
     "monitor": monitor_cmd,
+    "diff": diff_cmd,
 }
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmspec.checks.governance import required_approvals
 from llmspec.diagnostics import Diagnostic, Severity, SpecError, error
 from llmspec.gitinfo import head_commit
 from llmspec.plan.graph import Graph
@@ -98,13 +99,15 @@ def apply(
         with ws.backend.lock(LockInfo(ws.app, ws.env, "apply"), timeout):
             graph, plan = ws.plan(targets)
             _check_saved(saved_plan, plan)
-            if spec.governance.approvals > 0 and plan.has_changes and not approve:
+            needed = required_approvals(spec, ws.repo_root, ws.resolved.env)
+            if needed > 0 and plan.has_changes and not approve:
                 raise SpecError(
                     [
                         error(
                             "LS605",
                             f"`{ws.env}` requires approval before apply "
-                            f"(governance.approvals = {spec.governance.approvals})",
+                            f"({needed} approval(s), by the spec's governance or the "
+                            "repository policy)",
                             ws.resolved.document.span(("governance", "approvals")),
                             hint="review the plan, then run apply with --approve",
                         )

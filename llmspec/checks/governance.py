@@ -1,19 +1,69 @@
-"""Governance policies the selected environment must satisfy."""
+"""Governance policies the selected environment must satisfy: the spec's own `governance`, and
+the repository's `llmspec-policy.yaml` when there is one."""
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 from llmspec.checks.context import CheckContext
-from llmspec.diagnostics import Diagnostic, error
+from llmspec.diagnostics import Diagnostic, Related, SpecError, error
 
 SHA = re.compile(r"^[0-9a-f]{7,40}$")
+POLICY_FILE = "llmspec-policy.yaml"
+Where = Callable[[str], list[Related]]
 
 
 def check_governance(ctx: CheckContext) -> Iterator[Diagnostic]:
+    yield from _rules(
+        ctx.spec.governance,
+        ctx,
+        lambda field: ctx.related("the policy is set here", "governance", field),
+    )
+    loaded = ctx.cached(
+        ("repository-policy", str(ctx.repo_root)), lambda: load_policy(ctx.repo_root)
+    )
+    if loaded is None:
+        return
+    if isinstance(loaded, SpecError):
+        yield from loaded.diagnostics
+        return
+    policy, doc = loaded
+    env = ctx.env or ""
+
+    def where(field: str) -> list[Related]:
+        span = doc.values.get(("environments", env, field)) or doc.values.get(("policy", field))
+        return [Related(span, f"the repository policy ({POLICY_FILE}) sets this")] if span else []
+
+    yield from _rules(policy.for_environment(ctx.env), ctx, where)
+
+
+def load_policy(repo_root: Path) -> Any:
+    """(policy, document) from the repository's policy file; None without one; a SpecError
+    (positioned diagnostics) when it is not a valid policy."""
+    path = repo_root / POLICY_FILE
+    if not path.is_file():
+        return None
+    from pydantic import ValidationError
+
+    from llmspec.source.loader import load_file
+    from llmspec.spec.errors import diagnostics_from
+    from llmspec.spec.governance import RepositoryPolicy
+
+    try:
+        doc = load_file(path, os.path.relpath(path))
+        return RepositoryPolicy.model_validate(doc.data), doc
+    except SpecError as exc:
+        return exc
+    except ValidationError as exc:
+        return SpecError(diagnostics_from(exc, doc, RepositoryPolicy))
+
+
+def _rules(policy: Any, ctx: CheckContext, where: Where) -> Iterator[Diagnostic]:
     spec = ctx.spec
-    policy = spec.governance
     env = f"environment `{ctx.env}`" if ctx.env else "the base spec"
     if spec.model.source not in policy.allowed_sources:
         yield error(
@@ -21,7 +71,7 @@ def check_governance(ctx: CheckContext) -> Iterator[Diagnostic]:
             f"{env} uses model source `{spec.model.source}`, which governance does not allow",
             ctx.span("model", "source"),
             hint="allowed: " + ", ".join(f"`{s}`" for s in policy.allowed_sources),
-            related=ctx.related("the policy is set here", "governance", "allowed_sources"),
+            related=where("allowed_sources"),
         )
     if (
         policy.require_pinned_revision
@@ -34,7 +84,7 @@ def check_governance(ctx: CheckContext) -> Iterator[Diagnostic]:
             f"`{spec.model.revision}`",
             ctx.span("model", "revision") if ctx.has("model", "revision") else ctx.key("model"),
             hint="pin a commit sha, e.g. `revision: 3f2a9c1d…`",
-            related=ctx.related("the policy is set here", "governance", "require_pinned_revision"),
+            related=where("require_pinned_revision"),
         )
     if policy.require_gates and (spec.evaluation is None or not spec.evaluation.gates):
         yield error(
@@ -42,7 +92,7 @@ def check_governance(ctx: CheckContext) -> Iterator[Diagnostic]:
             f"{env} requires evaluation gates before promotion, but none are defined",
             ctx.key("evaluation") if spec.evaluation else ctx.key("model"),
             hint="add `evaluation.gates`",
-            related=ctx.related("the policy is set here", "governance", "require_gates"),
+            related=where("require_gates"),
         )
     card = spec.metadata.card
     if (
@@ -56,9 +106,7 @@ def check_governance(ctx: CheckContext) -> Iterator[Diagnostic]:
             f"the card's cost ({card.cost.per_1k_tokens_usd} USD per 1k tokens) "
             f"exceeds the policy's {policy.max_cost_per_1k_tokens_usd}",
             ctx.span("metadata", "card", "cost", "per_1k_tokens_usd"),
-            related=ctx.related(
-                "the policy is set here", "governance", "max_cost_per_1k_tokens_usd"
-            ),
+            related=where("max_cost_per_1k_tokens_usd"),
         )
     for field in policy.required_card_fields:
         if not ctx.has("metadata", "card", field):
@@ -66,5 +114,14 @@ def check_governance(ctx: CheckContext) -> Iterator[Diagnostic]:
                 "LS440",
                 f"governance requires `metadata.card.{field}`, which is not set",
                 ctx.key("metadata", "card") if card else ctx.key("metadata"),
-                related=ctx.related("the policy is set here", "governance", "required_card_fields"),
+                related=where("required_card_fields"),
             )
+
+
+def required_approvals(spec: Any, repo_root: Path, env: str | None) -> int:
+    """Approvals apply needs: the larger of the spec's and the repository policy's."""
+    needed = int(spec.governance.approvals)
+    loaded = load_policy(repo_root)
+    if loaded is not None and not isinstance(loaded, SpecError):
+        needed = max(needed, loaded[0].for_environment(env).approvals)
+    return needed

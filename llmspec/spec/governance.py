@@ -35,6 +35,29 @@ class Governance(SpecModel):
     )
 
 
+class RepositoryPolicy(SpecModel):
+    """`llmspec-policy.yaml` at the repository root: rules every spec of the repository must
+    satisfy, on top of its own `governance`, tightened per environment."""
+
+    apiVersion: Literal["llmspec/v1"] = Field(description="Policy format version.")
+    kind: Literal["Policy"] = Field(description="Always `Policy`.")
+    policy: Governance = Field(
+        default_factory=Governance, description="Rules for every environment."
+    )
+    environments: dict[str, Governance] = Field(
+        default_factory=dict,
+        description="Rules added in named environments (the fields written replace the base's).",
+    )
+
+    def for_environment(self, env: str | None) -> Governance:
+        extra = self.environments.get(env or "")
+        if extra is None:
+            return self.policy
+        return self.policy.model_copy(
+            update={name: getattr(extra, name) for name in extra.model_fields_set}
+        )
+
+
 class Tracking(SpecModel):
     uri: str = Field(
         "sqlite:///.llmspec/mlflow.db",

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from llmspec.cli import (
     apply_cmd,
+    audit_cmd,
     destroy_cmd,
     diff_cmd,
     explain_cmd,
@@ -26,6 +27,7 @@ from llmspec.cli import (
     serve_cmd,
     show_cmd,
     state_cmd,
+    try_cmd,
     validate_cmd,
 )
 from llmspec.diagnostics import SpecError
@@ -51,6 +53,8 @@ COMMANDS = {
     "feedback": feedback_cmd,
     "monitor": monitor_cmd,
     "diff": diff_cmd,
+    "audit": audit_cmd,
+    "try": try_cmd,
 }
 
 

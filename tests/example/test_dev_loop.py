@@ -245,3 +245,52 @@ def test_a_pass_rate_gate_samples_each_example_and_is_held_over_the_samples(
     for row in table["data"]:
         answers.setdefault(row[0], set()).add(row[table["columns"].index("answer")])
     assert any(len(a) > 1 for a in answers.values())  # sampled, not three greedy copies
+
+
+def test_audit_shows_applies_promotions_rejections_and_the_rollback(
+    applied: dict[str, Any],
+) -> None:
+    done = llmspec("audit", "specs/support-bot.yaml", "-e", "dev", "--format", "json",
+                   cwd=applied["repo"])  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    events = json.loads(done.stdout)
+    kinds = {e["event"] for e in events}
+    assert {"apply-started", "apply-finished", "version-registered", "promoted"} <= kinds
+    assert {"rejected", "rollback", "rolled-back-from"} <= kinds  # from the tests above
+    assert [e["at"] for e in events] == sorted(e["at"] for e in events)
+    rejected = " ".join(e["what"] for e in events if e["event"] == "rejected")
+    assert "rouge_l >= 0.99" in rejected
+    finished = [e for e in events if e["event"] == "apply-finished"]
+    assert all("plan sha256:" in e["what"] for e in finished)
+
+
+def test_try_runs_edits_beside_the_served_answer_without_applying_them(
+    applied: dict[str, Any],
+) -> None:
+    from mlflow import MlflowClient
+
+    repo = applied["repo"]
+
+    def serial() -> int:
+        shown = llmspec("state", "show", "specs/support-bot.yaml", "-e", "dev", "--json", cwd=repo)
+        return int(json.loads(shown.stdout)["serial"])
+
+    before = serial()
+    done = llmspec(
+        "try", "specs/support-bot.yaml", "-e", "dev", "Who can change the billing contact?",
+        "--set", "prompts.system='Answer briefly.'", "--set", "retrieval.top_k=2",
+        "--format", "json", cwd=repo,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    tried = json.loads(done.stdout)
+    (attempt,) = tried["attempts"]
+    assert attempt["current_answer"] == "Only owners."  # the version @dev serves
+    assert len(attempt["sources"]) == 2 and len(attempt["current_sources"]) == 4
+    assert "Answer briefly." in attempt["prompt"]
+    assert serial() == before  # nothing applied
+    client = MlflowClient(tracking_uri=outputs(applied, "package.support-bot")["tracking_uri"])
+    run = client.get_run(tried["run_id"])
+    assert run.data.params["set.1"] == "retrieval.top_k=2"
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.name == "llmspec/support-bot/dev/sandbox"
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"try.json", "prompts"}

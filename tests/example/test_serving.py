@@ -209,9 +209,9 @@ def test_requests_are_traced_and_take_feedback_by_http_and_by_cli(
     assert trace_id
     mlflow.set_tracking_uri(tracking)
     trace = None
-    for _ in range(40):  # the server exports the trace as the request ends
+    for _ in range(80):  # the server exports the spans as they end, the root one last
         trace = mlflow.get_trace(trace_id)
-        if trace is not None:
+        if trace is not None and any(s.name == "answer" for s in trace.data.spans):
             break
         time.sleep(0.25)
     assert trace is not None

@@ -1,0 +1,56 @@
+"""`llmspec try SPEC -e ENV "question" … [--set …]`: the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from typing import Any
+
+from llmspec.cli.common import resolve_or_report, spec_command
+
+HELP = "try edits (--set) on a few questions beside the served version's answers; not applied"
+EXAMPLES = """examples:
+  llmspec try specs/app.yaml -e dev "Who can change the billing contact?"
+  llmspec try specs/app.yaml -e dev "How do I reset my password?" \\
+      --set "prompts.system='Answer in one sentence.'" --set retrieval.top_k=2
+
+Both sides run the model and index of the version the environment's alias serves; the edited
+side uses the edited prompt, decoding settings and top_k. Each try is an MLflow run in the
+experiment llmspec/<app>/<env>/sandbox."""
+
+
+def add_parser(sub: Any, name: str) -> None:
+    parser = spec_command(sub, name, HELP, EXAMPLES)
+    parser.add_argument("questions", nargs="+", metavar="QUESTION")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def run(args: argparse.Namespace) -> int:
+    from llmspec.promoted import promoted_model
+    from llmspec.sandbox import log_try, try_questions
+    from llmspec.tracking import quiet_mlflow
+    from llmspec.workspace import open_workspace
+
+    edited = resolve_or_report(args.spec, args.env, args.overrides)
+    if edited is None:
+        return 1
+    ws = open_workspace(edited, args.state)
+    promoted = promoted_model(ws)
+    quiet_mlflow()
+    attempts = try_questions(edited, promoted, args.questions)
+    run_id = log_try(attempts, promoted, ws.app, ws.env, list(args.overrides))
+    if args.format == "json":
+        print(json.dumps({"run_id": run_id, "attempts": [asdict(a) for a in attempts]}, indent=2))
+        return 0
+    for attempt in attempts:
+        print(f"Q: {attempt.question}")
+        print("  prompt (edited):")
+        print("    " + attempt.prompt.strip().replace("\n", "\n    "))
+        print(f"  sources  current: {', '.join(attempt.current_sources) or '—'}")
+        print(f"           edited:  {', '.join(attempt.sources) or '—'}")
+        print(f"  answer   current ({promoted.uri}): {attempt.current_answer}")
+        print(f"           edited:  {attempt.answer}")
+        print()
+    print(f"logged as MLflow run {run_id} (experiment llmspec/{ws.app}/{ws.env}/sandbox)")
+    return 0

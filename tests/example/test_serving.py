@@ -209,9 +209,13 @@ def test_requests_are_traced_and_take_feedback_by_http_and_by_cli(
     assert trace_id
     mlflow.set_tracking_uri(tracking)
     trace = None
-    for _ in range(80):  # the server exports the spans as they end, the root one last
+    for _ in range(120):  # the server exports spans as they end, then the trace's tags
         trace = mlflow.get_trace(trace_id)
-        if trace is not None and any(s.name == "answer" for s in trace.data.spans):
+        if (
+            trace is not None
+            and any(s.name == "answer" for s in trace.data.spans)
+            and "llmspec.model_version" in trace.info.tags
+        ):
             break
         time.sleep(0.25)
     assert trace is not None

@@ -61,10 +61,9 @@ def run(args: argparse.Namespace) -> int:
 
 def export(args: argparse.Namespace) -> int:
     import json
-    import time
 
     from llmspec.cli.common import resolve_or_report
-    from llmspec.cli.monitor_cmd import UNITS
+    from llmspec.cli.monitor_cmd import window_start_ms
     from llmspec.diagnostics import SpecError, error
     from llmspec.feedback import training_records
     from llmspec.promoted import promoted_model
@@ -93,8 +92,7 @@ def export(args: argparse.Namespace) -> int:
         ws.env,
         ws.repo_root,
     )
-    amount, unit = int(args.since[:-1]), args.since[-1]
-    since_ms = int((time.time() - amount * UNITS[unit]) * 1000)
+    since_ms = window_start_ms(args.since)
     traces = mlflow.search_traces(
         experiment_ids=[experiment],
         filter_string=f"timestamp_ms > {since_ms}",

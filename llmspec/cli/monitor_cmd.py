@@ -26,7 +26,6 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.diagnostics import SpecError, error
     from llmspec.monitor import check_alerts, figures, from_trace
     from llmspec.promoted import promoted_model
     from llmspec.tracking import experiment_for, quiet_mlflow
@@ -35,9 +34,7 @@ def run(args: argparse.Namespace) -> int:
     resolved = resolve_or_report(args.spec, args.env, args.overrides)
     if resolved is None:
         return 1
-    match = re.fullmatch(r"([0-9]+)([smhd])", args.since)
-    if match is None:
-        raise SpecError([error("LS620", f"`--since {args.since}` is not a window like 1h or 30m")])
+    since_ms = window_start_ms(args.since)
     ws = open_workspace(resolved, args.state)
     promoted = promoted_model(ws)
     quiet_mlflow()
@@ -47,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
     mlflow.set_tracking_uri(promoted.tracking_uri)
     client = MlflowClient(tracking_uri=promoted.tracking_uri)
     experiment = experiment_for(client, resolved.spec, ws.app, ws.env, ws.repo_root)
-    since_ms = int((time.time() - int(match.group(1)) * UNITS[match.group(2)]) * 1000)
     traces = mlflow.search_traces(
         experiment_ids=[experiment],
         filter_string=f"timestamp_ms > {since_ms}",
@@ -78,6 +74,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(_table(ws.app, ws.env, args.since, found.values, alerts, args.format == "markdown"))
     return 1 if any(not a.passed for a in alerts) else 0
+
+
+def window_start_ms(since: str) -> int:
+    """When a window like `30m`, `1h` or `7d` began, in epoch milliseconds (LS620 if unclear)."""
+    from llmspec.diagnostics import SpecError, error
+
+    match = re.fullmatch(r"([0-9]+)([smhd])", since)
+    if match is None:
+        raise SpecError([error("LS620", f"`--since {since}` is not a window like 1h or 30m")])
+    return int((time.time() - int(match.group(1)) * UNITS[match.group(2)]) * 1000)
 
 
 def _eval_questions(resolved: Any) -> list[str]:

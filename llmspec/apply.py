@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmspec import approvals
 from llmspec.checks.governance import required_approvals
 from llmspec.diagnostics import Diagnostic, Severity, SpecError, error
 from llmspec.gitinfo import head_commit
@@ -86,36 +87,31 @@ def apply(
     ws: Workspace,
     *,
     saved_plan: dict[str, Any] | None = None,
-    approve: bool = False,
     lock_timeout: float | None = None,
     targets: Iterable[str] = (),
     reporter: Reporter | None = None,
 ) -> ApplyResult:
-    """Plan again under the lock, check a saved plan still holds, then execute."""
+    """Plan again under the lock, check a saved plan still holds and that the plan has the
+    approvals governance asks for, then execute."""
     reporter = reporter or Reporter()
     spec = ws.resolved.spec
     timeout = spec.state.lock_timeout_s if lock_timeout is None else lock_timeout
     try:
         with ws.backend.lock(LockInfo(ws.app, ws.env, "apply"), timeout):
             graph, plan = ws.plan(targets)
-            _check_saved(saved_plan, plan)
+            check_saved(saved_plan, plan)
             needed = required_approvals(spec, ws.repo_root, ws.resolved.env)
-            if needed > 0 and plan.has_changes and not approve:
-                raise SpecError(
-                    [
-                        error(
-                            "LS605",
-                            f"`{ws.env}` requires approval before apply "
-                            f"({needed} approval(s), by the spec's governance or the "
-                            "repository policy)",
-                            ws.resolved.document.span(("governance", "approvals")),
-                            hint="review the plan, then run apply with --approve",
-                        )
-                    ]
+            approved_by: list[str] = []
+            if needed > 0 and plan.has_changes:
+                approved_by = approvals.check(
+                    ws.backend.journal(ws.app, ws.env),
+                    plan,
+                    needed,
+                    ws.resolved.document.span(("governance", "approvals")),
                 )
             if not plan.has_changes:
                 return ApplyResult(plan)
-            return _execute(ws, graph, plan, reporter)
+            return _execute(ws, graph, plan, reporter, approved_by)
     except LockHeld as exc:
         raise lock_diagnostic(exc, ws.app, ws.env) from None
 
@@ -147,7 +143,7 @@ def lock_diagnostic(exc: LockHeld, app: str, env: str) -> SpecError:
     )
 
 
-def _check_saved(saved: dict[str, Any] | None, plan: Plan) -> None:
+def check_saved(saved: dict[str, Any] | None, plan: Plan) -> None:
     if saved is None:
         return
     if (saved.get("app"), saved.get("env")) != (plan.app, plan.env):
@@ -188,7 +184,9 @@ def _check_saved(saved: dict[str, Any] | None, plan: Plan) -> None:
         )
 
 
-def _execute(ws: Workspace, graph: Graph, plan: Plan, reporter: Reporter) -> ApplyResult:
+def _execute(
+    ws: Workspace, graph: Graph, plan: Plan, reporter: Reporter, approved_by: list[str]
+) -> ApplyResult:
     result = ApplyResult(plan)
     backend, app, env = ws.backend, ws.app, ws.env
     commit = head_commit(ws.repo_root)
@@ -198,7 +196,8 @@ def _execute(ws: Workspace, graph: Graph, plan: Plan, reporter: Reporter) -> App
             JournalEntry(event, app, env, git_commit=commit, plan_digest=plan.digest, **fields)
         )
 
-    journal("apply-started", detail={"changes": plan.to_json()["summary"]})
+    summary = plan.to_json()["summary"]
+    journal("apply-started", detail={"changes": summary, "approved_by": approved_by})
     recorded = dict(backend.read(app, env).resources)
     broken: set[str] = set()  # failed or skipped: their dependents cannot run
     try:
@@ -221,7 +220,9 @@ def _execute(ws: Workspace, graph: Graph, plan: Plan, reporter: Reporter) -> App
                 broken.add(change.address)
             else:
                 reporter.started(change)
-                outcome = _run_one(ws, graph.resources[change.address], change, recorded, reporter)
+                outcome = _run_one(
+                    ws, graph.resources[change.address], change, recorded, reporter, approved_by
+                )
                 if outcome.status == "failed":
                     broken.add(change.address)
             result.outcomes.append(outcome)
@@ -269,6 +270,7 @@ def _run_one(
     change: Change,
     recorded: dict[str, ResourceState],
     reporter: Reporter,
+    approved_by: list[str],
 ) -> Outcome:
     started = time.perf_counter()
     step = ws.steps[resource.kind]
@@ -287,6 +289,7 @@ def _run_one(
             log=reporter.write,
             progress=reporter.progress,
             inputs={d: recorded[d] for d in (*resource.deps, *resource.after) if d in recorded},
+            approved_by=tuple(approved_by),
         )
         built_in = ws.env
         if change.action == "reuse":

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from llmspec.cli import (
     apply_cmd,
+    approve_cmd,
     audit_cmd,
     destroy_cmd,
     diff_cmd,
@@ -43,6 +44,7 @@ COMMANDS = {
     "init": init_cmd,
     "plan": plan_cmd,
     "apply": apply_cmd,
+    "approve": approve_cmd,
     "render": render_cmd,
     "query": query_cmd,
     "destroy": destroy_cmd,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -12,6 +11,7 @@ from llmspec.cli.common import (
     add_env_options,
     add_state_option,
     print_diagnostics,
+    read_saved_plan,
     resolve_or_report,
     use_color,
 )
@@ -21,8 +21,13 @@ HELP = "build, update or reuse what the plan says, in dependency order, resumabl
 EXAMPLES = """examples:
   llmspec apply specs/app.yaml -e dev
   llmspec apply plan.json                        (a saved plan; refused if it is stale)
-  llmspec apply specs/app.yaml -e prod --approve
   llmspec apply specs/app.yaml -e dev --dry-run  (= plan)
+
+where governance asks for approvals (prod, typically), apply executes only a plan that
+enough people approved with `llmspec approve plan.json`:
+  llmspec plan specs/app.yaml -e prod --out plan.json
+  llmspec approve plan.json --comment "reviewed in #123"
+  llmspec apply plan.json
 
 a re-run after a crash or a failure finishes the remaining work without redoing finished steps"""
 
@@ -36,11 +41,6 @@ def add_parser(sub: Any, name: str) -> None:
     )
     add_env_options(parser)
     add_state_option(parser)
-    parser.add_argument(
-        "--approve",
-        action="store_true",
-        help="approve the plan (required where governance.approvals > 0)",
-    )
     parser.add_argument(
         "--target",
         action="append",
@@ -68,24 +68,13 @@ def run(args: argparse.Namespace) -> int:
     spec, env, overrides = args.spec, args.env, list(args.overrides)
     if spec.endswith(".json"):
         try:
-            with open(spec, encoding="utf-8") as handle:
-                saved = json.load(handle)
-            spec, env = saved["spec"], saved.get("env_option")
-            overrides = list(saved.get("overrides", []))
-            args.target = list(saved.get("targets", [])) or args.target
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            from llmspec.diagnostics import error
-
-            print_diagnostics(
-                [
-                    error(
-                        "LS609",
-                        f"cannot read the saved plan `{args.spec}`: {exc}",
-                        hint="save one with `llmspec plan SPEC -e ENV --out FILE`",
-                    )
-                ]
-            )
+            saved = read_saved_plan(spec)
+        except SpecError as exc:
+            print_diagnostics(exc.diagnostics)
             return 1
+        spec, env = saved["spec"], saved.get("env_option")
+        overrides = list(saved.get("overrides", []))
+        args.target = list(saved.get("targets", [])) or args.target
     resolved = resolve_or_report(spec, env, overrides)
     if resolved is None:
         return 1
@@ -99,7 +88,6 @@ def run(args: argparse.Namespace) -> int:
         result = apply(
             workspace,
             saved_plan=saved,
-            approve=args.approve,
             lock_timeout=args.lock_timeout,
             targets=args.target,
         )

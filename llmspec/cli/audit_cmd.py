@@ -52,6 +52,10 @@ def _from_journal(entry: dict[str, Any]) -> dict[str, Any]:
         parts.append(f"commit {str(entry['git_commit'])[:10]}")
     if entry.get("plan_digest"):
         parts.append(f"plan {str(entry['plan_digest'])[:19]}")
+    if entry["event"] == "approve" and detail.get("comment"):
+        parts.append(repr(detail["comment"]))
+    if detail.get("approved_by"):
+        parts.append(f"approved by {', '.join(detail['approved_by'])}")
     if entry["event"] == "rollback" and detail:
         parts.append(f"{detail.get('alias')}: {detail.get('from')} → {detail.get('to')}")
     return {
@@ -93,7 +97,11 @@ def _from_registry(ws: Any) -> list[dict[str, Any]]:
         for key in tags:
             if key.startswith("llmspec.promoted."):
                 alias = key.removeprefix("llmspec.promoted.")
-                out.append(_event(updated, "promoted", who, f"{name}@{alias} → v{version.version}"))
+                approved = tags.get(f"llmspec.approved_by.{alias}")
+                what = f"{name}@{alias} → v{version.version}" + (
+                    f", approved by {approved}" if approved else ""
+                )
+                out.append(_event(updated, "promoted", who, what))
         if tags.get("llmspec.rejected") == "true":
             reasons = tags.get("llmspec.rejected_reasons", "")
             out.append(_event(updated, "rejected", who, f"v{version.version}: {reasons}"))

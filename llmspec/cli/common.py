@@ -97,3 +97,29 @@ def resolve_or_report(spec: str, env: str | None, overrides: Sequence[str]) -> A
     except SpecError as exc:
         print_diagnostics(exc.diagnostics)
         return None
+
+
+def read_saved_plan(path: str) -> dict[str, Any]:
+    """A plan saved by `llmspec plan --out`; LS609 when it cannot be read as one."""
+    import json
+
+    from llmspec.diagnostics import SpecError, error
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            saved = json.load(handle)
+        if not isinstance(saved, dict) or not isinstance(saved["spec"], str):
+            raise ValueError("not a saved plan")
+        if not isinstance(saved["plan_digest"], str):
+            raise ValueError("the plan has no digest")
+        return saved
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SpecError(
+            [
+                error(
+                    "LS609",
+                    f"cannot read the saved plan `{path}`: {exc}",
+                    hint="save one with `llmspec plan SPEC -e ENV --out FILE`",
+                )
+            ]
+        ) from None

@@ -65,6 +65,10 @@ def run_promote(resource: Resource, ctx: RunContext) -> dict[str, Any]:
         )
     client.set_registered_model_alias(name, alias, version)
     client.set_model_version_tag(name, version, f"llmspec.promoted.{alias}", ctx.env)
+    if ctx.approved_by:  # the registry keeps who let this version in, beside the journal
+        client.set_model_version_tag(
+            name, version, f"llmspec.approved_by.{alias}", ", ".join(ctx.approved_by)
+        )
     ctx.log(f"    {name}@{alias}: version {previous or '—'} → {version}")
     return {
         "registered_name": name,

@@ -13,7 +13,11 @@ Source = Literal["hf", "local", "builtin", "openai-compatible"]
 
 class Governance(SpecModel):
     approvals: int = Field(
-        0, ge=0, le=10, description="Recorded approvals of the plan that apply needs."
+        0,
+        ge=0,
+        le=10,
+        description="How many different people must approve a plan (`llmspec approve`) "
+        "before apply executes it.",
     )
     allowed_sources: list[Source] = Field(
         default_factory=lambda: list(get_args(Source)),

@@ -17,6 +17,17 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def current_user() -> str:
+    """Who is acting, as the journal records it: LLMSPEC_USER where set (a CI job names the
+    person it acts for), else the login name."""
+    if os.environ.get("LLMSPEC_USER"):
+        return os.environ["LLMSPEC_USER"]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return os.environ.get("USER", "unknown")
+
+
 @dataclass(frozen=True)
 class ResourceState:
     """One resource as last built: enough to plan against it and to explain a change."""
@@ -76,7 +87,7 @@ class JournalEntry:
     app: str
     env: str
     at: str = field(default_factory=now)
-    who: str = field(default_factory=lambda: _user())
+    who: str = field(default_factory=current_user)
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
     git_commit: str | None = None
@@ -99,7 +110,7 @@ class LockInfo:
     app: str
     env: str
     operation: str  # "apply", "destroy"
-    who: str = field(default_factory=lambda: _user())
+    who: str = field(default_factory=current_user)
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
     since: str = field(default_factory=now)
@@ -128,10 +139,3 @@ class LockInfo:
         state = {True: "running", False: "no longer running", None: "on another host"}[alive]
         where = f"pid {self.pid} on {self.host}, {state}"
         return f"{self.operation} by {self.who} ({where}) since {self.since}"
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry in some containers
-        return os.environ.get("USER", "unknown")

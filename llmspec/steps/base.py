@@ -94,6 +94,7 @@ class RunContext:
     repo_root: Path = Path(".")  # paths in settings (a local store URI) are relative to it
     action: str = "create"  # what the plan decided: create, update, replace, reuse
     previous: ResourceState | None = None  # this resource's last record in this environment
+    approved_by: tuple[str, ...] = ()  # who approved the plan being applied, where it needed it
     log: Callable[[str], None] = print
     progress: Callable[[int, int], None] = lambda done, total: None
 

@@ -167,12 +167,6 @@ def test_prod_reuses_what_staging_built(cli) -> None:
     assert "reuse (built in staging)" in text
 
 
-def test_prod_needs_approval(cli) -> None:
-    refused = cli("apply", SPEC, "-e", "prod")
-    assert refused.returncode == 1 and "LS605" in refused.stderr
-    assert cli("apply", SPEC, "-e", "prod", "--approve").returncode == 0
-
-
 def test_journal_and_state_commands(cli) -> None:
     assert cli("apply", SPEC, "-e", "dev").returncode == 0
     journal = cli("state", "show", SPEC, "-e", "dev", "--journal", "--json")
@@ -210,7 +204,9 @@ def test_saved_targeted_plan_applies_its_targets(cli) -> None:
 def test_prod_apply_takes_staging_outputs_without_running(cli, project: Path) -> None:
     assert cli("apply", SPEC, "-e", "staging").returncode == 0
     before = runs(project)
-    assert cli("apply", SPEC, "-e", "prod", "--approve").returncode == 0
+    assert cli("plan", SPEC, "-e", "prod", "--out", "plan.json").returncode == 0
+    assert cli("approve", "plan.json").returncode == 0
+    assert cli("apply", "plan.json").returncode == 0
     ran = runs(project)[len(before) :]
     assert "start index.help_center" not in ran and "start finetune.support-bot" in ran
     state = json.loads((project / ".llmspec/state/support-bot/prod/state.json").read_text())

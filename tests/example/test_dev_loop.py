@@ -247,6 +247,28 @@ def test_a_pass_rate_gate_samples_each_example_and_is_held_over_the_samples(
     assert any(len(a) > 1 for a in answers.values())  # sampled, not three greedy copies
 
 
+def test_an_approved_plan_promotes_and_the_version_names_its_approver(
+    applied: dict[str, Any],
+) -> None:
+    """With approvals required, only the approved plan applies; the registry keeps who."""
+    from mlflow import MlflowClient
+
+    repo = applied["repo"]
+    needs = ["--set", "governance.approvals=1"]
+    refused = llmspec("apply", "specs/support-bot.yaml", "-e", "dev", *needs, cwd=repo)
+    assert refused.returncode == 1 and "LS605" in refused.stderr
+    saved = llmspec("plan", "specs/support-bot.yaml", "-e", "dev", *needs, "--out", "plan.json",
+                    cwd=repo)  # fmt: skip
+    assert saved.returncode == 0, saved.stderr
+    approved = llmspec("approve", "plan.json", "--by", "alice", cwd=repo)
+    assert approved.returncode == 0, approved.stderr
+    done = llmspec("apply", "plan.json", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    client = MlflowClient(tracking_uri=outputs(applied, "package.support-bot")["tracking_uri"])
+    version = client.get_model_version_by_alias("support-bot", "dev")
+    assert version.tags["llmspec.approved_by.dev"] == "alice"
+
+
 def test_audit_shows_applies_promotions_rejections_and_the_rollback(
     applied: dict[str, Any],
 ) -> None:
@@ -262,6 +284,10 @@ def test_audit_shows_applies_promotions_rejections_and_the_rollback(
     assert "rouge_l >= 0.99" in rejected
     finished = [e for e in events if e["event"] == "apply-finished"]
     assert all("plan sha256:" in e["what"] for e in finished)
+    approval = next(e for e in events if e["event"] == "approve")
+    assert approval["who"].startswith("alice@")
+    promoted = [e["what"] for e in events if e["event"] == "promoted"]
+    assert any(w.endswith("approved by alice") for w in promoted)
 
 
 def test_try_runs_edits_beside_the_served_answer_without_applying_them(

@@ -62,6 +62,7 @@ CODES: dict[str, str] = {
     "LS450": "token budget does not fit the context window",
     "LS460": "serving target without a registry",
     "LS461": "duplicate serving target",
+    "LS462": "retraining alert without a fine-tune",
     "LS470": "duplicate resource address",
     "LS471": "unknown resource address",
     # LS5xx: rendering
@@ -87,6 +88,7 @@ CODES: dict[str, str] = {
     "LS618": "records failed in a batch prediction",
     "LS619": "feedback cannot be recorded",
     "LS620": "monitoring window not understood",
+    "LS621": "sandbox model reference not understood",
 }
 
 

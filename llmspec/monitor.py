@@ -15,12 +15,15 @@ asking changes shape.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from llmspec.evaluate.gates import OPS
 from llmspec.evaluate.stats import percentile
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Request:
     tokens_in: int = 0
     tokens_out: int = 0
     ratings: tuple[bool, ...] = ()
+    at_ms: int = 0  # when the request came, epoch milliseconds
 
 
 @dataclass
@@ -72,6 +76,15 @@ def figures(
 
 def length_psi(reference: Sequence[str], served: Sequence[str], bins: int = 10) -> float:
     """PSI of question length in words, on the reference's quantile bins."""
+    _, p, q = length_shares(reference, served, bins)
+    return sum((b - a) * math.log(b / a) for a, b in zip(p, q, strict=True))
+
+
+def length_shares(
+    reference: Sequence[str], served: Sequence[str], bins: int = 10
+) -> tuple[list[str], list[float], list[float]]:
+    """The bins (labels in words) of the reference's length deciles, and each side's share of
+    questions in them (at least 0.001, so that PSI stays finite)."""
     ref = sorted(len(q.split()) for q in reference)
     edges = sorted({ref[min(len(ref) - 1, (len(ref) * i) // bins)] for i in range(1, bins)})
 
@@ -81,9 +94,10 @@ def length_psi(reference: Sequence[str], served: Sequence[str], bins: int = 10) 
             counts[sum(n >= e for e in edges)] += 1
         return [max(c / len(lengths), 0.001) for c in counts]
 
-    p = shares(ref)
-    q = shares([len(s.split()) for s in served])
-    return sum((b - a) * math.log(b / a) for a, b in zip(p, q, strict=True))
+    bounds = [0, *edges]
+    labels = [f"{lo}-{hi - 1}" for lo, hi in zip(bounds, edges, strict=False)]
+    labels.append(f"{bounds[-1]}+")
+    return labels, shares(ref), shares([len(s.split()) for s in served])
 
 
 @dataclass(frozen=True)
@@ -92,21 +106,41 @@ class AlertResult:
     value: float | None
     passed: bool
     action: str
+    window: str = ""
 
 
-def check_alerts(alerts: Sequence[Mapping[str, Any]], found: Figures) -> list[AlertResult]:
-    """Each alert's condition must hold; a figure with no data (no requests, no feedback) is
-    reported and does not fire."""
+def check_alerts(
+    alerts: Sequence[Mapping[str, Any]], found: Mapping[str, Figures]
+) -> list[AlertResult]:
+    """Each alert's condition must hold over its own window (``found`` holds the figures of
+    each window); a figure with no data (no requests, no feedback) is reported and does not
+    fire."""
     out = []
     for alert in alerts:
-        value = found[alert["metric"]]
+        window = str(alert.get("window", "1h"))
+        value = found[window][alert["metric"]]
         label = f"{alert['metric']} {alert['op']} {float(alert['value']):g}"
+        action = str(alert.get("action", "notify"))
         if math.isnan(value):
-            out.append(AlertResult(label, None, True, str(alert.get("action", "notify"))))
+            out.append(AlertResult(label, None, True, action, window))
             continue
         held = OPS[alert["op"]](value, float(alert["value"]))
-        out.append(AlertResult(label, value, held, str(alert.get("action", "notify"))))
+        out.append(AlertResult(label, value, held, action, window))
     return out
+
+
+def window_ms(window: str) -> int:
+    """The length of a window like `30m`, `1h` or `7d` in milliseconds (LS620 if unclear)."""
+    from llmspec.diagnostics import SpecError, error
+
+    match = re.fullmatch(r"([0-9]+)([smhd])", window)
+    if match is None:
+        raise SpecError([error("LS620", f"`{window}` is not a window like 1h or 30m")])
+    return int(match.group(1)) * UNITS[match.group(2)] * 1000
+
+
+def since(requests: Sequence[Request], start_ms: int) -> list[Request]:
+    return [r for r in requests if r.at_ms >= start_ms]
 
 
 def from_trace(trace: Any) -> Request:
@@ -128,4 +162,5 @@ def from_trace(trace: Any) -> Request:
         tokens_in=int(outputs.get("tokens_in") or 0) if isinstance(outputs, Mapping) else 0,
         tokens_out=int(outputs.get("tokens_out") or 0) if isinstance(outputs, Mapping) else 0,
         ratings=ratings,
+        at_ms=int(info.timestamp_ms or 0),
     )

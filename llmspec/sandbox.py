@@ -1,15 +1,27 @@
 """`llmspec try`: the app's pipeline on a few questions with edits that are not applied (a
 prompt, decoding settings, `top_k`: any `--set`), beside the answers of the version the alias
-serves now. Both sides use that version's model and index; only the edits differ. Each try is
-an MLflow run in the app's sandbox experiment, so free iteration is still versioned."""
+serves now. Both sides use that version's index; the edited side uses that version's model too,
+or the one `--model` names (another registered version, or a base model). Each try is an MLflow
+run in the app's sandbox experiment, so free iteration is still versioned."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+from llmspec.diagnostics import SpecError, error
 from llmspec.promoted import Promoted
+
+REGISTERED = re.compile(r"^models:/[^/@]+(/[0-9]+|@[A-Za-z0-9_-]+)$")
+BASE = re.compile(r"^(builtin|hf|local):(.+)$")
+MODEL_FORMS = (
+    "models:/NAME/VERSION or models:/NAME@ALIAS (a registered version), builtin:ID, "
+    "hf:ORG/NAME@REVISION or local:PATH (a base model, without the app's adapter)"
+)
 
 
 @dataclass(frozen=True)
@@ -22,13 +34,55 @@ class Attempt:
     current_answer: str
 
 
-def try_questions(edited: Any, promoted: Promoted, questions: list[str]) -> list[Attempt]:
+def parse_model(ref: str) -> dict[str, Any]:
+    """What `--model` names, checked before anything loads (LS621 when it is none of the
+    forms)."""
+    if REGISTERED.match(ref):
+        return {"source": "registry", "uri": ref}
+    match = BASE.match(ref)
+    if match is not None:
+        source, rest = match.groups()
+        if source == "local":
+            return {"source": "local", "path": rest}
+        if source == "hf":
+            repo, _, revision = rest.partition("@")
+            return {"source": "hf", "id": repo, "revision": revision or "main"}
+        if rest in ("tiny-gpt2", "smollm2-135m-instruct"):
+            return {"source": "builtin", "id": rest}
+    raise SpecError(
+        [error("LS621", f"`--model {ref}` names no model llmspec can load", hint=MODEL_FORMS)]
+    )
+
+
+def edited_llm(model: dict[str, Any], promoted: Promoted, ws: Any) -> Any:
+    """The chat model of the edited side: the served version's, or the one --model names."""
+    if model["source"] == "registry":
+        from llmspec.package.load import load_app_model
+
+        return load_app_model(model["uri"], promoted.tracking_uri).unwrap_python_model().llm
+    from llmspec.runtime.llm import LocalChat
+    from llmspec.runtime.models import ModelUnavailable, model_folder
+
+    prompts = ws.resolved.spec.prompts
+    texts = [prompts.system, *(t.template or "" for t in prompts.templates.values())]
+    cache = Path(os.environ.get("LLMSPEC_CACHE") or ws.repo_root / ".llmspec" / "cache")
+    try:
+        folder = model_folder(model, Path(ws.resolved.path).parent, cache, lambda: texts)
+    except ModelUnavailable as exc:
+        raise SpecError([error("LS610", str(exc), hint=exc.hint)]) from None
+    return LocalChat(folder)
+
+
+def try_questions(
+    edited: Any, promoted: Promoted, questions: list[str], llm: Any = None
+) -> list[Attempt]:
     from llmspec.package.load import load_app_model
     from llmspec.runtime.prompting import AppPrompt, model_input
     from llmspec.runtime.pyfunc import bounded
     from llmspec.steps.runtime_settings import prompt_settings
 
     app = load_app_model(promoted.uri, promoted.tracking_uri).unwrap_python_model()
+    llm = llm or app.llm
     limits = app.config["limits"]
     current_settings = bounded(app.config["generation"], None, limits)
     spec = edited.spec
@@ -42,9 +96,9 @@ def try_questions(edited: Any, promoted: Promoted, questions: list[str]) -> list
         if app.retriever is not None and prompt.uses_context:
             hits = app.retriever.search(question, top_k=top_k)
         messages = prompt.render({prompt.inputs[0]: question}, hits)
-        tokenizer = getattr(app.llm, "tokenizer", None)
+        tokenizer = getattr(llm, "tokenizer", None)
         text = model_input(tokenizer, messages) if tokenizer is not None else json.dumps(messages)
-        reply = app.llm.complete(messages, settings)
+        reply = llm.complete(messages, settings)
         out.append(
             Attempt(
                 question,
@@ -59,7 +113,12 @@ def try_questions(edited: Any, promoted: Promoted, questions: list[str]) -> list
 
 
 def log_try(
-    attempts: list[Attempt], promoted: Promoted, app: str, env: str, overrides: list[str]
+    attempts: list[Attempt],
+    promoted: Promoted,
+    app: str,
+    env: str,
+    overrides: list[str],
+    model: str | None = None,
 ) -> str:
     """One MLflow run per try, in `llmspec/<app>/<env>/sandbox`: the edits as params, the
     attempts as a table, the prompts as text."""
@@ -70,7 +129,8 @@ def log_try(
     experiment = mlflow.set_experiment(f"llmspec/{app}/{env}/sandbox").experiment_id
     tags = {"llmspec.app": app, "llmspec.env": env, "llmspec.compared_with": promoted.uri}
     with mlflow.start_run(experiment_id=experiment, run_name="try", tags=tags) as run:
-        mlflow.log_params({f"set.{i}": o[:500] for i, o in enumerate(overrides)} or {"set": "-"})
+        params = {f"set.{i}": o[:500] for i, o in enumerate(overrides)} or {"set": "-"}
+        mlflow.log_params({**params, "model": model or promoted.uri})
         mlflow.log_table(pd.DataFrame([asdict(a) for a in attempts]), artifact_file="try.json")
         for i, attempt in enumerate(attempts):
             mlflow.log_text(attempt.prompt, f"prompts/{i}.txt")

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from llmspec.monitor import Request, check_alerts, figures, length_psi
+from llmspec.monitor import Request, check_alerts, figures, length_psi, since, window_ms
 
 EVAL = [
     "How do I reset my password?",
@@ -46,8 +46,57 @@ def test_alerts_fire_like_gates_and_no_data_does_not_fire() -> None:
         {"metric": "error_rate", "op": "<=", "value": 0.02},
         {"metric": "feedback_positive_rate", "op": ">=", "value": 0.7, "action": "retrain"},
     ]
-    latency, errors, feedback = check_alerts(alerts, found)
+    latency, errors, feedback = check_alerts(alerts, {"1h": found})
     assert not latency.passed and latency.value == pytest.approx(1905.0)
     assert errors.passed and errors.value == 0.0
     assert feedback.passed and feedback.value is None and feedback.action == "retrain"
     assert math.isnan(found["feedback_positive_rate"])
+
+
+def test_each_alert_is_held_over_its_own_window() -> None:
+    now = 10 * 86_400_000
+    requests = [Request(True, 100.0, ratings=(False,), at_ms=now - 3_600_000 * 20)] + [
+        Request(True, 100.0, ratings=(True,), at_ms=now - 60_000 * i) for i in range(1, 4)
+    ]
+    windows = {w: figures(since(requests, now - window_ms(w)), [], None) for w in ("1h", "24h")}
+    alert = {"metric": "feedback_positive_rate", "op": ">=", "value": 0.8}
+    hour, day = check_alerts([{**alert, "window": "1h"}, {**alert, "window": "24h"}], windows)
+    assert hour.passed and hour.value == 1.0 and hour.window == "1h"
+    assert not day.passed and day.value == pytest.approx(0.75) and day.window == "24h"
+
+
+def test_a_window_that_is_not_one_is_ls620() -> None:
+    from llmspec.diagnostics import SpecError
+
+    assert window_ms("30m") == 1_800_000 and window_ms("7d") == 7 * 86_400_000
+    with pytest.raises(SpecError) as bad:
+        window_ms("7x")
+    assert bad.value.diagnostics[0].code == "LS620"
+
+
+def test_the_html_report_charts_the_window_and_shows_the_alerts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from llmspec.monitor import AlertResult
+    from llmspec.monitor_report import write_report
+
+    requests = [
+        Request(i % 7 != 0, 80.0 + i, EVAL[i % 5], 40 + i, 5 + i % 3, (i % 2 == 0,), i * 60_000)
+        for i in range(50)
+    ]
+    found = figures(requests, EVAL, 0.5)
+    alerts = [
+        AlertResult("feedback_positive_rate >= 0.7", 0.5, False, "retrain", "24h"),
+        AlertResult("latency_p95_ms <= 1500", 120.0, True, "notify", "1h"),
+    ]
+    out = tmp_path / "reports" / "monitor.html"
+    write_report(out, "support-bot", "prod", "24h", requests, EVAL, found.values, alerts,
+                 ["finetune.support-bot"])  # fmt: skip
+    page = out.read_text()
+    assert page.count("<svg") == 5  # traffic, latency, lengths, feedback, question length
+    assert "FIRING" in page and "feedback_positive_rate &gt;= 0.7" in page
+    assert "Marked for retraining: finetune.support-bot" in page
+    assert "request_count" in page and "input_drift" in page
+    assert list(out.parent.iterdir()) == [out]  # written whole, no temporary left
+
+    empty = tmp_path / "empty.html"
+    write_report(empty, "support-bot", "prod", "1h", [], EVAL, {"request_count": 0.0}, [], [])
+    assert "No requests in the window" in empty.read_text() and "<svg" not in empty.read_text()

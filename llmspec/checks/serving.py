@@ -1,11 +1,12 @@
-"""Serving targets: they have a registered model to serve, and do not collide."""
+"""Serving targets: they have a registered model to serve, and do not collide; alerts that
+ask to retrain have a fine-tune to retrain."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from llmspec.checks.context import CheckContext
-from llmspec.diagnostics import Diagnostic, Related, error
+from llmspec.diagnostics import Diagnostic, Related, error, warning
 
 
 def check_serving(ctx: CheckContext) -> Iterator[Diagnostic]:
@@ -33,3 +34,14 @@ def check_serving(ctx: CheckContext) -> Iterator[Diagnostic]:
             )
         else:
             seen[key] = i
+
+    if ctx.spec.finetune is None:
+        for i, alert in enumerate(serving.monitoring.alerts):
+            if alert.action == "retrain":
+                yield warning(
+                    "LS462",
+                    f"the alert on `{alert.metric}` asks to retrain, but the spec has no "
+                    "`finetune`: monitor will only report it",
+                    ctx.span("serving", "monitoring", "alerts", i, "action"),
+                    hint="use `action: notify`, or add a `finetune` section",
+                )

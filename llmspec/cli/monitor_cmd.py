@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
+import sys
 import time
 from typing import Any
 
@@ -14,19 +14,24 @@ HELP = "figures of the served app's traces and feedback, and its alerts held lik
 EXAMPLES = """examples:
   llmspec monitor specs/app.yaml -e prod --since 24h
   llmspec monitor specs/app.yaml -e prod --format json > monitor.json
+  llmspec monitor specs/app.yaml -e prod --since 7d --html monitor.html
 
-Exit 1 when an alert of `serving.monitoring.alerts` fails (for a scheduler)."""
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+The figures cover --since; each alert of `serving.monitoring.alerts` is held over its own
+`window`. Exit 1 when an alert fires (for a scheduler). An alert with `action: retrain` that
+fires marks the app's fine-tune for retraining: the next plan rebuilds it."""
 
 
 def add_parser(sub: Any, name: str) -> None:
     parser = spec_command(sub, name, HELP, EXAMPLES)
     parser.add_argument("--since", default="1h", help="window: 30m, 1h, 7d (default 1h)")
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument(
+        "--html", metavar="FILE", help="also write a static report with charts to FILE"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.monitor import check_alerts, figures, from_trace
+    from llmspec.monitor import check_alerts, figures, from_trace, since, window_ms
     from llmspec.promoted import promoted_model
     from llmspec.tracking import experiment_for, quiet_mlflow
     from llmspec.workspace import open_workspace
@@ -34,7 +39,11 @@ def run(args: argparse.Namespace) -> int:
     resolved = resolve_or_report(args.spec, args.env, args.overrides)
     if resolved is None:
         return 1
-    since_ms = window_start_ms(args.since)
+    spec = resolved.spec
+    now_ms = int(time.time() * 1000)
+    since_ms = now_ms - window_ms(args.since)
+    alert_specs = [a.model_dump(mode="json") for a in spec.serving.monitoring.alerts]
+    starts = {a["window"]: now_ms - window_ms(a["window"]) for a in alert_specs}
     ws = open_workspace(resolved, args.state)
     promoted = promoted_model(ws)
     quiet_mlflow()
@@ -43,21 +52,28 @@ def run(args: argparse.Namespace) -> int:
 
     mlflow.set_tracking_uri(promoted.tracking_uri)
     client = MlflowClient(tracking_uri=promoted.tracking_uri)
-    experiment = experiment_for(client, resolved.spec, ws.app, ws.env, ws.repo_root)
+    experiment = experiment_for(client, spec, ws.app, ws.env, ws.repo_root)
     traces = mlflow.search_traces(
         experiment_ids=[experiment],
-        filter_string=f"timestamp_ms > {since_ms}",
+        filter_string=f"timestamp_ms > {min([since_ms, *starts.values()])}",
         return_type="list",
         max_results=100_000,
     )
-    requests = [from_trace(t) for t in traces]
-    spec = resolved.spec
+    requests = sorted((from_trace(t) for t in traces), key=lambda r: r.at_ms)
     card = spec.metadata.card
     cost = card.cost.per_1k_tokens_usd if card is not None and card.cost is not None else None
-    found = figures(requests, _eval_questions(resolved), cost)
-    alerts = check_alerts(
-        [a.model_dump(mode="json") for a in spec.serving.monitoring.alerts], found
-    )
+    questions = _eval_questions(resolved)
+    shown = since(requests, since_ms)
+    found = figures(shown, questions, cost)
+    by_window = {w: figures(since(requests, start), questions, cost) for w, start in starts.items()}
+    alerts = check_alerts(alert_specs, by_window)
+    marked = _mark_for_retraining(ws, [a for a in alerts if not a.passed and a.action == "retrain"])
+    if args.html:
+        from llmspec.monitor_report import write_report
+
+        write_report(
+            args.html, ws.app, ws.env, args.since, shown, questions, found.values, alerts, marked
+        )
     if args.format == "json":
         print(
             json.dumps(
@@ -67,23 +83,45 @@ def run(args: argparse.Namespace) -> int:
                     "since": args.since,
                     "figures": found.values,
                     "alerts": [a.__dict__ for a in alerts],
+                    "marked_for_retraining": marked,
                 },
                 indent=2,
             )
         )
     else:
         print(_table(ws.app, ws.env, args.since, found.values, alerts, args.format == "markdown"))
+        for address in marked:
+            print(f"\nMarked {address} for retraining: the next plan rebuilds it.")
+    if args.html:
+        print(f"Report written to {args.html}", file=sys.stderr)
     return 1 if any(not a.passed for a in alerts) else 0
 
 
-def window_start_ms(since: str) -> int:
-    """When a window like `30m`, `1h` or `7d` began, in epoch milliseconds (LS620 if unclear)."""
-    from llmspec.diagnostics import SpecError, error
+def window_start_ms(window: str) -> int:
+    """When a window like `30m`, `1h` or `7d` that ends now began, in epoch milliseconds."""
+    from llmspec.monitor import window_ms
 
-    match = re.fullmatch(r"([0-9]+)([smhd])", since)
-    if match is None:
-        raise SpecError([error("LS620", f"`--since {since}` is not a window like 1h or 30m")])
-    return int((time.time() - int(match.group(1)) * UNITS[match.group(2)]) * 1000)
+    return int(time.time() * 1000) - window_ms(window)
+
+
+def _mark_for_retraining(ws: Any, fired: list[Any]) -> list[str]:
+    """Mark the fine-tune when a `retrain` alert fired; a note when that cannot be done."""
+    if not fired:
+        return []
+    from llmspec.retrain import finetune_addresses, mark
+    from llmspec.state.backend import LockHeld
+
+    why = "; ".join(f"{a.alert} failed over {a.window} ({a.value:.4g})" for a in fired)
+    if not finetune_addresses(ws):
+        print(f"note: `{fired[0].alert}` asks to retrain, but {ws.app} in {ws.env} has no "
+              "fine-tune", file=sys.stderr)  # fmt: skip
+        return []
+    try:
+        return mark(ws, why)
+    except LockHeld as exc:
+        print(f"note: could not mark the fine-tune for retraining: {exc}; the next monitor run "
+              "will", file=sys.stderr)  # fmt: skip
+        return []
 
 
 def _eval_questions(resolved: Any) -> list[str]:
@@ -105,7 +143,11 @@ def _table(
 ) -> str:
     rows = [(name, f"{value:.4g}") for name, value in values.items()]
     alert_rows = [
-        (a.alert, "—" if a.value is None else f"{a.value:.4g}", "ok" if a.passed else "FIRING")
+        (
+            f"{a.alert} over {a.window}",
+            "—" if a.value is None else f"{a.value:.4g}",
+            ("ok" if a.passed else "FIRING") + (" (retrain)" if a.action == "retrain" else ""),
+        )
         for a in alerts
     ]
     if markdown:

@@ -1,4 +1,4 @@
-"""`llmspec state list|show|unlock`: look at and repair recorded state."""
+"""`llmspec state list|show|unlock|unmark`: look at and repair recorded state."""
 
 from __future__ import annotations
 
@@ -9,13 +9,18 @@ from typing import Any
 
 from llmspec.cli.common import Formatter, add_state_option, resolve_or_report
 
-HELP = "inspect state (list, show) or break a lock left by a killed apply (unlock)"
+HELP = (
+    "inspect state (list, show), break a lock left by a killed apply (unlock), or clear a "
+    "retraining mark (unmark)"
+)
 EXAMPLES = """examples:
   llmspec state list                                  every app and environment recorded
   llmspec state show specs/app.yaml -e prod           resources, digests, outputs
   llmspec state show specs/app.yaml -e prod index.help_center
   llmspec state show specs/app.yaml -e prod --journal
-  llmspec state unlock specs/app.yaml -e prod         after checking the holder is gone"""
+  llmspec state unlock specs/app.yaml -e prod         after checking the holder is gone
+  llmspec state unmark specs/app.yaml -e prod finetune.app
+                                                      a retraining mark set by monitor"""
 EXTRA_POSITIONAL = "address"
 
 
@@ -23,9 +28,9 @@ def add_parser(sub: Any, name: str) -> None:
     parser = sub.add_parser(
         name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
     )
-    parser.add_argument("action", choices=("list", "show", "unlock"))
-    parser.add_argument("spec", nargs="?", metavar="SPEC", help="spec file (for show, unlock)")
-    parser.add_argument("address", nargs="?", metavar="ADDRESS", help="one resource (show)")
+    parser.add_argument("action", choices=("list", "show", "unlock", "unmark"))
+    parser.add_argument("spec", nargs="?", metavar="SPEC", help="spec file (show, unlock, unmark)")
+    parser.add_argument("address", nargs="?", metavar="ADDRESS", help="one resource (show, unmark)")
     parser.add_argument("-e", "--env", metavar="ENV")
     parser.add_argument("--journal", action="store_true", help="show the journal (show)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -68,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"released the lock held by {holder.describe()}")  # the backend journals it
         return 0
+    if args.action == "unmark":
+        return _unmark(ws, env, args.address)
     if args.journal:
         entries = [e.to_json() for e in ws.backend.journal(ws.app, env)]
         print(
@@ -95,4 +102,20 @@ def run(args: argparse.Namespace) -> int:
     for address, r in resources.items():
         built = f" (built in {r.env_built})" if r.env_built and r.env_built != env else ""
         print(f"  {address:<40} {r.status:<9} {r.inputs_digest[7:19]}  {r.updated_at}{built}")
+        if r.marked:
+            print(f"      marked for rebuilding by {r.marked.get('by')} at {r.marked.get('at')}: "
+                  f"{r.marked.get('why')}")  # fmt: skip
+    return 0
+
+
+def _unmark(ws: Any, env: str, address: str | None) -> int:
+    from llmspec.retrain import unmark
+
+    if address is None:
+        print("error: `state unmark` needs the ADDRESS of the marked resource")
+        return 2
+    if not unmark(ws, address):
+        print(f"error: `{address}` is not marked in the state of {ws.app} in {env}")
+        return 1
+    print(f"cleared the mark on {address}: the next plan no longer rebuilds it for it")
     return 0

@@ -1,4 +1,4 @@
-"""`llmspec try SPEC -e ENV "question" … [--set …]`: the sandbox."""
+"""`llmspec try SPEC -e ENV "question" … [--set …] [--model …]`: the sandbox."""
 
 from __future__ import annotations
 
@@ -14,34 +14,46 @@ EXAMPLES = """examples:
   llmspec try specs/app.yaml -e dev "Who can change the billing contact?"
   llmspec try specs/app.yaml -e dev "How do I reset my password?" \\
       --set "prompts.system='Answer in one sentence.'" --set retrieval.top_k=2
+  llmspec try specs/app.yaml -e dev "Can I get a refund?" --model models:/app/3
+  llmspec try specs/app.yaml -e dev "Can I get a refund?" --model builtin:smollm2-135m-instruct
 
-Both sides run the model and index of the version the environment's alias serves; the edited
-side uses the edited prompt, decoding settings and top_k. Each try is an MLflow run in the
-experiment llmspec/<app>/<env>/sandbox."""
+Both sides search the index of the version the environment's alias serves. The current side is
+that version's answer; the edited side uses the edited prompt, decoding settings and top_k, and
+that version's model or the one --model names. Each try is an MLflow run in the experiment
+llmspec/<app>/<env>/sandbox."""
 
 
 def add_parser(sub: Any, name: str) -> None:
     parser = spec_command(sub, name, HELP, EXAMPLES)
     parser.add_argument("questions", nargs="+", metavar="QUESTION")
+    parser.add_argument(
+        "--model",
+        metavar="REF",
+        help="the edited side's model: models:/NAME/VERSION, models:/NAME@ALIAS, builtin:ID, "
+        "hf:ORG/NAME@REVISION or local:PATH (default: the served version's)",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
 
 
 def run(args: argparse.Namespace) -> int:
     from llmspec.promoted import promoted_model
-    from llmspec.sandbox import log_try, try_questions
+    from llmspec.sandbox import edited_llm, log_try, parse_model, try_questions
     from llmspec.tracking import quiet_mlflow
     from llmspec.workspace import open_workspace
 
+    model = parse_model(args.model) if args.model else None  # LS621 before anything loads
     edited = resolve_or_report(args.spec, args.env, args.overrides)
     if edited is None:
         return 1
     ws = open_workspace(edited, args.state)
     promoted = promoted_model(ws)
     quiet_mlflow()
-    attempts = try_questions(edited, promoted, args.questions)
-    run_id = log_try(attempts, promoted, ws.app, ws.env, list(args.overrides))
+    llm = edited_llm(model, promoted, ws) if model else None
+    attempts = try_questions(edited, promoted, args.questions, llm)
+    run_id = log_try(attempts, promoted, ws.app, ws.env, list(args.overrides), args.model)
     if args.format == "json":
-        print(json.dumps({"run_id": run_id, "attempts": [asdict(a) for a in attempts]}, indent=2))
+        found = {"run_id": run_id, "model": args.model or promoted.uri}
+        print(json.dumps({**found, "attempts": [asdict(a) for a in attempts]}, indent=2))
         return 0
     for attempt in attempts:
         print(f"Q: {attempt.question}")
@@ -50,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  sources  current: {', '.join(attempt.current_sources) or '—'}")
         print(f"           edited:  {', '.join(attempt.sources) or '—'}")
         print(f"  answer   current ({promoted.uri}): {attempt.current_answer}")
-        print(f"           edited:  {attempt.answer}")
+        print(f"           edited{f' ({args.model})' if args.model else ''}:  {attempt.answer}")
         print()
     print(f"logged as MLflow run {run_id} (experiment llmspec/{ws.app}/{ws.env}/sandbox)")
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from llmspec.artifacts import ArtifactStore
@@ -21,7 +21,8 @@ _MISSING = object()
 class Reason:
     """Why a resource changes: a stable code and what exactly differs."""
 
-    code: str  # new, removed, config_changed, input_file_changed, upstream_changed, previous_failed
+    code: str  # new, removed, config_changed, input_file_changed, upstream_changed,
+    # previous_failed, marked (for a rebuild, by `llmspec monitor`), upstream_rebuilt
     what: str = ""  # the field path, file or upstream address
     old: Any = None
     new: Any = None
@@ -113,10 +114,13 @@ def build_plan(
 ) -> Plan:
     targets = tuple(targets)
     addresses = graph.closure(targets) if targets else list(graph.resources)
-    changes = [
-        _change(graph.resources[a], state.resources.get(a), steps, graph, artifacts)
-        for a in addresses
-    ]
+    changes = _rebuild_downstream(
+        [
+            _change(graph.resources[a], state.resources.get(a), steps, graph, artifacts)
+            for a in addresses
+        ],
+        graph,
+    )
     if not targets:
         for address, old in state.resources.items():
             if address not in graph.resources:
@@ -126,6 +130,40 @@ def build_plan(
                     )
                 )
     return Plan(graph.app, graph.env, spec_file, state.serial, tuple(changes), targets, backend)
+
+
+def _rebuild_downstream(changes: list[Change], graph: Graph) -> list[Change]:
+    """A marked resource rebuilt from unchanged inputs leaves its dependents' digests as they
+    were, yet they must take the rebuilt outputs: update them too (graph order, so a chain
+    propagates)."""
+    rebuilt: set[str] = set()
+    out = []
+    for change in changes:
+        needs = graph.resources[change.address].deps if change.address in graph.resources else ()
+        upstream = next((d for d in needs if d in rebuilt), None)  # `after` takes no outputs
+        if any(r.code == "marked" for r in change.reasons) and change.action != "reuse":
+            rebuilt.add(change.address)
+        elif upstream is not None and change.action == "no-op":
+            resource = graph.resources[change.address]
+            change = replace(
+                change,
+                action="update",
+                reasons=(Reason("upstream_rebuilt", upstream),),
+                estimate=resource.estimate,
+            )
+            rebuilt.add(change.address)
+        elif upstream is not None and change.action == "reuse":  # built from the old upstream
+            change = replace(
+                change,
+                action="update" if change.previous_digest else "create",
+                reuse_from=None,
+                estimate=graph.resources[change.address].estimate,
+            )
+            rebuilt.add(change.address)
+        elif upstream is not None and change.action in ("create", "update", "replace"):
+            rebuilt.add(change.address)
+        out.append(change)
+    return out
 
 
 def _change(
@@ -150,8 +188,11 @@ def _change(
             (*resource.deps, *resource.after),
         )
 
+    marked = Reason("marked", str(old.marked.get("why", "")), old.marked.get("by"),
+                    old.marked.get("at")) if old is not None and old.marked else None  # fmt: skip
     if old is not None and old.inputs_digest == resource.inputs_digest and old.status == "complete":
-        return change("no-op", ())
+        # a marked resource is rebuilt from the same inputs, never reused from the store
+        return change("replace", [marked]) if marked else change("no-op", ())
     if old is None:
         action, reasons = "create", [Reason("new")]
     elif old.inputs_digest == resource.inputs_digest:
@@ -162,6 +203,8 @@ def _change(
             r.code == "config_changed" and r.what.split(".")[0] in step.replace_on for r in reasons
         )
         action = "replace" if replaced else "update"
+    if marked is not None:
+        reasons = [marked, *reasons]
     if step.reusable and artifacts is not None:
         built = artifacts.find(graph.app, resource.kind, resource.inputs_digest)
         if built is not None:

@@ -49,6 +49,10 @@ def describe(reason: Reason) -> str:
         return f"file {reason.what} {state}"
     if reason.code == "upstream_changed":
         return f"upstream {reason.what} changed"
+    if reason.code == "marked":
+        return f"marked for rebuilding by {reason.old} at {reason.new}: {reason.what}"
+    if reason.code == "upstream_rebuilt":
+        return f"upstream {reason.what} is rebuilt"
     return reason.code
 
 

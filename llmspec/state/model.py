@@ -42,6 +42,7 @@ class ResourceState:
     deps: dict[str, str] = field(default_factory=dict)  # address -> inputs digest
     updated_at: str = ""
     env_built: str = ""  # the environment that built the outputs (differs when reused)
+    marked: dict[str, Any] = field(default_factory=dict)  # marked for rebuild: why, by, when
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

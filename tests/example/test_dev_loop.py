@@ -17,6 +17,8 @@ pytestmark = pytest.mark.slow
 pytest.importorskip("peft")
 pytest.importorskip("mlflow")
 
+QUESTION = "Who can change the billing contact?"
+
 
 def test_the_mlflow_run_has_the_recipe_falling_loss_and_lineage(applied: dict[str, Any]) -> None:
     from mlflow import MlflowClient
@@ -303,7 +305,7 @@ def test_try_runs_edits_beside_the_served_answer_without_applying_them(
 
     before = serial()
     done = llmspec(
-        "try", "specs/support-bot.yaml", "-e", "dev", "Who can change the billing contact?",
+        "try", "specs/support-bot.yaml", "-e", "dev", QUESTION,
         "--set", "prompts.system='Answer briefly.'", "--set", "retrieval.top_k=2",
         "--format", "json", cwd=repo,
     )  # fmt: skip
@@ -320,3 +322,22 @@ def test_try_runs_edits_beside_the_served_answer_without_applying_them(
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.name == "llmspec/support-bot/dev/sandbox"
     assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"try.json", "prompts"}
+
+    # another model on the edited side: a registered version, a base model without the adapter
+    first = llmspec("try", "specs/support-bot.yaml", "-e", "dev", QUESTION, "--model",
+                    "models:/support-bot/1", "--format", "json", cwd=repo)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    tried = json.loads(first.stdout)
+    assert tried["model"] == "models:/support-bot/1"
+    assert tried["attempts"][0]["answer"] == "Only owners."  # version 1 learned it as well
+    assert client.get_run(tried["run_id"]).data.params["model"] == "models:/support-bot/1"
+    base = llmspec("try", "specs/support-bot.yaml", "-e", "dev", QUESTION, "--model",
+                   "builtin:tiny-gpt2", "--format", "json", cwd=repo)  # fmt: skip
+    assert base.returncode == 0, base.stderr
+    (untrained,) = json.loads(base.stdout)["attempts"]
+    assert untrained["answer"] != untrained["current_answer"] == "Only owners."
+    wrong = llmspec("try", "specs/support-bot.yaml", "-e", "dev", QUESTION, "--model", "gpt-9",
+                    cwd=repo)  # fmt: skip
+    assert (
+        wrong.returncode == 1 and "LS621" in wrong.stderr and "models:/NAME/VERSION" in wrong.stderr
+    )

@@ -257,19 +257,27 @@ def test_requests_are_traced_and_take_feedback_by_http_and_by_cli(
     (expected,) = [a for a in assessments if a.name == "expected_response"]
     assert expected.value == "Only the owner can."
 
-    # the spec's alert `feedback_positive_rate >= 0.7` fires on one up and one down
+    # the spec's alert `feedback_positive_rate >= 0.7` (over 24h, action: retrain) fires on
+    # one up and one down, and marks the fine-tune for retraining
     watched = llmspec("monitor", "specs/support-bot.yaml", "-e", "dev", "--format", "json",
-                      cwd=applied["repo"])  # fmt: skip
+                      "--html", "reports/monitor.html", cwd=applied["repo"])  # fmt: skip
     assert watched.returncode == 1, watched.stdout + watched.stderr
     report = json.loads(watched.stdout)
     found = report["figures"]
     assert found["request_count"] >= 2 and found["error_rate"] == 0
     assert found["feedback_count"] == 2 and found["feedback_positive_rate"] == 0.5
     assert found["latency_p50_ms"] > 0 and found["tokens_out_mean"] > 0
-    firing = [a["alert"] for a in report["alerts"] if not a["passed"]]
-    assert "feedback_positive_rate >= 0.7" in firing
+    firing = [(a["alert"], a["window"]) for a in report["alerts"] if not a["passed"]]
+    assert ("feedback_positive_rate >= 0.7", "24h") in firing
+    assert report["marked_for_retraining"] == ["finetune.support-bot"]
+    page = (applied["repo"] / "reports" / "monitor.html").read_text()
+    assert page.count("<svg") == 5 and "FIRING" in page
     text = llmspec("monitor", "specs/support-bot.yaml", "-e", "dev", cwd=applied["repo"])
-    assert "FIRING" in text.stdout and "request_count" in text.stdout
+    assert "FIRING (retrain)" in text.stdout and "request_count" in text.stdout
+    planned = llmspec("plan", "specs/support-bot.yaml", "-e", "dev", cwd=applied["repo"])
+    assert "-/+ finetune.support-bot" in planned.stdout
+    assert "marked for rebuilding by monitor" in planned.stdout
+    assert "feedback_positive_rate >= 0.7 failed over 24h (0.5)" in planned.stdout
 
     # the corrected request becomes a fine-tune record, and an apply trains on it
     exported = llmspec("feedback", "export", "specs/support-bot.yaml", "-e", "dev",
@@ -287,3 +295,5 @@ def test_requests_are_traced_and_take_feedback_by_http_and_by_cli(
                       "--target", "finetune.support-bot", cwd=applied["repo"])  # fmt: skip
     assert trained.returncode == 0, trained.stdout + trained.stderr
     assert f"training on {len(records)} examples" in trained.stdout
+    shown = llmspec("state", "show", "specs/support-bot.yaml", "-e", "dev", cwd=applied["repo"])
+    assert "marked for rebuilding" not in shown.stdout  # the retraining cleared the mark

@@ -172,4 +172,10 @@ def diagnostics_markdown() -> str:
 
 def generated_docs() -> dict[str, str]:
     """File name (under docs/) -> content, for everything generated from the code."""
-    return {"spec-reference.md": reference_markdown(), "diagnostics.md": diagnostics_markdown()}
+    from llmspec.cli_reference import cli_markdown
+
+    return {
+        "spec-reference.md": reference_markdown(),
+        "diagnostics.md": diagnostics_markdown(),
+        "cli.md": cli_markdown(),
+    }

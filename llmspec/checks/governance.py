@@ -38,7 +38,29 @@ def check_governance(ctx: CheckContext) -> Iterator[Diagnostic]:
         span = doc.values.get(("environments", env, field)) or doc.values.get(("policy", field))
         return [Related(span, f"the repository policy ({POLICY_FILE}) sets this")] if span else []
 
-    yield from _rules(policy.for_environment(ctx.env), ctx, where)
+    chosen = policy.for_environment(ctx.env)
+    yield from _rules(chosen, ctx, where)
+    yield from _external_paths(chosen, ctx, where)
+
+
+def _external_paths(policy: Any, ctx: CheckContext, where: Where) -> Iterator[Diagnostic]:
+    """A repository policy that lists `allowed_external_paths` bounds the spec's own list: a
+    spec may open only folders inside the policy's (a spec's list alone widens, the policy's
+    narrows)."""
+    if "allowed_external_paths" not in policy.model_fields_set:
+        return
+    ceiling = [os.path.realpath(p) for p in policy.allowed_external_paths]
+    for i, folder in enumerate(ctx.spec.governance.allowed_external_paths):
+        real = os.path.realpath(folder)
+        if not any(real == c or real.startswith(c.rstrip(os.sep) + os.sep) for c in ceiling):
+            yield error(
+                "LS440",
+                f"`{folder}` is not among the external folders the repository policy allows"
+                + (f" ({', '.join(policy.allowed_external_paths)})" if ceiling else " (none)"),
+                ctx.span("governance", "allowed_external_paths", i),
+                hint="keep the data in the repository, or have the policy list the folder",
+                related=where("allowed_external_paths"),
+            )
 
 
 def load_policy(repo_root: Path) -> Any:
@@ -73,6 +95,18 @@ def _rules(policy: Any, ctx: CheckContext, where: Where) -> Iterator[Diagnostic]
             hint="allowed: " + ", ".join(f"`{s}`" for s in policy.allowed_sources),
             related=where("allowed_sources"),
         )
+    metrics = spec.evaluation.metrics if spec.evaluation is not None else []
+    for i, metric in enumerate(metrics):
+        judge = getattr(metric, "judge", None)
+        if judge is not None and judge.model.source not in policy.allowed_sources:
+            yield error(
+                "LS440",
+                f"the judge of `{metric.name}` uses model source `{judge.model.source}`, which "
+                "governance does not allow (the eval questions and answers would go to it)",
+                ctx.span("evaluation", "metrics", i, "judge", "model", "source"),
+                hint="allowed: " + ", ".join(f"`{s}`" for s in policy.allowed_sources),
+                related=where("allowed_sources"),
+            )
     if (
         policy.require_pinned_revision
         and spec.model.source == "hf"

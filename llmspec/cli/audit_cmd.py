@@ -19,7 +19,7 @@ EXAMPLES = """examples:
 
 def add_parser(sub: Any, name: str) -> None:
     parser = spec_command(sub, name, HELP, EXAMPLES)
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output")
 
 
 def run(args: argparse.Namespace) -> int:

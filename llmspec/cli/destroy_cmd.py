@@ -17,7 +17,13 @@ EXAMPLES = """examples:
 def add_parser(sub: Any, name: str) -> None:
     parser = spec_command(sub, name, HELP, EXAMPLES)
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    parser.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS")
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wait this long for an apply of the same app+env",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -34,7 +34,9 @@ def add_parser(sub: Any, name: str) -> None:
     parser.add_argument("--from-ref", metavar="REF", help="git revision to compare with")
     parser.add_argument("--env-a", metavar="ENV", help="first environment")
     parser.add_argument("--env-b", metavar="ENV", help="second environment")
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument(
+        "--format", choices=("text", "json", "markdown"), default="text", help="output"
+    )
     parser.add_argument("--exit-code", action="store_true", help="exit 1 when they differ")
 
 

@@ -31,7 +31,7 @@ def add_parser(sub: Any, name: str) -> None:
         help="dotted path, e.g. finetune.compute (default: everything)",
     )
     add_env_options(parser)
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,11 +28,13 @@ def add_parser(sub: Any, name: str) -> None:
     parser = sub.add_parser(
         name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
     )
-    parser.add_argument("trace_id", metavar="TRACE_ID")
-    parser.add_argument("--rating", choices=("up", "down"))
+    parser.add_argument(
+        "trace_id", metavar="TRACE_ID", help="the request's trace (`trace_id`), or `export`"
+    )
+    parser.add_argument("--rating", choices=("up", "down"), help="thumbs up or down")
     parser.add_argument("--comment", help="what was good or wrong")
     parser.add_argument("--correction", help="the answer it should have given")
-    parser.add_argument("--user", default=os.environ.get("USER") or "anonymous")
+    parser.add_argument("--user", help="who gives it (default: $LLMSPEC_USER, else the login name)")
     parser.add_argument("--tracking-uri", help="the MLflow store holding the traces")
     parser.add_argument("spec", nargs="?", help=argparse.SUPPRESS)  # with `export`
     add_env_options(parser)
@@ -54,7 +56,10 @@ def run(args: argparse.Namespace) -> int:
     if not uri:
         uri = f"sqlite:///{Path('.llmspec/mlflow.db').resolve()}"
     mlflow.set_tracking_uri(uri)
-    ids = record_feedback(args.trace_id, args.rating, args.comment, args.correction, args.user)
+    from llmspec.state.model import current_user
+
+    user = args.user or current_user()
+    ids = record_feedback(args.trace_id, args.rating, args.comment, args.correction, user)
     print(f"recorded on {args.trace_id}: {', '.join(ids)}")
     return 0
 

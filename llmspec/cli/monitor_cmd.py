@@ -24,7 +24,9 @@ fires marks the app's fine-tune for retraining: the next plan rebuilds it."""
 def add_parser(sub: Any, name: str) -> None:
     parser = spec_command(sub, name, HELP, EXAMPLES)
     parser.add_argument("--since", default="1h", help="window: 30m, 1h, 7d (default 1h)")
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument(
+        "--format", choices=("text", "json", "markdown"), default="text", help="output"
+    )
     parser.add_argument(
         "--html", metavar="FILE", help="also write a static report with charts to FILE"
     )

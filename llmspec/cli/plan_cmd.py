@@ -22,7 +22,12 @@ exit status: 0 ok; with --detailed-exitcode 0 no changes, 2 changes; 1 errors"""
 
 def add_parser(sub: Any, name: str) -> None:
     parser = spec_command(sub, name, HELP, EXAMPLES)
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="output: text, JSON (docs/plan-and-apply.md), or Markdown for a PR comment",
+    )
     parser.add_argument(
         "--json", action="store_const", const="json", dest="format", help="same as --format json"
     )
@@ -46,7 +51,7 @@ def add_parser(sub: Any, name: str) -> None:
         help="with --to: compare two environments and show what promotion "
         "from one to the other would reuse or rebuild",
     )
-    parser.add_argument("--to", dest="to_env", metavar="ENV")
+    parser.add_argument("--to", dest="to_env", metavar="ENV", help="with --from: the target")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,12 +26,12 @@ def add_parser(sub: Any, name: str) -> None:
         name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
     )
     parser.add_argument("spec", metavar="SPEC", help="spec file")
-    parser.add_argument("question", metavar="QUESTION")
+    parser.add_argument("question", metavar="QUESTION", help="what to search for")
     add_env_options(parser)
     add_state_option(parser)
     parser.add_argument("--top-k", type=int, default=None, help="results (default: top_k)")
     parser.add_argument("--where", metavar="SQL", help="metadata filter, e.g. source = 'a.md'")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def run(args: argparse.Namespace) -> int:

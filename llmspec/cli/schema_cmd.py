@@ -11,8 +11,8 @@ from llmspec.cli.common import Formatter
 HELP = "write the JSON Schema (and the Markdown spec reference) generated from the models"
 EXAMPLES = """examples:
   llmspec schema                                   writes schemas/llmspec.schema.json
-  llmspec schema --docs docs                       also writes docs/spec-reference.md and
-                                                   docs/diagnostics.md
+  llmspec schema --docs docs                       also writes docs/spec-reference.md,
+                                                   docs/diagnostics.md and docs/cli.md
   llmspec schema --check                           exit 1 when a checked-in file is stale
 
 editors: add `# yaml-language-server: $schema=<path>/llmspec.schema.json` to a spec"""
@@ -22,7 +22,9 @@ def add_parser(sub: Any, name: str) -> None:
     parser = sub.add_parser(
         name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
     )
-    parser.add_argument("--out", default="schemas/llmspec.schema.json", metavar="FILE")
+    parser.add_argument(
+        "--out", default="schemas/llmspec.schema.json", metavar="FILE", help="the JSON Schema file"
+    )
     parser.add_argument("--docs", metavar="DIR", help="also write the Markdown references here")
     parser.add_argument(
         "--check", action="store_true", help="compare instead of writing; exit 1 when different"

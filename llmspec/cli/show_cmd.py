@@ -25,7 +25,7 @@ def add_parser(sub: Any, name: str) -> None:
     )
     parser.add_argument("spec", metavar="SPEC", help="spec file")
     add_env_options(parser)
-    parser.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    parser.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,10 +28,12 @@ def add_parser(sub: Any, name: str) -> None:
     parser = sub.add_parser(
         name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
     )
-    parser.add_argument("action", choices=("list", "show", "unlock", "unmark"))
+    parser.add_argument(
+        "action", choices=("list", "show", "unlock", "unmark"), help="what to do (see examples)"
+    )
     parser.add_argument("spec", nargs="?", metavar="SPEC", help="spec file (show, unlock, unmark)")
     parser.add_argument("address", nargs="?", metavar="ADDRESS", help="one resource (show, unmark)")
-    parser.add_argument("-e", "--env", metavar="ENV")
+    parser.add_argument("-e", "--env", metavar="ENV", help="environment (default: the base)")
     parser.add_argument("--journal", action="store_true", help="show the journal (show)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     add_state_option(parser)

@@ -25,14 +25,14 @@ llmspec/<app>/<env>/sandbox."""
 
 def add_parser(sub: Any, name: str) -> None:
     parser = spec_command(sub, name, HELP, EXAMPLES)
-    parser.add_argument("questions", nargs="+", metavar="QUESTION")
+    parser.add_argument("questions", nargs="+", metavar="QUESTION", help="one or more questions")
     parser.add_argument(
         "--model",
         metavar="REF",
         help="the edited side's model: models:/NAME/VERSION, models:/NAME@ALIAS, builtin:ID, "
         "hf:ORG/NAME@REVISION or local:PATH (default: the served version's)",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output")
 
 
 def run(args: argparse.Namespace) -> int:

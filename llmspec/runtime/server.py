@@ -115,7 +115,6 @@ def add_feedback_route(app: FastAPI, model: Any) -> None:
         from fastapi.responses import JSONResponse
 
         from llmspec.diagnostics import SpecError
-        from llmspec.feedback import record_feedback
 
         try:
             body = json.loads(await request.body())
@@ -124,7 +123,7 @@ def add_feedback_route(app: FastAPI, model: Any) -> None:
             given = {k: body.get(k) for k in ("rating", "comment", "correction")}
             user = str(body.get("user") or "anonymous")
             trace = str(body["trace_id"])
-            ids = await asyncio.to_thread(record_feedback, trace, **given, user=user)
+            ids = await asyncio.to_thread(_feedback_on_own_trace, trace, given, user)
         except (ValueError, TypeError) as exc:
             return _error(400, str(exc), "invalid_request_error")
         except SpecError as exc:
@@ -132,6 +131,17 @@ def add_feedback_route(app: FastAPI, model: Any) -> None:
             status = 404 if "no trace" in message else 400
             return _error(status, message, "invalid_request_error")
         return JSONResponse({"trace_id": trace, "assessments": ids})
+
+
+def _feedback_on_own_trace(trace: str, given: Mapping[str, Any], user: str) -> list[str]:
+    """This server exports its traces in the background; a rating sent right after the answer
+    (a thumbs-up under it) must find the trace, so what is queued is written first."""
+    import mlflow
+
+    from llmspec.feedback import record_feedback
+
+    mlflow.flush_trace_async_logging()
+    return record_feedback(trace, **given, user=user)
 
 
 def chat_request(body: Any, inputs: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -18,40 +18,13 @@ from typing import Any
 
 import pytest
 
-from tests.example.support import llmspec, outputs
+from tests.example.support import KEY, free_port, llmspec, outputs, post, start
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("mlflow")
 openai = pytest.importorskip("openai")
 
-KEY = "key-for-the-serving-tests"
 QUESTION = "Who can change the billing contact?"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start(repo: Path, spec: str, port: int, *extra: str, env: dict[str, str]) -> Any:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llmspec", "serve", spec, "-e", "dev", "--port", str(port), *extra],
-        cwd=repo, stdout=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
-    assert process.stdout is not None
-    line = process.stdout.readline()  # printed once /ping answers
-    assert f"at http://127.0.0.1:{port}" in line, line
-    return process
-
-
-def post(url: str, body: Any, key: str | None = KEY) -> Any:
-    headers = {"Content-Type": "application/json"}
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return json.loads(response.read())
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llmspec import approvals
@@ -198,6 +198,7 @@ def _execute(
 
     summary = plan.to_json()["summary"]
     journal("apply-started", detail={"changes": summary, "approved_by": approved_by})
+    _mark_rebuilt_dependents(ws, graph, plan)
     recorded = dict(backend.read(app, env).resources)
     broken: set[str] = set()  # failed or skipped: their dependents cannot run
     try:
@@ -246,6 +247,29 @@ def _execute(
     return result
 
 
+def rebuilding(change: Change) -> bool:
+    """A rebuild from unchanged inputs (a retraining mark, or what takes its outputs)."""
+    same = change.inputs_digest is not None and change.inputs_digest == change.previous_digest
+    return same and any(r.code in ("marked", "upstream_rebuilt") for r in change.reasons)
+
+
+def _mark_rebuilt_dependents(ws: Workspace, graph: Graph, plan: Plan) -> None:
+    """Before anything runs, mark what takes a rebuilt resource's outputs (transitively, in
+    the plan or not, e.g. under --target): their digests stay the same, so without the mark a
+    rebuilt fine-tune would never be packaged if this apply stops halfway or leaves them out."""
+    rebuilt = [c.address for c in plan.changes if rebuilding(c) and c.action != "no-op"]
+    resources = ws.backend.read(ws.app, ws.env).resources
+    for address, resource in graph.resources.items():  # dependencies first
+        upstream = next((d for d in resource.deps if d in rebuilt), None)
+        if upstream is None:
+            continue
+        rebuilt.append(address)
+        old = resources.get(address)
+        if old is not None and not old.marked:
+            note = {"why": f"upstream {upstream} is rebuilt", "by": "apply", "at": now()}
+            ws.backend.put_resource(ws.app, ws.env, replace(old, marked=note))
+
+
 def _context(
     ws: Workspace, kind: str, digest: str, action: str, previous: ResourceState | None, **extra: Any
 ) -> RunContext:
@@ -291,6 +315,11 @@ def _run_one(
             inputs={d: recorded[d] for d in (*resource.deps, *resource.after) if d in recorded},
             approved_by=tuple(approved_by),
         )
+        if rebuilding(change):  # a fresh folder: the digest's own may be another env's outputs
+            stamp = now().replace(":", "").replace("-", "")
+            ctx = replace(
+                ctx, artifact_dir=ctx.artifact_dir.with_name(f"{ctx.artifact_dir.name}-{stamp}")
+            )
         built_in = ws.env
         if change.action == "reuse":
             record = ws.artifacts.find(ws.app, resource.kind, resource.inputs_digest)
@@ -321,7 +350,7 @@ def _run_one(
     )
     ws.backend.put_resource(ws.app, ws.env, state)
     recorded[resource.address] = state
-    if step.reusable and change.action != "reuse":
+    if step.reusable and change.action != "reuse" and not rebuilding(change):
         ws.artifacts.record(
             ws.app, resource.kind, resource.address, ws.env, resource.inputs_digest, outputs
         )

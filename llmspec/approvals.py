@@ -1,7 +1,7 @@
 """Approvals bound to a plan: `llmspec approve` records one in the journal under the plan's
 digest, and apply counts the distinct approvers of the plan it is about to execute. The digest
-covers the spec, its input files and the state serial, so any change after the review (an edit,
-another apply) makes a new plan that needs approving again."""
+covers every resource's inputs digest and action and the state serial, so a change to anything
+that would be built, or another apply, after the review makes a new plan to approve again."""
 
 from __future__ import annotations
 

@@ -88,7 +88,9 @@ CODES: dict[str, str] = {
     "LS618": "records failed in a batch prediction",
     "LS619": "feedback cannot be recorded",
     "LS620": "monitoring window not understood",
-    "LS621": "sandbox model reference not understood",
+    "LS621": "sandbox model reference not understood or not loadable",
+    "LS622": "monitoring report cannot be written",
+    "LS623": "nothing marked to unmark",
 }
 
 

@@ -135,7 +135,15 @@ def window_ms(window: str) -> int:
 
     match = re.fullmatch(r"([0-9]+)([smhd])", window)
     if match is None:
-        raise SpecError([error("LS620", f"`{window}` is not a window like 1h or 30m")])
+        raise SpecError(
+            [
+                error(
+                    "LS620",
+                    f"`{window}` is not a window",
+                    hint="a number and a unit: s, m, h or d (30m, 1h, 7d)",
+                )
+            ]
+        )
     return int(match.group(1)) * UNITS[match.group(2)] * 1000
 
 

@@ -19,6 +19,18 @@ def finetune_addresses(ws: Any) -> list[str]:
     return [a for a, r in ws.backend.read(ws.app, ws.env).resources.items() if r.kind == "finetune"]
 
 
+def last_rebuilt_ms(ws: Any) -> int:
+    """When the app's fine-tune was last built in this environment, in epoch milliseconds."""
+    from datetime import datetime
+
+    resources = ws.backend.read(ws.app, ws.env).resources
+    times = [r.updated_at for r in resources.values() if r.kind == "finetune" and r.updated_at]
+    if not times:
+        return 0
+    latest = max(times)
+    return int(datetime.strptime(latest, "%Y-%m-%dT%H:%M:%S%z").timestamp() * 1000)
+
+
 def mark(ws: Any, why: str, by: str = "monitor") -> list[str]:
     """Mark every fine-tune of the app in its environment and return their addresses (one
     already marked keeps its first reason). Raises LockHeld while an apply runs."""

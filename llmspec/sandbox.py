@@ -57,9 +57,34 @@ def parse_model(ref: str) -> dict[str, Any]:
 def edited_llm(model: dict[str, Any], promoted: Promoted, ws: Any) -> Any:
     """The chat model of the edited side: the served version's, or the one --model names."""
     if model["source"] == "registry":
+        from mlflow.exceptions import MlflowException
+
         from llmspec.package.load import load_app_model
 
-        return load_app_model(model["uri"], promoted.tracking_uri).unwrap_python_model().llm
+        try:
+            loaded = load_app_model(model["uri"], promoted.tracking_uri).unwrap_python_model()
+            return loaded.llm
+        except (MlflowException, OSError) as exc:
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SpecError(
+                [
+                    error(
+                        "LS621",
+                        f"`{model['uri']}` cannot be loaded: {why}",
+                        hint=f"registered versions are in {promoted.tracking_uri}",
+                    )
+                ]
+            ) from None
+        except AttributeError:
+            raise SpecError(
+                [
+                    error(
+                        "LS621",
+                        f"`{model['uri']}` is not a model llmspec packaged",
+                        hint="name a version of an llmspec app, or a base model",
+                    )
+                ]
+            ) from None
     from llmspec.runtime.llm import LocalChat
     from llmspec.runtime.models import ModelUnavailable, model_folder
 

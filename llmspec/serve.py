@@ -118,6 +118,11 @@ def _tracing_env(ws: Workspace, model: Promoted) -> dict[str, str]:
         "MLFLOW_EXPERIMENT_ID": experiment,
         "LLMSPEC_ENV": ws.env,
         "LLMSPEC_MODEL_VERSION": f"{model.name}/{version}",
+        # written before the response: the trace_id a client gets can be rated at once, and a
+        # stopped server loses no queued trace
+        "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": os.environ.get(
+            "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false"
+        ),
     }
 
 

@@ -21,12 +21,15 @@ HELP = "approve a saved plan: apply of that exact plan may then proceed"
 EXAMPLES = """examples:
   llmspec plan specs/app.yaml -e prod --out plan.json
   llmspec approve plan.json --comment "eval table looks right"
-  llmspec approve specs/app.yaml -e prod --plan plan.json --by alice
+  llmspec approve specs/app.yaml -e prod --plan plan.json
   llmspec apply plan.json
 
-the approval is recorded in the state journal under the plan's digest, which covers the spec,
-its input files and the state: any change after the review makes a new plan, and the approvals
-of the old one no longer count. `llmspec audit` lists approvals; the promoted model version is
+the approver is $LLMSPEC_USER, else the login name: set LLMSPEC_USER where the login is shared
+(a CI runner), and keep write access to the shared state to the people who may approve.
+
+the approval is recorded in the state journal under the plan's digest, which covers what each
+resource is built from and the state: a change to any of it after the review makes a new plan,
+and the approvals of the old one no longer count. `llmspec audit` lists approvals; the promoted model version is
 tagged with who approved it"""
 
 
@@ -39,9 +42,6 @@ def add_parser(sub: Any, name: str) -> None:
     )
     parser.add_argument("-e", "--env", metavar="ENV", help="with SPEC: the plan's environment")
     parser.add_argument("--plan", metavar="FILE", help="with SPEC: the saved plan to approve")
-    parser.add_argument(
-        "--by", metavar="NAME", help="who approves (default: $LLMSPEC_USER, else the login name)"
-    )
     parser.add_argument("--comment", metavar="TEXT", help="why, or where it was reviewed")
     add_state_option(parser)
 
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Nothing to approve: {ws.app} in {ws.env} matches the spec.")
         return 0
     sys.stdout.write(render_text(plan, use_color()))
-    by = args.by or current_user()
+    by = current_user()
     approvals.record(ws.backend, plan, by, args.comment, head_commit(ws.repo_root))
     names = approvals.approvers_of(ws.backend.journal(ws.app, ws.env), plan.digest)
     needed = required_approvals(resolved.spec, ws.repo_root, resolved.env)

@@ -35,6 +35,7 @@ def add_parser(sub: Any, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from llmspec.monitor import check_alerts, figures, from_trace, since, window_ms
     from llmspec.promoted import promoted_model
+    from llmspec.retrain import last_rebuilt_ms
     from llmspec.tracking import experiment_for, quiet_mlflow
     from llmspec.workspace import open_workspace
 
@@ -67,15 +68,17 @@ def run(args: argparse.Namespace) -> int:
     questions = _eval_questions(resolved)
     shown = since(requests, since_ms)
     found = figures(shown, questions, cost)
-    by_window = {w: figures(since(requests, start), questions, cost) for w, start in starts.items()}
-    alerts = check_alerts(alert_specs, by_window)
-    marked = _mark_for_retraining(ws, [a for a in alerts if not a.passed and a.action == "retrain"])
-    if args.html:
-        from llmspec.monitor_report import write_report
-
-        write_report(
-            args.html, ws.app, ws.env, args.since, shown, questions, found.values, alerts, marked
-        )
+    rebuilt = last_rebuilt_ms(ws)
+    alerts = []
+    for alert in alert_specs:
+        # a retrain alert is judged on the current fine-tune's traffic only: the old model's
+        # ratings would otherwise mark it again right after retraining
+        start = starts[alert["window"]]
+        start = max(start, rebuilt) if alert["action"] == "retrain" else start
+        found_then = figures(since(requests, start), questions, cost)
+        alerts += check_alerts([alert], {alert["window"]: found_then})
+    fired = [a for a in alerts if not a.passed and a.action == "retrain"]
+    marked = _mark_for_retraining(ws, fired)
     if args.format == "json":
         print(
             json.dumps(
@@ -94,9 +97,19 @@ def run(args: argparse.Namespace) -> int:
         print(_table(ws.app, ws.env, args.since, found.values, alerts, args.format == "markdown"))
         for address in marked:
             print(f"\nMarked {address} for retraining: the next plan rebuilds it.")
+    failing = 1 if any(not a.passed for a in alerts) else 0
     if args.html:
+        from llmspec.diagnostics import SpecError, error
+        from llmspec.monitor_report import write_report
+
+        try:
+            write_report(args.html, ws.app, ws.env, args.since, shown, questions, found.values,
+                         alerts, marked)  # fmt: skip
+        except OSError as exc:
+            raise SpecError([error("LS622", f"cannot write the report `{args.html}`: {exc}",
+                                   hint="choose a folder you can write to")]) from None  # fmt: skip
         print(f"Report written to {args.html}", file=sys.stderr)
-    return 1 if any(not a.passed for a in alerts) else 0
+    return failing
 
 
 def window_start_ms(window: str) -> int:
@@ -113,11 +126,11 @@ def _mark_for_retraining(ws: Any, fired: list[Any]) -> list[str]:
     from llmspec.retrain import finetune_addresses, mark
     from llmspec.state.backend import LockHeld
 
-    why = "; ".join(f"{a.alert} failed over {a.window} ({a.value:.4g})" for a in fired)
     if not finetune_addresses(ws):
         print(f"note: `{fired[0].alert}` asks to retrain, but {ws.app} in {ws.env} has no "
               "fine-tune", file=sys.stderr)  # fmt: skip
         return []
+    why = "; ".join(f"{a.alert} failed over {a.window} ({a.value:.4g})" for a in fired)
     try:
         return mark(ws, why)
     except LockHeld as exc:

@@ -111,13 +111,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _unmark(ws: Any, env: str, address: str | None) -> int:
+    from llmspec.apply import lock_diagnostic
+    from llmspec.cli.common import print_diagnostics
+    from llmspec.diagnostics import did_you_mean, error
     from llmspec.retrain import unmark
+    from llmspec.state.backend import LockHeld
 
     if address is None:
         print("error: `state unmark` needs the ADDRESS of the marked resource")
         return 2
-    if not unmark(ws, address):
-        print(f"error: `{address}` is not marked in the state of {ws.app} in {env}")
+    resources = ws.backend.read(ws.app, env).resources
+    if address not in resources:
+        message = f"`{address}` is not in the state of {ws.app} in {env}"
+        print_diagnostics([error("LS471", message, hint=did_you_mean(address, list(resources)))])
+        return 1
+    try:
+        cleared = unmark(ws, address)
+    except LockHeld as exc:
+        raise lock_diagnostic(exc, ws.app, env) from None
+    if not cleared:
+        hint = f"`llmspec state show` lists the marks of {ws.app}"
+        print_diagnostics([error("LS623", f"`{address}` is not marked for rebuilding", hint=hint)])
         return 1
     print(f"cleared the mark on {address}: the next plan no longer rebuilds it for it")
     return 0

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from tests.engine.conftest import SPEC
 
+ALICE, BOB = {"LLMSPEC_USER": "alice"}, {"LLMSPEC_USER": "bob"}
+
 
 def journal(cli, env: str = "prod") -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
     result = cli("state", "show", SPEC, "-e", env, "--journal", "--json")
@@ -22,10 +24,11 @@ def test_prod_apply_needs_an_approval_of_the_same_plan(cli) -> None:
     assert journal(cli) == []  # nothing started
 
     assert cli("plan", SPEC, "-e", "prod", "--out", "plan.json").returncode == 0
-    approved = cli("approve", "plan.json", "--by", "alice", "--comment", "looks right")
+    approved = cli("approve", "plan.json", "--comment", "looks right", env=ALICE)
     assert approved.returncode == 0, approved.stderr
     assert "Approved by alice" in approved.stdout and "1 of the 1 approval(s)" in approved.stdout
-    assert "+ create" in approved.stdout or "create" in approved.stdout  # shows what it approves
+    assert "Plan for support-bot in prod" in approved.stdout  # it shows what it approves
+    assert "+ finetune.support-bot" in approved.stdout and "Plan: 12 to create" in approved.stdout
 
     applied = cli("apply", SPEC, "-e", "prod")  # the same plan, planned again: approved
     assert applied.returncode == 0, applied.stderr
@@ -42,7 +45,7 @@ def test_prod_apply_needs_an_approval_of_the_same_plan(cli) -> None:
 
 def test_an_approval_does_not_carry_over_to_a_changed_plan(cli, project: Path) -> None:
     assert cli("plan", SPEC, "-e", "prod", "--out", "plan.json").returncode == 0
-    assert cli("approve", "plan.json", "--by", "alice").returncode == 0
+    assert cli("approve", "plan.json", env=ALICE).returncode == 0
     spec = project / SPEC
     spec.write_text(spec.read_text().replace("### Answer", "### Answer (be brief)"))
     refused = cli("apply", SPEC, "-e", "prod")
@@ -50,7 +53,7 @@ def test_an_approval_does_not_carry_over_to_a_changed_plan(cli, project: Path) -
     assert "approvals recorded for other plans do not count" in refused.stderr
     stale = cli("apply", "plan.json")
     assert stale.returncode == 1 and "LS604" in stale.stderr  # the saved plan itself is stale
-    late = cli("approve", "plan.json", "--by", "bob")  # nor can the old plan be approved now
+    late = cli("approve", "plan.json", env=BOB)  # nor can the old plan be approved now
     assert late.returncode == 1 and "stale" in late.stderr
     assert [e["who"] for e in journal(cli) if e["event"] == "approve"] == ["alice"]
 
@@ -60,12 +63,12 @@ def test_a_policy_asking_two_approvers_counts_people_not_approvals(cli, project:
         "apiVersion: llmspec/v1\nkind: Policy\nenvironments:\n  prod: {approvals: 2}\n"
     )
     assert cli("plan", SPEC, "-e", "prod", "--out", "plan.json").returncode == 0
-    assert cli("approve", "plan.json", "--by", "alice").returncode == 0
-    again = cli("approve", "plan.json", "--by", "alice")
+    assert cli("approve", "plan.json", env=ALICE).returncode == 0
+    again = cli("approve", "plan.json", env=ALICE)
     assert "1 of the 2 approval(s) apply needs (alice)" in again.stdout
     refused = cli("apply", "plan.json")
     assert refused.returncode == 1 and "it has 1 (alice)" in refused.stderr
-    both = cli("approve", SPEC, "-e", "prod", "--plan", "plan.json", "--by", "bob")
+    both = cli("approve", SPEC, "-e", "prod", "--plan", "plan.json", env=BOB)
     assert both.returncode == 0 and "2 of the 2" in both.stdout
     assert cli("apply", "plan.json").returncode == 0
 
@@ -87,7 +90,7 @@ def test_approve_refuses_what_it_cannot_bind_to(cli, project: Path) -> None:
 def test_approvals_live_in_the_shared_state(cli, project: Path) -> None:
     url = f"sqlite:///{project / 'team.db'}"
     assert cli("plan", SPEC, "-e", "prod", "--state", url, "--out", "plan.json").returncode == 0
-    assert cli("approve", "plan.json", "--by", "alice", "--state", url).returncode == 0
+    assert cli("approve", "plan.json", "--state", url, env=ALICE).returncode == 0
     local = cli("apply", SPEC, "-e", "prod")  # the local state has no approval (nor this plan)
     assert local.returncode == 1 and "LS605" in local.stderr
     shared = cli("apply", "plan.json", "--state", url)

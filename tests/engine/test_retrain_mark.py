@@ -65,7 +65,59 @@ def test_unmark_clears_a_false_alarm(cli, project: Path) -> None:
     assert cleared.returncode == 0, cleared.stdout + cleared.stderr
     assert cli("plan", SPEC, "-e", "dev", "--detailed-exitcode").returncode == 0
     twice = cli("state", "unmark", SPEC, "-e", "dev", "finetune.support-bot")
-    assert twice.returncode == 1 and "is not marked" in twice.stdout
+    assert twice.returncode == 1 and "LS623" in twice.stderr and "is not marked" in twice.stderr
+    unknown = cli("state", "unmark", SPEC, "-e", "dev", "finetune.support-bots")
+    assert unknown.returncode == 1 and "LS471" in unknown.stderr
+    assert "did you mean `finetune.support-bot`" in unknown.stderr
     events = [e["event"] for e in json.loads(
         cli("state", "show", SPEC, "-e", "dev", "--journal", "--json").stdout)]  # fmt: skip
     assert events[-2:] == ["mark", "unmark"]
+
+
+def test_a_rebuild_stopped_halfway_is_finished_by_the_next_apply(cli, project: Path) -> None:
+    """The fine-tune is rebuilt, then the package fails: the fine-tune's mark is gone with its
+    rebuild, and the digests are unchanged, yet the next plan still packages the new model."""
+    assert cli("apply", SPEC, "-e", "dev").returncode == 0
+    mark_dev(project)
+    failed = cli("apply", SPEC, "-e", "dev", env={"LLMSPEC_FAKE_FAIL": "package.support-bot"})
+    assert failed.returncode == 1
+    plan = plan_json(cli)
+    assert changed(plan) == {  # apply marked them before it began
+        "package.support-bot": "replace",
+        "eval.support-bot": "replace",
+        "promote.support-bot@dev": "replace",
+    }
+    package = next(c for c in plan["changes"] if c["address"] == "package.support-bot")
+    assert package["reasons"][0]["code"] == "marked"
+    assert package["reasons"][0]["what"] == "upstream finetune.support-bot is rebuilt"
+    before = runs(project)
+    assert cli("apply", SPEC, "-e", "dev").returncode == 0
+    ran = runs(project)[len(before) :]
+    assert "start package.support-bot" in ran and "start finetune.support-bot" not in ran
+    assert cli("plan", SPEC, "-e", "dev", "--detailed-exitcode").returncode == 0
+
+
+def test_a_marked_rebuild_leaves_the_shared_artifact_folder_alone(cli, project: Path) -> None:
+    assert cli("apply", SPEC, "-e", "dev").returncode == 0
+    state = project / ".llmspec/state/support-bot/dev/state.json"
+    digest = json.loads(state.read_text())["resources"]["finetune.support-bot"]["inputs_digest"]
+    folder = project / ".llmspec/artifacts/support-bot/finetune" / digest.split(":")[-1]
+    record = (folder / "record.json").read_text()
+    mark_dev(project)
+    assert cli("apply", SPEC, "-e", "dev").returncode == 0
+    assert (folder / "record.json").read_text() == record  # another env's reuse stays as built
+    rebuilt = sorted(p.name for p in folder.parent.iterdir() if p.name != folder.name)
+    assert len(rebuilt) == 1 and rebuilt[0].startswith(folder.name + "-")
+
+
+def test_a_targeted_rebuild_leaves_its_dependents_marked_for_the_next_plan(
+    cli, project: Path
+) -> None:
+    assert cli("apply", SPEC, "-e", "dev").returncode == 0
+    mark_dev(project)
+    assert cli("apply", SPEC, "-e", "dev", "--target", "finetune.support-bot").returncode == 0
+    assert changed(plan_json(cli)) == {
+        "package.support-bot": "replace",
+        "eval.support-bot": "replace",
+        "promote.support-bot@dev": "replace",
+    }

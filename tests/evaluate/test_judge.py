@@ -44,7 +44,8 @@ def test_a_local_judge_scores_the_expected_grade_of_its_own_probabilities(
     question, reference, answer = "Who can download invoices?", "Only owners.", "Only owners."
     score = judge.score(question, reference, answer)
     assert score is not None and 0.0 <= score <= 1.0
-    assert judge.score(question, reference, answer) == score  # no sampling: the same grade
+    # no sampling: the same grade, up to float summation order across torch's threads
+    assert judge.score(question, reference, answer) == pytest.approx(score, abs=1e-6)
     # the same figure from the model's logits, computed here without the judge's helper
     chat = judge.chat
     text = (

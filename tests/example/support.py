@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -13,10 +14,13 @@ from typing import Any
 KEY = "key-for-the-serving-tests"
 
 
-def llmspec(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def llmspec(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "llmspec", *args], cwd=cwd, capture_output=True, text=True
-    )
+        [sys.executable, "-m", "llmspec", *args], cwd=cwd, capture_output=True, text=True,
+        env={**os.environ, **env} if env else None,
+    )  # fmt: skip
 
 
 def outputs(applied: dict[str, Any], address: str) -> dict[str, Any]:

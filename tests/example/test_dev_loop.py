@@ -262,7 +262,7 @@ def test_an_approved_plan_promotes_and_the_version_names_its_approver(
     saved = llmspec("plan", "specs/support-bot.yaml", "-e", "dev", *needs, "--out", "plan.json",
                     cwd=repo)  # fmt: skip
     assert saved.returncode == 0, saved.stderr
-    approved = llmspec("approve", "plan.json", "--by", "alice", cwd=repo)
+    approved = llmspec("approve", "plan.json", cwd=repo, env={"LLMSPEC_USER": "alice"})
     assert approved.returncode == 0, approved.stderr
     done = llmspec("apply", "plan.json", cwd=repo)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -341,3 +341,7 @@ def test_try_runs_edits_beside_the_served_answer_without_applying_them(
     assert (
         wrong.returncode == 1 and "LS621" in wrong.stderr and "models:/NAME/VERSION" in wrong.stderr
     )
+    missing = llmspec("try", "specs/support-bot.yaml", "-e", "dev", QUESTION, "--model",
+                      "models:/support-bot/999", cwd=repo)  # fmt: skip
+    assert missing.returncode == 1 and "LS621" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -247,6 +247,9 @@ def test_requests_are_traced_and_take_feedback_by_http_and_by_cli(
     assert page.count("<svg") == 5 and "FIRING" in page
     text = llmspec("monitor", "specs/support-bot.yaml", "-e", "dev", cwd=applied["repo"])
     assert "FIRING (retrain)" in text.stdout and "request_count" in text.stdout
+    unwritable = llmspec("monitor", "specs/support-bot.yaml", "-e", "dev", "--html",
+                         "specs/support-bot.yaml/report.html", cwd=applied["repo"])  # fmt: skip
+    assert unwritable.returncode == 1 and "LS622" in unwritable.stderr
     planned = llmspec("plan", "specs/support-bot.yaml", "-e", "dev", cwd=applied["repo"])
     assert "-/+ finetune.support-bot" in planned.stdout
     assert "marked for rebuilding by monitor" in planned.stdout

@@ -27,7 +27,12 @@ def tutorial_commands() -> list[str]:
     return [ln.strip() for b in blocks for ln in b.splitlines() if ln.startswith("llmspec ")]
 
 
-def test_the_tutorial_goes_from_init_to_a_served_monitored_model(tmp_path: Path) -> None:
+def test_the_tutorial_goes_from_init_to_a_served_monitored_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a new user's shell: no tracking URI left behind by the tests before (mlflow's
+    # set_tracking_uri exports it), so the commands use the repository's own MLflow
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     repo = tmp_path
     (repo / ".git").mkdir()
     commands = tutorial_commands()

@@ -41,13 +41,19 @@ def scaffolded(tmp_path: Path) -> Path:
     return spec
 
 
-def test_the_repository_policy_holds_in_the_environments_it_names(tmp_path: Path) -> None:
-    scaffolded(tmp_path)
-    assert validate("specs/", cwd=tmp_path).returncode == 0
-    (tmp_path / "llmspec-policy.yaml").write_text(POLICY)
-    done = validate("specs/", cwd=tmp_path)
+def fails_under(policy: str, repo: Path) -> str:
+    """The repository's specs validate; with ``policy`` written they fail: the output."""
+    assert validate("specs/", cwd=repo).returncode == 0
+    (repo / "llmspec-policy.yaml").write_text(policy)
+    done = validate("specs/", cwd=repo)
     out = done.stderr + done.stdout
     assert done.returncode == 1, out
+    return out
+
+
+def test_the_repository_policy_holds_in_the_environments_it_names(tmp_path: Path) -> None:
+    scaffolded(tmp_path)
+    out = fails_under(POLICY, tmp_path)
     assert "environment `prod` requires a pinned model revision" in out
     assert "llmspec-policy.yaml:7:" in out  # the rule's own line, as the related note
     assert "(dev ✗)" not in out and "prod ✗" in out  # dev is not bound by the prod rules
@@ -60,11 +66,7 @@ def test_prod_without_a_gate_fails_the_policy(tmp_path: Path) -> None:
     text = text.replace("    governance: {require_gates: true}\n", "")  # the spec's own rule
     pinned = "revision: 0123456789abcdef0123456789abcdef01234567"
     spec.write_text(text.replace("revision: main", pinned))
-    assert validate("specs/", cwd=tmp_path).returncode == 0
-    (tmp_path / "llmspec-policy.yaml").write_text(POLICY)
-    done = validate("specs/", cwd=tmp_path)
-    out = done.stderr + done.stdout
-    assert done.returncode == 1, out
+    out = fails_under(POLICY, tmp_path)
     assert "environment `prod` requires evaluation gates before promotion" in out
     assert "llmspec-policy.yaml:8:" in out and "prod ✗" in out and "dev ✗" not in out
 
@@ -138,11 +140,7 @@ def test_a_judge_is_held_to_the_allowed_sources_too(tmp_path: Path) -> None:
         "  metrics: [exact_match, rouge_l, retrieval_recall@3]\n", judge
     )
     spec.write_text(text)
-    assert validate("specs/", cwd=tmp_path).returncode == 0
-    (tmp_path / "llmspec-policy.yaml").write_text(POLICY)  # hf, local, builtin only
-    done = validate("specs/", cwd=tmp_path)
-    out = done.stderr + done.stdout
-    assert done.returncode == 1, out
+    out = fails_under(POLICY, tmp_path)  # hf, local, builtin only
     assert "the judge of `helpful` uses model source `openai-compatible`" in out
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "openai-compatible" in t)
     assert f"demo-app.yaml:{line}:" in out and "llmspec-policy.yaml:4:" in out

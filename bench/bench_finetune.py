@@ -94,10 +94,10 @@ class App:
         packing: bool,
         max_length: int = 512,
     ):
-        from llmspec.pipeline import resolve
+        from llmspec.engine.workspace import open_workspace
+        from llmspec.frontend import resolve
         from llmspec.runtime.builtin import build_tiny_gpt2
         from llmspec.runtime.sft_prepare import prepare, tokenizer_texts, write_examples
-        from llmspec.workspace import open_workspace
 
         self.folder = folder
         folder.mkdir(parents=True)
@@ -125,7 +125,7 @@ class App:
     def launch(self, threads: int) -> tuple[dict[str, Any], dict[str, Any]]:
         """(start event, done event) of one run, in a fresh output folder (an existing one
         would be resumed from its last checkpoint)."""
-        from llmspec.finetune.launch import command, launch
+        from llmspec.kinds.finetune.launch import command, launch
 
         self.runs += 1
         output = self.folder / f"run{self.runs}"

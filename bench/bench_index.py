@@ -94,12 +94,12 @@ def write_corpus(folder: Path, docs: int, seed: int = 0) -> list[Path]:
 
 def index_pipeline(docs: int) -> None:
     from llmspec.api import resolve
-    from llmspec.apply import Reporter, apply
-    from llmspec.index.build import build_index, chunk_rows
+    from llmspec.engine.apply import Reporter, apply
+    from llmspec.engine.registry import register
+    from llmspec.engine.workspace import open_workspace
+    from llmspec.kinds.index.build import build_index, chunk_rows
+    from llmspec.kinds.index.step import IndexStep
     from llmspec.runtime.embedding import Embedder, resolve_model
-    from llmspec.steps import register
-    from llmspec.steps.index import IndexStep
-    from llmspec.workspace import open_workspace
 
     started = time.perf_counter()
     embedder = Embedder(resolve_model(MODEL), batch_size=64)
@@ -165,7 +165,7 @@ def ann(rows: int, queries: int, dim: int = 384) -> None:
     import pyarrow as pa
     from lancedb.index import IvfPq
 
-    from llmspec.index.build import _sub_vectors
+    from llmspec.kinds.index.build import _sub_vectors
     from llmspec.runtime.embedding import quiet_libraries
 
     quiet_libraries()

@@ -46,8 +46,8 @@ def make_repo(folder: Path, count: int) -> list[Path]:
 
 
 def plan_all(paths: list[Path]) -> int:
-    from llmspec.pipeline import load, resolve
-    from llmspec.workspace import open_workspace
+    from llmspec.engine.workspace import open_workspace
+    from llmspec.frontend import load, resolve
 
     resources = 0
     for path in paths:
@@ -77,8 +77,8 @@ def throughput(count: int, repeats: int) -> None:
 
 
 def stand_ins() -> None:
-    from llmspec.steps import register, registry
-    from llmspec.steps.base import Resource, RunContext
+    from llmspec.engine.registry import register, registry
+    from llmspec.engine.step import Resource, RunContext
 
     for kind in ("index", "finetune", "package", "eval", "promote"):
         base = type(registry()[kind])

@@ -111,7 +111,7 @@ def timed(call: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, A
 def overhead(
     outputs: dict[str, Any], asked: list[str], args: argparse.Namespace, repo: Path
 ) -> None:
-    from llmspec.tracking import quiet_mlflow
+    from llmspec.integrations.mlflow import quiet_mlflow
 
     quiet_mlflow()
     import warnings

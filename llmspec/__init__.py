@@ -7,14 +7,14 @@ The public API (imported lazily so that `import llmspec` stays cheap)::
     llmspec.validate(paths, envs)      -> Report       (never raises for spec problems)
     llmspec.explain(resolved, "a.b")   -> [Provenance]
     llmspec.json_schema()              -> dict
-    llmspec.scaffold(name, folder)     -> [written paths]
+    llmspec.authoring.scaffold(name, folder)     -> [written paths]
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from llmspec.diagnostics import Diagnostic, Severity, Span, SpecError
+from llmspec.core.diagnostics import Diagnostic, Severity, Span, SpecError
 from llmspec.version import __version__
 
 __all__ = [
@@ -36,8 +36,8 @@ _LAZY = {
     "resolve": "llmspec.api",
     "validate": "llmspec.api",
     "explain": "llmspec.explain",
-    "json_schema": "llmspec.schema_gen",
-    "scaffold": "llmspec.scaffold",
+    "json_schema": "llmspec.authoring.schema",
+    "scaffold": "llmspec.authoring.scaffold",
 }
 
 

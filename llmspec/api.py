@@ -7,10 +7,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
-from llmspec.diagnostics import Diagnostic, Severity
-from llmspec.discovery import find_specs
-from llmspec.pipeline import Outcome, ResolvedSpec, SourceSpec, load, resolve, validate_file
-from llmspec.report import SourceLines, unique
+from llmspec.core.diagnostic_views import SourceLines, unique
+from llmspec.core.diagnostics import Diagnostic, Severity
+from llmspec.frontend import Outcome, ResolvedSpec, SourceSpec, load, resolve, validate_file
+from llmspec.source.discovery import find_specs
 
 __all__ = ["Report", "ResolvedSpec", "SourceSpec", "load", "resolve", "validate"]
 

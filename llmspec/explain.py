@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from llmspec.diagnostics import Span
-from llmspec.pipeline import ResolvedSpec
+from llmspec.core.diagnostics import Span
+from llmspec.frontend import ResolvedSpec
 from llmspec.source.document import ABSENT, Path, child, format_path, parse_path
 
 

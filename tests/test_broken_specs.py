@@ -71,7 +71,7 @@ def test_every_planted_problem_is_reported(report) -> None:
 
 
 def test_every_source_and_check_code_is_exercised() -> None:
-    from llmspec.codes import CODES
+    from llmspec.core.codes import CODES
 
     planted = {code for found in expectations().values() for code, _ in found}
     needs_flags = {"LS100", "LS102", "LS306", "LS307"}  # missing files, huge files, CLI options

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from llmspec.schema_gen import generated_docs, json_schema, json_schema_text
+from llmspec.authoring.schema import generated_docs, json_schema, json_schema_text
 from tests.conftest import MINIMAL, ROOT
 
 EXAMPLES = sorted(p for p in (ROOT / "specs").glob("*.yaml") if p.name.count(".") == 1)
@@ -27,7 +27,7 @@ def test_generated_docs_are_current(golden, name: str) -> None:
 def test_reference_documents_every_field() -> None:
     from pydantic import BaseModel
 
-    from llmspec.schema_gen import _models_in
+    from llmspec.authoring.schema import _models_in
     from llmspec.spec import Spec
 
     reference = generated_docs()["spec-reference.md"]

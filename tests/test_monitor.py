@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from llmspec.monitor import Request, check_alerts, figures, length_psi, since, window_ms
+from llmspec.operate.monitor import Request, check_alerts, figures, length_psi, since, window_ms
 
 EVAL = [
     "How do I reset my password?",
@@ -66,7 +66,7 @@ def test_each_alert_is_held_over_its_own_window() -> None:
 
 
 def test_a_window_that_is_not_one_is_ls620() -> None:
-    from llmspec.diagnostics import SpecError
+    from llmspec.core.diagnostics import SpecError
 
     assert window_ms("30m") == 1_800_000 and window_ms("7d") == 7 * 86_400_000
     with pytest.raises(SpecError) as bad:
@@ -75,8 +75,8 @@ def test_a_window_that_is_not_one_is_ls620() -> None:
 
 
 def test_the_html_report_charts_the_window_and_shows_the_alerts(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from llmspec.monitor import AlertResult
-    from llmspec.monitor_report import write_report
+    from llmspec.operate.monitor import AlertResult
+    from llmspec.operate.monitor_report import write_report
 
     requests = [
         Request(i % 7 != 0, 80.0 + i, EVAL[i % 5], 40 + i, 5 + i % 3, (i % 2 == 0,), i * 60_000)

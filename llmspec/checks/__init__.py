@@ -19,7 +19,7 @@ from llmspec.checks import (
     templates,
 )
 from llmspec.checks.context import CheckContext
-from llmspec.diagnostics import Diagnostic
+from llmspec.core.diagnostics import Diagnostic
 
 Check = Callable[[CheckContext], Iterable[Diagnostic]]
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from llmspec.checks.context import CheckContext
 from llmspec.checks.templates import templates_of
-from llmspec.diagnostics import Diagnostic, error
+from llmspec.core.diagnostics import Diagnostic, error
 from llmspec.spec.catalog import BUILTIN_MODELS, local_context_window
 
 CHARS_PER_TOKEN = 4

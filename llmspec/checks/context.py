@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from llmspec.diagnostics import Related, Span
+from llmspec.core.diagnostics import Related, Span
 from llmspec.source.document import Document
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from llmspec.checks.context import CheckContext
-from llmspec.diagnostics import Diagnostic, error, warning
+from llmspec.core.diagnostics import Diagnostic, error, warning
 
 # Tokens an embedding model reads per text (sentence-transformers' max_seq_length); the rest of
 # a longer chunk is cut off before embedding.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from llmspec.checks.context import CheckContext
-from llmspec.diagnostics import Diagnostic, did_you_mean, error, warning
+from llmspec.core.diagnostics import Diagnostic, did_you_mean, error, warning
 from llmspec.spec.catalog import BUILTIN_MODELS
 
 

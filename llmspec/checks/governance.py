@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from llmspec.checks.context import CheckContext
-from llmspec.diagnostics import Diagnostic, Related, SpecError, error
+from llmspec.core.diagnostics import Diagnostic, Related, SpecError, error
 
 SHA = re.compile(r"^[0-9a-f]{7,40}$")
 POLICY_FILE = "llmspec-policy.yaml"

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path as FsPath
 
 from llmspec.checks.context import CheckContext
-from llmspec.diagnostics import Diagnostic, error
+from llmspec.core.diagnostics import Diagnostic, error
 from llmspec.source.document import Path
 
 _REMOTE = ("s3://", "gs://", "az://", "abfs://", "http://", "https://", "hf://")

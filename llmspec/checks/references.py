@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from llmspec.checks.context import CheckContext
-from llmspec.diagnostics import Diagnostic, did_you_mean, error
+from llmspec.core.diagnostics import Diagnostic, did_you_mean, error
 
 
 def check_references(ctx: CheckContext) -> Iterator[Diagnostic]:

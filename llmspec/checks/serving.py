@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from llmspec.checks.context import CheckContext
-from llmspec.diagnostics import Diagnostic, Related, error, warning
+from llmspec.core.diagnostics import Diagnostic, Related, error, warning
 
 
 def check_serving(ctx: CheckContext) -> Iterator[Diagnostic]:

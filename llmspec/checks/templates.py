@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from llmspec.checks.context import CheckContext
-from llmspec.diagnostics import Diagnostic, Related, did_you_mean, error, warning
+from llmspec.core.diagnostics import Diagnostic, Related, did_you_mean, error, warning
 from llmspec.source.document import Path
 from llmspec.source.locate import span_in_value
 

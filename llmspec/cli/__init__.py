@@ -31,7 +31,7 @@ from llmspec.cli import (
     try_cmd,
     validate_cmd,
 )
-from llmspec.diagnostics import SpecError
+from llmspec.core.diagnostics import SpecError
 from llmspec.version import __version__
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3

@@ -15,7 +15,7 @@ from llmspec.cli.common import (
     resolve_or_report,
     use_color,
 )
-from llmspec.pipeline import display_path
+from llmspec.frontend import display_path
 
 HELP = "build, update or reuse what the plan says, in dependency order, resumably"
 EXAMPLES = """examples:
@@ -59,10 +59,10 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.apply import apply
-    from llmspec.diagnostics import SpecError
-    from llmspec.plan.report import render_text, summary
-    from llmspec.workspace import open_workspace
+    from llmspec.core.diagnostics import SpecError
+    from llmspec.engine.apply import apply
+    from llmspec.engine.workspace import open_workspace
+    from llmspec.plan.views import render_text, summary
 
     saved = None
     spec, env, overrides = args.spec, args.env, list(args.overrides)

@@ -29,8 +29,8 @@ the approver is $LLMSPEC_USER, else the login name: set LLMSPEC_USER where the l
 
 the approval is recorded in the state journal under the plan's digest, which covers what each
 resource is built from and the state: a change to any of it after the review makes a new plan,
-and the approvals of the old one no longer count. `llmspec audit` lists approvals; the promoted model version is
-tagged with who approved it"""
+and the approvals of the old one no longer count. `llmspec audit` lists approvals; the promoted
+model version is tagged with who approved it"""
 
 
 def add_parser(sub: Any, name: str) -> None:
@@ -47,14 +47,14 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec import approvals
-    from llmspec.apply import check_saved
     from llmspec.checks.governance import required_approvals
-    from llmspec.diagnostics import SpecError, error
-    from llmspec.gitinfo import head_commit
-    from llmspec.plan.report import render_text
+    from llmspec.core.diagnostics import SpecError, error
+    from llmspec.core.git import head_commit
+    from llmspec.engine import approvals
+    from llmspec.engine.apply import check_saved
+    from llmspec.engine.workspace import open_workspace
+    from llmspec.plan.views import render_text
     from llmspec.state.model import current_user
-    from llmspec.workspace import open_workspace
 
     plan_file = args.target if args.target.endswith(".json") else args.plan
     if plan_file is None:
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _same_spec(spec: str, env: str | None, saved: dict[str, Any]) -> None:
     """SPEC -e ENV --plan FILE: the plan must be of that spec and environment."""
-    from llmspec.diagnostics import SpecError, error
+    from llmspec.core.diagnostics import SpecError, error
 
     if Path(spec).resolve() != Path(saved["spec"]).resolve() or env != saved.get("env_option"):
         raise SpecError(

@@ -23,7 +23,7 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.workspace import open_workspace
+    from llmspec.engine.workspace import open_workspace
 
     resolved = resolve_or_report(args.spec, args.env, args.overrides)
     if resolved is None:
@@ -77,7 +77,7 @@ def _from_registry(ws: Any) -> list[dict[str, Any]]:
     )
     if tracking is None:
         return []
-    from llmspec.tracking import quiet_mlflow
+    from llmspec.integrations.mlflow import quiet_mlflow
 
     quiet_mlflow()
     from mlflow import MlflowClient
@@ -95,8 +95,8 @@ def _from_registry(ws: Any) -> list[dict[str, Any]]:
         out.append(_event(at, "version-registered", who, what, tags))
         updated = _when(version.last_updated_timestamp or version.creation_timestamp)
         for key in tags:
-            if key.startswith("llmspec.promoted."):
-                alias = key.removeprefix("llmspec.promoted.")
+            if key.startswith("llmspec.kinds.promote.promoted."):
+                alias = key.removeprefix("llmspec.kinds.promote.promoted.")
                 approved = tags.get(f"llmspec.approved_by.{alias}")
                 what = f"{name}@{alias} → v{version.version}" + (
                     f", approved by {approved}" if approved else ""

@@ -8,8 +8,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from llmspec.diagnostics import Diagnostic
-from llmspec.report import SourceLines, render_github, render_json, render_text, unique
+from llmspec.core.diagnostic_views import (
+    SourceLines,
+    render_github,
+    render_json,
+    render_text,
+    unique,
+)
+from llmspec.core.diagnostics import Diagnostic
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
@@ -90,7 +96,7 @@ def add_state_option(parser: argparse.ArgumentParser) -> None:
 def resolve_or_report(spec: str, env: str | None, overrides: Sequence[str]) -> Any:
     """The resolved spec, or None after printing its diagnostics."""
     from llmspec.api import resolve
-    from llmspec.diagnostics import SpecError
+    from llmspec.core.diagnostics import SpecError
 
     try:
         return resolve(spec, env, overrides)
@@ -103,7 +109,7 @@ def read_saved_plan(path: str) -> dict[str, Any]:
     """A plan saved by `llmspec plan --out`; LS609 when it cannot be read as one."""
     import json
 
-    from llmspec.diagnostics import SpecError, error
+    from llmspec.core.diagnostics import SpecError, error
 
     try:
         with open(path, encoding="utf-8") as handle:

@@ -27,10 +27,10 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.destroy import destroy, destroy_plan
-    from llmspec.diagnostics import SpecError
-    from llmspec.plan.report import render_text
-    from llmspec.workspace import open_workspace
+    from llmspec.core.diagnostics import SpecError
+    from llmspec.engine.destroy import destroy, destroy_plan
+    from llmspec.engine.workspace import open_workspace
+    from llmspec.plan.views import render_text
 
     resolved = resolve_or_report(args.spec, args.env, args.overrides)
     if resolved is None:

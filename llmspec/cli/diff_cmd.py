@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from llmspec.cli.common import Formatter, print_diagnostics
-from llmspec.diagnostics import SpecError, error
+from llmspec.core.diagnostics import SpecError, error
 
 HELP = "what differs between two git revisions, or two environments, of a spec (resolved)"
 EXAMPLES = """examples:
@@ -78,7 +78,7 @@ def _indexed(value: Any) -> Any:
 def _resolved(spec: str, env: str | None) -> dict[str, Any] | None:
     """The spec's values in ``env``, schema-validated; the semantic checks are `validate`'s
     business (an old revision may fail today's), not the comparison's."""
-    from llmspec.pipeline import display_path, load, validate_document
+    from llmspec.frontend import display_path, load, validate_document
     from llmspec.resolve.interpolate import interpolate
     from llmspec.resolve.overlay import select_environment
 

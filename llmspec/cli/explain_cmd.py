@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from llmspec.cli.common import Formatter, add_env_options, print_diagnostics
-from llmspec.diagnostics import SpecError
-from llmspec.report import SourceLines
+from llmspec.core.diagnostic_views import SourceLines
+from llmspec.core.diagnostics import SpecError
 
 HELP = "show a resolved value and the file, line and overlay that set each part"
 EXAMPLES = """examples:

@@ -46,8 +46,8 @@ def add_parser(sub: Any, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.trace_id == "export":
         return export(args)
-    from llmspec.feedback import record_feedback
-    from llmspec.tracking import quiet_mlflow
+    from llmspec.integrations.mlflow import quiet_mlflow
+    from llmspec.operate.feedback import record_feedback
 
     quiet_mlflow()
     import mlflow
@@ -69,11 +69,11 @@ def export(args: argparse.Namespace) -> int:
 
     from llmspec.cli.common import resolve_or_report
     from llmspec.cli.monitor_cmd import window_start_ms
-    from llmspec.diagnostics import SpecError, error
-    from llmspec.feedback import training_records
-    from llmspec.promoted import promoted_model
-    from llmspec.tracking import experiment_for, quiet_mlflow
-    from llmspec.workspace import open_workspace
+    from llmspec.core.diagnostics import SpecError, error
+    from llmspec.engine.workspace import open_workspace
+    from llmspec.integrations.mlflow import experiment_for, quiet_mlflow
+    from llmspec.kinds.promote.promoted import promoted_model
+    from llmspec.operate.feedback import training_records
 
     if not args.spec or args.output is None:
         raise SpecError([error("LS619", "`feedback export` needs SPEC and --output FILE")])

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from llmspec.cli.common import Formatter, print_diagnostics
-from llmspec.diagnostics import SpecError
+from llmspec.core.diagnostics import SpecError
 
 HELP = "scaffold a new app spec with sample data that validates at once"
 EXAMPLES = """examples:
@@ -33,7 +33,7 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.scaffold import scaffold, write_ci
+    from llmspec.authoring.scaffold import scaffold, write_ci
 
     if args.name is None and args.ci is None:
         print("llmspec init: give an app NAME, --ci, or both", file=sys.stderr)

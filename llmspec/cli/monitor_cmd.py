@@ -33,11 +33,11 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.monitor import check_alerts, figures, from_trace, since, window_ms
-    from llmspec.promoted import promoted_model
-    from llmspec.retrain import last_rebuilt_ms
-    from llmspec.tracking import experiment_for, quiet_mlflow
-    from llmspec.workspace import open_workspace
+    from llmspec.engine.marks import last_rebuilt_ms
+    from llmspec.engine.workspace import open_workspace
+    from llmspec.integrations.mlflow import experiment_for, quiet_mlflow
+    from llmspec.kinds.promote.promoted import promoted_model
+    from llmspec.operate.monitor import check_alerts, figures, from_trace, since, window_ms
 
     resolved = resolve_or_report(args.spec, args.env, args.overrides)
     if resolved is None:
@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"\nMarked {address} for retraining: the next plan rebuilds it.")
     failing = 1 if any(not a.passed for a in alerts) else 0
     if args.html:
-        from llmspec.diagnostics import SpecError, error
-        from llmspec.monitor_report import write_report
+        from llmspec.core.diagnostics import SpecError, error
+        from llmspec.operate.monitor_report import write_report
 
         try:
             write_report(args.html, ws.app, ws.env, args.since, shown, questions, found.values,
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
 def window_start_ms(window: str) -> int:
     """When a window like `30m`, `1h` or `7d` that ends now began, in epoch milliseconds."""
-    from llmspec.monitor import window_ms
+    from llmspec.operate.monitor import window_ms
 
     return int(time.time() * 1000) - window_ms(window)
 
@@ -123,7 +123,7 @@ def _mark_for_retraining(ws: Any, fired: list[Any]) -> list[str]:
     """Mark the fine-tune when a `retrain` alert fired; a note when that cannot be done."""
     if not fired:
         return []
-    from llmspec.retrain import finetune_addresses, mark
+    from llmspec.engine.marks import finetune_addresses, mark
     from llmspec.state.backend import LockHeld
 
     if not finetune_addresses(ws):

@@ -55,9 +55,9 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.diagnostics import SpecError
-    from llmspec.plan.report import render_json, render_markdown, render_text
-    from llmspec.workspace import open_workspace
+    from llmspec.core.diagnostics import SpecError
+    from llmspec.engine.workspace import open_workspace
+    from llmspec.plan.views import render_json, render_markdown, render_text
 
     if args.from_env or args.to_env:
         return _promotion(args)
@@ -94,11 +94,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _promotion(args: argparse.Namespace) -> int:
-    from llmspec.diagnostics import SpecError
+    from llmspec.core.diagnostics import SpecError
+    from llmspec.engine.workspace import open_workspace
     from llmspec.explain import resolved_data
     from llmspec.plan.planner import diff_values
-    from llmspec.plan.report import render_text
-    from llmspec.workspace import open_workspace
+    from llmspec.plan.views import render_text
 
     if not (args.from_env and args.to_env):
         print("error: --from and --to go together", file=sys.stderr)

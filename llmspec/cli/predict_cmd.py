@@ -33,11 +33,11 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.diagnostics import error
-    from llmspec.package.load import load_app_model
-    from llmspec.predict import check_paths, predict_file, report_progress
-    from llmspec.promoted import promoted_model
-    from llmspec.workspace import open_workspace
+    from llmspec.core.diagnostics import error
+    from llmspec.engine.workspace import open_workspace
+    from llmspec.kinds.package.load import load_app_model
+    from llmspec.kinds.promote.promoted import promoted_model
+    from llmspec.operate.predict import check_paths, predict_file, report_progress
 
     resolved = resolve_or_report(args.spec, args.env, args.overrides)
     if resolved is None:
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _params(pairs: list[str]) -> dict[str, Any]:
-    from llmspec.diagnostics import SpecError, error
+    from llmspec.core.diagnostics import SpecError, error
 
     allowed = {"max_new_tokens": int, "temperature": float, "top_p": float}
     out: dict[str, Any] = {}

@@ -35,8 +35,8 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.diagnostics import error
-    from llmspec.workspace import open_workspace
+    from llmspec.core.diagnostics import error
+    from llmspec.engine.workspace import open_workspace
 
     resolved = resolve_or_report(args.spec, args.env, args.overrides)
     if resolved is None:
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             ]
         )
         return 1
-    from llmspec.index.build import storage_options
+    from llmspec.kinds.index.build import storage_options
     from llmspec.runtime.embedding import resolve_model
     from llmspec.runtime.retrieval import Retriever
 

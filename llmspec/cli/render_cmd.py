@@ -26,9 +26,9 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.diagnostics import SpecError
-    from llmspec.render import write_artifacts
-    from llmspec.workspace import open_workspace
+    from llmspec.core.diagnostics import SpecError
+    from llmspec.engine.render import write_artifacts
+    from llmspec.engine.workspace import open_workspace
 
     resolved = resolve_or_report(args.spec, args.env, args.overrides)
     if resolved is None:

@@ -17,8 +17,8 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.rollback import rollback
-    from llmspec.workspace import open_workspace
+    from llmspec.engine.workspace import open_workspace
+    from llmspec.kinds.promote.rollback import rollback
 
     resolved = resolve_or_report(args.spec, args.env, args.overrides)
     if resolved is None:

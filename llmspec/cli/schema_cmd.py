@@ -32,7 +32,7 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.schema_gen import generated_docs, json_schema_text
+    from llmspec.authoring.schema import generated_docs, json_schema_text
 
     targets = [(Path(args.out), json_schema_text())]
     if args.docs:

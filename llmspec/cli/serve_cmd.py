@@ -32,8 +32,8 @@ def add_parser(sub: Any, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     import signal
 
-    from llmspec.serve import start, stop
-    from llmspec.workspace import open_workspace
+    from llmspec.engine.workspace import open_workspace
+    from llmspec.operate.serve import start, stop
 
     resolved = resolve_or_report(args.spec, args.env, args.overrides)
     if resolved is None:

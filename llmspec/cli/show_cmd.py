@@ -8,8 +8,8 @@ import sys
 from typing import Any
 
 from llmspec.cli.common import Formatter, add_env_options, print_diagnostics
-from llmspec.diagnostics import SpecError
-from llmspec.report import SourceLines
+from llmspec.core.diagnostic_views import SourceLines
+from llmspec.core.diagnostics import SpecError
 
 HELP = "print the resolved spec for an environment (overlays merged, defaults filled in)"
 EXAMPLES = """examples:

@@ -41,8 +41,8 @@ def add_parser(sub: Any, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from llmspec.checks.context import repository_root
-    from llmspec.steps.base import DEFAULT_ENV
-    from llmspec.workspace import open_backend, open_workspace
+    from llmspec.engine.step import DEFAULT_ENV
+    from llmspec.engine.workspace import open_backend, open_workspace
 
     if args.spec is None:
         if args.action != "list":
@@ -111,10 +111,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _unmark(ws: Any, env: str, address: str | None) -> int:
-    from llmspec.apply import lock_diagnostic
     from llmspec.cli.common import print_diagnostics
-    from llmspec.diagnostics import did_you_mean, error
-    from llmspec.retrain import unmark
+    from llmspec.core.diagnostics import did_you_mean, error
+    from llmspec.engine.apply import lock_diagnostic
+    from llmspec.engine.marks import unmark
     from llmspec.state.backend import LockHeld
 
     if address is None:

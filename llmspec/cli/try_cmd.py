@@ -36,10 +36,10 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmspec.promoted import promoted_model
-    from llmspec.sandbox import edited_llm, log_try, parse_model, try_questions
-    from llmspec.tracking import quiet_mlflow
-    from llmspec.workspace import open_workspace
+    from llmspec.engine.workspace import open_workspace
+    from llmspec.integrations.mlflow import quiet_mlflow
+    from llmspec.kinds.promote.promoted import promoted_model
+    from llmspec.operate.sandbox import edited_llm, log_try, parse_model, try_questions
 
     model = parse_model(args.model) if args.model else None  # LS621 before anything loads
     edited = resolve_or_report(args.spec, args.env, args.overrides)

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from llmspec.cli.common import Formatter, add_env_options, print_diagnostics
-from llmspec.report import FORMATS
+from llmspec.core.diagnostic_views import FORMATS
 
 HELP = "check specs: schema, environments, interpolation and cross-section rules"
 EXAMPLES = """examples:
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     report = validate(args.paths, envs=args.env, overrides=args.overrides)
     failed = report.errors > 0 or (args.strict and report.warnings > 0)
     if args.format == "json":
-        from llmspec.report import render_json
+        from llmspec.core.diagnostic_views import render_json
 
         print(render_json(report.diagnostics, {"specs": report.summary()}))
         return 1 if failed else 0

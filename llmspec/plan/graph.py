@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llmspec.diagnostics import SpecError, error
+from llmspec.core.diagnostics import SpecError, error
+from llmspec.engine.step import DEFAULT_ENV, DeclareContext, Resource, ResourceDecl, Step
 from llmspec.plan.digest import FileDigests, digest_of
-from llmspec.steps.base import DEFAULT_ENV, DeclareContext, Resource, ResourceDecl, Step
 
 if TYPE_CHECKING:
-    from llmspec.pipeline import ResolvedSpec
+    from llmspec.frontend import ResolvedSpec
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def build_graph(
     resolved: ResolvedSpec, steps: Mapping[str, Step], files: FileDigests, repo_root: Path
 ) -> Graph:
     """Declare, order and digest every resource; raises SpecError for a malformed graph."""
-    from llmspec.render import template_digest
+    from llmspec.engine.render import template_digest
 
     spec = resolved.spec
     spec_dir = Path(resolved.path).resolve().parent

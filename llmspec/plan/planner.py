@@ -6,11 +6,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from llmspec.artifacts import ArtifactStore
+from llmspec.engine.build_store import ArtifactStore
+from llmspec.engine.step import Resource, Step
 from llmspec.plan.digest import digest_of
 from llmspec.plan.graph import Graph
 from llmspec.state.model import AppState, ResourceState
-from llmspec.steps.base import Resource, Step
 
 PLAN_FORMAT_VERSION = 1
 ACTIONS = ("create", "update", "replace", "reuse", "delete", "no-op")

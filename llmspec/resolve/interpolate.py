@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from llmspec.diagnostics import Diagnostic, Related, Span, SpecError, did_you_mean, error
-from llmspec.secrets import NAME, SecretRef, looks_like_credential
+from llmspec.core.diagnostics import Diagnostic, Related, Span, SpecError, did_you_mean, error
+from llmspec.core.secrets import NAME, SecretRef, looks_like_credential
 from llmspec.source.document import Document, Path, format_path
 from llmspec.source.locate import span_in_value
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Any
 
-from llmspec.diagnostics import Diagnostic, Related, Span, SpecError, did_you_mean, error
+from llmspec.core.diagnostics import Diagnostic, Related, Span, SpecError, did_you_mean, error
 from llmspec.source.document import Document, Path, format_path
 from llmspec.source.loader import load_file
 

@@ -114,7 +114,7 @@ def add_feedback_route(app: FastAPI, model: Any) -> None:
     async def feedback(request: Request) -> Any:
         from fastapi.responses import JSONResponse
 
-        from llmspec.diagnostics import SpecError
+        from llmspec.core.diagnostics import SpecError
 
         try:
             body = json.loads(await request.body())
@@ -138,7 +138,7 @@ def _feedback_on_own_trace(trace: str, given: Mapping[str, Any], user: str) -> l
     (a thumbs-up under it) must find the trace, so what is queued is written first."""
     import mlflow
 
-    from llmspec.feedback import record_feedback
+    from llmspec.operate.feedback import record_feedback
 
     mlflow.flush_trace_async_logging()
     return record_feedback(trace, **given, user=user)

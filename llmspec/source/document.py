@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmspec.diagnostics import Span
+from llmspec.core.diagnostics import Span
 
 Path = tuple[str | int, ...]
 

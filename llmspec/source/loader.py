@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from llmspec.diagnostics import Diagnostic, Related, Span, SpecError, error
+from llmspec.core.diagnostics import Diagnostic, Related, Span, SpecError, error
 from llmspec.source.document import Document, Path, format_path
 from llmspec.source.yaml12 import (
     ALLOWED_COLLECTION_TAGS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from llmspec.diagnostics import Span
+from llmspec.core.diagnostics import Span
 
 
 def span_in_value(

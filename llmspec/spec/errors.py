@@ -9,8 +9,8 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from llmspec.diagnostics import Diagnostic, Span, did_you_mean, error
-from llmspec.secrets import SecretRef
+from llmspec.core.diagnostics import Diagnostic, Span, did_you_mean, error
+from llmspec.core.secrets import SecretRef
 from llmspec.source.document import ABSENT, Document, Path, child, format_path
 
 _TYPE_WORDS = {

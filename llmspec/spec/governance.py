@@ -5,7 +5,7 @@ from typing import Literal, get_args
 
 from pydantic import Field
 
-from llmspec.secrets import SecretRef
+from llmspec.core.secrets import SecretRef
 from llmspec.spec.base import Flag, SpecModel
 
 Source = Literal["hf", "local", "builtin", "openai-compatible"]

@@ -4,7 +4,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field
 
-from llmspec.secrets import SecretRef
+from llmspec.core.secrets import SecretRef
 from llmspec.spec.base import Flag, PositiveInt, SpecModel, section
 from llmspec.spec.catalog import BUILTIN_MODELS
 

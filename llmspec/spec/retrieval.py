@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from llmspec.secrets import SecretRef
+from llmspec.core.secrets import SecretRef
 from llmspec.spec.base import Flag, PositiveInt, SpecModel, invalid, section
 
 

@@ -4,7 +4,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from llmspec.secrets import SecretRef
+from llmspec.core.secrets import SecretRef
 from llmspec.spec.base import Flag, Fraction, Op, PositiveInt, Quantity, SpecModel, invalid, section
 from llmspec.spec.catalog import MonitorMetric
 

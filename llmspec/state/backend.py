@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from llmspec.diagnostics import SpecError, error
+from llmspec.core.diagnostics import SpecError, error
 from llmspec.state.model import AppState, JournalEntry, LockInfo, ResourceState
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from llmspec.api import resolve
-from llmspec.diagnostics import Severity, SpecError
+from llmspec.core.diagnostics import Severity, SpecError
 
 FULL = """\
 apiVersion: llmspec/v1

@@ -10,13 +10,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from llmspec.steps import register
-from llmspec.steps.base import Resource, RunContext
-from llmspec.steps.evaluate import EvalStep
-from llmspec.steps.finetune import FinetuneStep
-from llmspec.steps.index import IndexStep
-from llmspec.steps.package import PackageStep
-from llmspec.steps.promote import PromoteStep
+from llmspec.engine.registry import register
+from llmspec.engine.step import Resource, RunContext
+from llmspec.kinds.evaluate.step import EvalStep
+from llmspec.kinds.finetune.step import FinetuneStep
+from llmspec.kinds.index.step import IndexStep
+from llmspec.kinds.package.step import PackageStep
+from llmspec.kinds.promote.step import PromoteStep
 
 LOG = "LLMSPEC_FAKE_LOG"  # file the fake steps append "start/done ADDRESS" lines to
 SLOW = "LLMSPEC_FAKE_SLOW"  # address of a step that sleeps SLOW_SECONDS while running

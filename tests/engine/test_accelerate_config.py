@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from llmspec.render import render_template
-from llmspec.steps.finetune import accelerate_settings
+from llmspec.engine.render import render_template
+from llmspec.kinds.finetune.step import accelerate_settings
 
 BASE: dict[str, Any] = {
     "device": "auto",

@@ -57,8 +57,8 @@ def test_plan_of_an_applied_spec_is_all_no_op(tmp_path, monkeypatch) -> None:  #
     import shutil
 
     from llmspec.api import resolve
+    from llmspec.engine.workspace import open_workspace
     from llmspec.state.model import ResourceState
-    from llmspec.workspace import open_workspace
     from tests.conftest import ROOT
 
     shutil.copytree(ROOT / "specs", tmp_path / "specs")

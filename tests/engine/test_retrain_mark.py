@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from llmspec.api import resolve
-from llmspec.retrain import mark
-from llmspec.workspace import open_workspace
+from llmspec.engine.marks import mark
+from llmspec.engine.workspace import open_workspace
 from tests.engine.conftest import SPEC, runs
 from tests.engine.test_apply_cycle import changed, plan_json
 

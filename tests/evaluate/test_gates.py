@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from llmspec.evaluate.gates import Scores, check, table
-from llmspec.evaluate.stats import bootstrap, paired_difference, percentile
+from llmspec.kinds.evaluate.gates import Scores, check, table
+from llmspec.kinds.evaluate.stats import bootstrap, paired_difference, percentile
 
 
 def scores(values: list[float], slices: list[str] | None = None, metric: str = "rouge_l") -> Scores:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from llmspec.evaluate.judge import Judge, parse_grade
+from llmspec.kinds.evaluate.judge import Judge, parse_grade
 
 pytest.importorskip("transformers")
 

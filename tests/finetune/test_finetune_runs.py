@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from llmspec.api import resolve
-from llmspec.apply import Reporter, apply
-from llmspec.workspace import open_workspace
+from llmspec.engine.apply import Reporter, apply
+from llmspec.engine.workspace import open_workspace
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("peft")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from llmspec.index.chunking import chunk_document
-from llmspec.index.documents import CorpusError, Document, load_documents
+from llmspec.kinds.index.chunking import chunk_document
+from llmspec.kinds.index.documents import CorpusError, Document, load_documents
 from llmspec.runtime.metrics import matches, mrr_at_k, recall_at_k
 
 MARKDOWN = """\

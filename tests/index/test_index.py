@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from llmspec.api import resolve
-from llmspec.apply import Reporter, apply
+from llmspec.engine.apply import Reporter, apply
+from llmspec.engine.workspace import open_workspace
 from llmspec.runtime import embedding as embedding_module
 from llmspec.runtime.embedding import resolve_model
 from llmspec.runtime.metrics import mrr_at_k, recall_at_k
 from llmspec.runtime.retrieval import Retriever
-from llmspec.workspace import open_workspace
 from tests.conftest import ROOT
 
 CORPUS = ROOT / "tests" / "data" / "corpus"
@@ -290,7 +290,7 @@ def test_same_store_other_table_is_copied_and_destroy_keeps_staging(tmp_path: Pa
     assert apply(prod, targets=["index.docs_prod"], reporter=QUIET).ok
     outputs = prod.backend.read("helpdesk", "prod").resources["index.docs_prod"].outputs
     assert outputs["table"] == "docs_prod" and "copied_from" in outputs
-    from llmspec.destroy import destroy
+    from llmspec.engine.destroy import destroy
 
     assert destroy(prod, reporter=QUIET).ok
     kept = staging.backend.read("helpdesk", "staging").resources["index.docs"].outputs

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from llmspec.api import resolve
-from llmspec.diagnostics import SpecError
-from llmspec.secrets import SecretRef
+from llmspec.core.diagnostics import SpecError
+from llmspec.core.secrets import SecretRef
 from tests.conftest import MINIMAL
 
 API_MODEL = MINIMAL.replace(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from llmspec.api import load, resolve
-from llmspec.diagnostics import SpecError
+from llmspec.core.diagnostics import SpecError
 from tests.conftest import MINIMAL
 
 WITH_ENVS = (

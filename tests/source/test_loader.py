@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from llmspec.diagnostics import SpecError
+from llmspec.core.diagnostics import SpecError
 from llmspec.source.loader import MAX_BYTES, load_bytes, load_text
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from llmspec.api import resolve
-from llmspec.diagnostics import SpecError
+from llmspec.core.diagnostics import SpecError
 from llmspec.spec import Spec
 from tests.conftest import MINIMAL
 

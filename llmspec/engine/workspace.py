@@ -1,0 +1,98 @@
+"""Where an app's state, artifacts, build outputs and caches live, and `plan` over them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmspec.checks.context import repository_root
+from llmspec.core.secrets import SecretRef
+from llmspec.engine.build_store import ArtifactStore
+from llmspec.engine.registry import registry
+from llmspec.engine.step import DEFAULT_ENV, Step
+from llmspec.frontend import ResolvedSpec, display_path
+from llmspec.plan.digest import FileDigests
+from llmspec.plan.graph import Graph, build_graph
+from llmspec.plan.planner import Plan, build_plan
+from llmspec.state.backend import StateBackend
+
+
+@dataclass
+class Workspace:
+    resolved: ResolvedSpec
+    repo_root: Path
+    backend: StateBackend
+    artifacts: ArtifactStore
+    build_dir: Path
+    files: FileDigests
+    steps: dict[str, Step]
+
+    @property
+    def app(self) -> str:
+        return self.resolved.spec.metadata.name
+
+    @property
+    def env(self) -> str:
+        return self.resolved.env or DEFAULT_ENV
+
+    def graph(self) -> Graph:
+        graph = build_graph(self.resolved, self.steps, self.files, self.repo_root)
+        self.files.save()
+        return graph
+
+    def plan(self, targets: Iterable[str] = ()) -> tuple[Graph, Plan]:
+        from llmspec.core.diagnostics import SpecError, did_you_mean, error
+
+        graph = self.graph()
+        targets = tuple(targets)
+        for target in targets:
+            if target not in graph.resources:
+                raise SpecError(
+                    [
+                        error(
+                            "LS471",
+                            f"`{target}` is not a resource of this spec",
+                            hint=did_you_mean(target, list(graph.resources))
+                            or "see `llmspec plan` for the addresses",
+                        )
+                    ]
+                )
+        state = self.backend.read(self.app, self.env)
+        spec_file = display_path(Path(self.resolved.path))
+        backend = repr(self.backend)  # SqlState's repr hides the password
+        plan = build_plan(graph, state, self.steps, spec_file, self.artifacts, targets, backend)
+        return graph, plan
+
+
+def open_workspace(resolved: ResolvedSpec, state_url: str | None = None) -> Workspace:
+    """The workspace of a resolved spec: paths are relative to its repository root."""
+    root = repository_root(Path(resolved.path).resolve().parent)
+    config = resolved.spec.state
+    backend = open_backend(root, config.backend, config.path, state_url or config.url)
+    return Workspace(
+        resolved,
+        root,
+        backend,
+        ArtifactStore(root / config.artifacts),
+        root / "build" / resolved.spec.metadata.name / (resolved.env or DEFAULT_ENV),
+        FileDigests(root / ".llmspec" / "cache" / "file-digests.json"),
+        registry(),
+    )
+
+
+def open_backend(root: Path, kind: str, path: str, url: str | SecretRef | None) -> StateBackend:
+    if url is not None or kind == "sql":
+        from llmspec.state.backend import StateUnavailable
+        from llmspec.state.sql import SqlState
+
+        if url is None:
+            raise StateUnavailable("state backend `sql` needs `state.url` (or --state URL)")
+        try:
+            text = url.resolve() if isinstance(url, SecretRef) else url
+        except LookupError as exc:
+            raise StateUnavailable(f"the state URL is a secret not set here: {exc}") from None
+        return SqlState(text)
+    from llmspec.state.local import LocalState
+
+    return LocalState(root / path)

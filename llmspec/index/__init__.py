@@ -1,1 +1,0 @@
-"""The retrieval index: corpus documents -> chunks -> embeddings -> a LanceDB table."""

@@ -1,0 +1,1 @@
+"""`dataset.*`: the fine-tune and eval files, digested and their records validated."""

@@ -1,0 +1,114 @@
+"""`deploy.<target>`: serving manifests (Kubernetes, KServe), the image build (MLflow's
+Dockerfile generator), the local server's command and the PySpark batch-inference job."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from llmspec.core.secrets import SecretRef
+from llmspec.engine.render import render_template
+from llmspec.engine.step import DeclareContext, Resource, ResourceDecl, RunContext, Step
+from llmspec.spec import Spec
+
+TEMPLATES = {
+    "kubernetes": "kubernetes.yaml.j2",
+    "kserve": "inferenceservice.yaml.j2",
+    "docker": "docker-build.sh.j2",
+    "mlflow": "mlflow-serve.sh.j2",
+    "spark": "spark-predict.py.j2",
+}
+FILE_NAMES = {
+    "kubernetes": "kubernetes.yaml",
+    "kserve": "inferenceservice.yaml",
+    "docker": "build.sh",
+    "mlflow": "serve.sh",
+    "spark": "predict.py",
+}
+
+
+class DeployStep(Step):
+    kind = "deploy"
+    templates = tuple(TEMPLATES.values())
+
+    def declare(self, ctx: DeclareContext) -> Iterator[ResourceDecl]:
+        spec = ctx.spec
+        app = spec.metadata.name
+        registry = spec.serving.registry
+        dep = f"promote.{app}@{registry.alias}" if registry is not None else f"package.{app}"
+        counts = Counter(t.kind for t in spec.serving.targets)
+        seen: Counter[str] = Counter()
+        for target in spec.serving.targets:
+            seen[target.kind] += 1
+            name = target.kind if counts[target.kind] == 1 else f"{target.kind}-{seen[target.kind]}"
+            config = {
+                **target.model_dump(mode="json", exclude={"namespace", "host"}),
+                "template": TEMPLATES[target.kind],
+            }
+            where = target.model_dump(mode="json", include={"namespace", "host"})
+            settings = {
+                **where,
+                "app": app,
+                "registered_name": spec.registered_name,
+                "alias": registry.alias if registry else None,
+                "labels": dict(spec.metadata.labels),
+            }
+            if target.kind == "spark":  # the model's input columns
+                settings["inputs"] = _template_inputs(spec)
+            # after, not deps: manifests name the registry alias, not a version, so promoting a
+            # new version does not change them
+            yield ResourceDecl(self.kind, name, config, (), (), (dep,), settings=settings)
+
+    def render(self, resource: Resource, spec: Spec) -> dict[str, str]:
+        kind = resource.config["kind"]
+        target = {**resource.config, **resource.settings}
+        text = render_template(
+            TEMPLATES[kind],
+            target=target,
+            env=_env_vars(target),
+            model_uri=_model_uri(target),
+            digest=resource.inputs_digest,
+        )
+        return {f"deploy/{resource.name}/{FILE_NAMES[kind]}": text}
+
+    def run(self, resource: Resource, ctx: RunContext) -> dict[str, Any]:
+        # the manifests are the deployment: the engine writes and records what render() made
+        return {}
+
+    def destroy(self, resource: Any, ctx: RunContext) -> bool:
+        for relative in resource.outputs.get("rendered", {}):
+            (ctx.build_dir / relative).unlink(missing_ok=True)
+        return True
+
+
+def _template_inputs(spec: Spec) -> list[str]:
+    from llmspec.kinds.package.settings import prompt_settings
+
+    return list(prompt_settings(spec.prompts.model_dump(mode="json"))["inputs"])
+
+
+def _model_uri(target: dict[str, Any]) -> str:
+    name = target["registered_name"]
+    alias = target["alias"]
+    return f"models:/{name}@{alias}" if alias else f"models:/{name}/latest"
+
+
+def _env_vars(target: dict[str, Any]) -> list[dict[str, Any]]:
+    """Container env entries: plain values inline, secrets as secretKeyRef (never the value)."""
+    out: list[dict[str, Any]] = []
+    for name, value in sorted(target.get("env", {}).items()):
+        text = str(value)
+        if text.startswith("${secret:"):
+            secret = SecretRef(text[len("${secret:") : -1])
+            out.append(
+                {
+                    "name": name,
+                    "valueFrom": {
+                        "secretKeyRef": {"name": f"{target['app']}-secrets", "key": secret.name}
+                    },
+                }
+            )
+        else:
+            out.append({"name": name, "value": text})
+    return out

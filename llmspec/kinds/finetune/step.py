@@ -1,0 +1,208 @@
+"""`finetune.<app>`: the fine-tune recipe rendered as an Accelerate job.
+
+The digest covers the recipe, the base model and the training data; it deliberately leaves out
+the prompt templates and the retrieval index, so editing a prompt or a corpus document does not
+retrain (records are rendered through the template current when training runs).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from llmspec.engine.render import render_template, to_json
+from llmspec.engine.step import DeclareContext, Resource, ResourceDecl, RunContext, Step
+from llmspec.kinds.package.settings import prompt_settings, retrieval_settings
+from llmspec.spec import Spec
+
+MODEL_IDENTITY = ("source", "id", "revision", "path", "dtype", "seed", "trust_remote_code")
+
+
+class FinetuneStep(Step):
+    kind = "finetune"
+    reusable = True
+    replace_on = ("model", "method")
+    templates = ("accelerate_config.yaml.j2", "finetune-job.yaml.j2")
+
+    def declare(self, ctx: DeclareContext) -> Iterator[ResourceDecl]:
+        spec = ctx.spec
+        finetune = spec.finetune
+        if finetune is None:
+            return
+        model = spec.model.model_dump(mode="json")
+        config = {
+            "model": {k: model[k] for k in MODEL_IDENTITY if k in model},
+            **finetune.model_dump(
+                mode="json", exclude={"dataset": True, "compute": {"image", "namespace"}}
+            ),
+            "dataset": finetune.dataset.model_dump(mode="json", exclude={"train", "validation"}),
+        }
+        deps = ["dataset.train"] + (["dataset.validation"] if finetune.dataset.validation else [])
+        # records are rendered with context retrieved from the index, but retraining on every
+        # corpus edit would be waste: the index runs first, and its digest stays out of ours
+        after = (f"index.{spec.retrieval.store.table}",) if spec.retrieval is not None else ()
+        files: tuple[str, ...] = ()
+        if spec.model.source == "local":
+            files = ctx.expand([f"{spec.model.path}/**/*"])
+        estimate = _estimate(ctx, finetune)
+        if finetune.method == "qlora" and (missing := qlora_missing()):
+            estimate = f"QLoRA needs {missing}, which this machine lacks: apply will stop here"
+        yield ResourceDecl(
+            self.kind,
+            spec.metadata.name,
+            config,
+            files,
+            tuple(deps),
+            after,
+            settings=finetune.compute.model_dump(mode="json", include={"image", "namespace"}),
+            estimate=estimate,
+        )
+
+    def render(self, resource: Resource, spec: Spec) -> dict[str, str]:
+        compute = resource.config["compute"]
+        accelerate = render_template(
+            "accelerate_config.yaml.j2",
+            compute=compute,
+            accelerate=accelerate_settings(
+                compute, resource.config["training"]["gradient_accumulation_steps"]
+            ),
+        )
+        job = to_json(job_document(resource, spec)) + "\n"
+        app = spec.metadata.name
+        cluster = {
+            "app": app,
+            "name": f"{app}-finetune",
+            "image": resource.settings.get("image") or f"{app}-train:latest",
+            "namespace": resource.settings.get("namespace", "default"),
+            "digest": resource.inputs_digest.split(":")[-1][:12],
+            "gpus": compute["num_processes"] if compute["device"] != "cpu" else 0,
+        }
+        return {
+            "finetune/accelerate_config.yaml": accelerate,
+            "finetune/job.json": job,
+            "finetune/job.yaml": render_template(
+                "finetune-job.yaml.j2",
+                compute=compute,
+                cluster=cluster,
+                files={"accelerate_config.yaml": accelerate, "job.json": job},
+            ),
+        }
+
+    def run(self, resource: Resource, ctx: RunContext) -> dict[str, Any]:
+        from llmspec.kinds.finetune.run import run_finetune
+
+        return run_finetune(resource, ctx, self.render(resource, ctx.spec))
+
+
+def job_document(resource: Resource, spec: Spec) -> dict[str, Any]:
+    """The training entrypoint's input: the recipe, plus how records become prompts (the app's
+    template and index settings as they are now). Paths are relative to the spec's folder."""
+    assert spec.finetune is not None
+    data = spec.finetune.dataset
+    return {
+        "resource": resource.address,
+        "inputs_digest": resource.inputs_digest,
+        "app": spec.metadata.name,
+        **resource.config,
+        "dataset": {
+            **resource.config["dataset"],
+            "train": data.train,
+            "validation": data.validation,
+        },
+        "prompt": prompt_settings(spec.prompts.model_dump(mode="json"), data.prompt_template),
+        "retrieval": retrieval_settings(spec),
+    }
+
+
+def accelerate_settings(compute: dict[str, Any], accumulation: int) -> dict[str, Any]:
+    """Accelerate's config-file keys for a `compute` section."""
+    strategy = compute["strategy"]
+    processes = compute["num_processes"] * compute["num_machines"]
+    cpu = compute["device"] == "cpu"
+    if strategy == "fsdp":
+        distributed = "FSDP"
+    elif strategy.startswith("deepspeed"):
+        distributed = "DEEPSPEED"
+    elif processes > 1:
+        distributed = "MULTI_CPU" if cpu else "MULTI_GPU"
+    else:
+        distributed = "NO"
+    settings: dict[str, Any] = {
+        "compute_environment": "LOCAL_MACHINE",
+        "distributed_type": distributed,
+        "mixed_precision": compute["mixed_precision"],
+        "num_machines": compute["num_machines"],
+        "num_processes": processes,
+        "machine_rank": 0,
+        "use_cpu": cpu,
+        "rdzv_backend": "static",
+        "same_network": True,
+        "main_training_function": "main",
+    }
+    if compute["num_machines"] > 1:
+        settings["main_process_port"] = 29500
+    if distributed == "FSDP":
+        fsdp = compute["fsdp"]
+        settings["fsdp_config"] = {
+            "fsdp_auto_wrap_policy": (
+                "TRANSFORMER_BASED_WRAP"
+                if fsdp["wrap_policy"] == "transformer"
+                else "SIZE_BASED_WRAP"
+            ),
+            "fsdp_min_num_params": fsdp["min_num_params"],
+            "fsdp_sharding_strategy": {
+                "full": "FULL_SHARD",
+                "hybrid": "HYBRID_SHARD",
+                "grad_op": "SHARD_GRAD_OP",
+            }[fsdp["sharding"]],
+            "fsdp_offload_params": fsdp["cpu_offload"],
+            "fsdp_state_dict_type": "SHARDED_STATE_DICT",
+            "fsdp_use_orig_params": True,
+        }
+    if distributed == "DEEPSPEED":
+        deepspeed = compute["deepspeed"]
+        settings["deepspeed_config"] = {
+            "zero_stage": 3 if strategy.endswith("zero3") else 2,
+            "offload_optimizer_device": deepspeed["offload_optimizer"],
+            "offload_param_device": deepspeed["offload_params"],
+            "gradient_accumulation_steps": accumulation,
+            "zero3_init_flag": strategy.endswith("zero3"),
+        }
+    return settings
+
+
+def qlora_missing() -> str | None:
+    """What QLoRA needs and this machine lacks, found without importing torch (plan stays
+    light): bitsandbytes, and an NVIDIA driver."""
+    import importlib.util
+    import shutil
+    from pathlib import Path
+
+    missing = []
+    if importlib.util.find_spec("bitsandbytes") is None:
+        missing.append("bitsandbytes")
+    if not Path("/proc/driver/nvidia/version").exists() and shutil.which("nvidia-smi") is None:
+        missing.append("a CUDA GPU")
+    return " and ".join(missing) or None
+
+
+def _estimate(ctx: DeclareContext, finetune: Any) -> str | None:
+    """Optimizer steps the recipe implies: records per step from batch size, accumulation and
+    processes (the validation split is left in: an estimate, before any file is parsed)."""
+    try:
+        with open(ctx.spec_dir / finetune.dataset.train, "rb") as handle:
+            records = sum(1 for line in handle if line.strip())
+    except OSError:
+        return None
+    training, compute = finetune.training, finetune.compute
+    per_step = (
+        training.batch_size
+        * training.gradient_accumulation_steps
+        * compute.num_processes
+        * compute.num_machines
+    )
+    if training.max_steps:
+        return f"{records} records, {training.max_steps} optimizer steps of {per_step}"
+    steps = math.ceil(records / per_step) * training.epochs
+    return f"{records} records × {training.epochs:g} epochs ≈ {math.ceil(steps)} optimizer steps"

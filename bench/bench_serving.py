@@ -138,7 +138,7 @@ def overhead(
     app = model.unwrap_python_model()  # the LLMAppModel inside MLflow's wrappers
     chat = app.llm
     params = {"max_new_tokens": args.max_new_tokens, "temperature": 0.0}
-    settings = bounded(app.config["generation"], params, app.config["limits"])
+    settings = bounded(app.config.generation, params, app.config.limits)
     decoding = {k: v for k, v in settings.items() if k != "stop"}  # what LocalChat passes on
     rendered = {}
     for question in asked:

@@ -1,13 +1,24 @@
 """llmspec: one YAML spec per LLM application, compiled into everything it needs.
 
-The public API (imported lazily so that `import llmspec` stays cheap)::
+The public API is the CLI's twin (imported lazily, so that `import llmspec` stays cheap); every
+call returns a typed result and raises :class:`SpecError` with diagnostics::
 
-    llmspec.load(path)                 -> SourceSpec   (stage 1; raises SpecError)
-    llmspec.resolve(path, env, sets)   -> ResolvedSpec (validated and checked; raises SpecError)
-    llmspec.validate(paths, envs)      -> Report       (never raises for spec problems)
-    llmspec.explain(resolved, "a.b")   -> [Provenance]
-    llmspec.json_schema()              -> dict
-    llmspec.authoring.scaffold(name, folder)     -> [written paths]
+    llmspec.load(path)                          -> SourceSpec     (stage 1)
+    llmspec.resolve(path, env, overrides)       -> ResolvedSpec   (validated and checked)
+    llmspec.validate(paths, envs)               -> Report         (never raises for spec problems)
+    llmspec.explain(resolved, "a.b")            -> [Provenance]
+    llmspec.plan(spec, env, targets=, out=)     -> Plan
+    llmspec.apply(spec | "plan.json", env, hook=) -> ApplyResult
+    llmspec.approve("plan.json", comment)       -> Approval
+    llmspec.destroy(spec, env, confirmed=)      -> ApplyResult
+    llmspec.render(spec, env, out=)             -> {path: digest}
+    llmspec.rollback(spec, env)                 -> Rollback
+    llmspec.serve / predict / query / monitor / feedback / export_feedback / audit / diff /
+    try_edits                                   (see llmspec.api)
+    llmspec.json_schema()                       -> dict
+    llmspec.scaffold(name, folder)              -> [written paths]
+
+Plug-in step kinds import their interface from :mod:`llmspec.steps`.
 """
 
 from __future__ import annotations
@@ -17,25 +28,51 @@ from typing import Any
 from llmspec.core.diagnostics import Diagnostic, Severity, Span, SpecError
 from llmspec.version import __version__
 
+_API = (
+    "apply",
+    "approve",
+    "audit",
+    "destroy",
+    "destroy_plan",
+    "diff",
+    "explain",
+    "export_feedback",
+    "feedback",
+    "init",
+    "load",
+    "locations",
+    "monitor",
+    "open_workspace",
+    "plan",
+    "plan_promotion",
+    "predict",
+    "query",
+    "render",
+    "resolve",
+    "rollback",
+    "schema_files",
+    "serve",
+    "show",
+    "state_list",
+    "state_show",
+    "try_edits",
+    "unlock",
+    "unmark",
+    "validate",
+)
 __all__ = [
     "Diagnostic",
     "Severity",
     "Span",
     "SpecError",
     "__version__",
-    "explain",
     "json_schema",
-    "load",
-    "resolve",
     "scaffold",
-    "validate",
+    *_API,
 ]
 
 _LAZY = {
-    "load": "llmspec.api",
-    "resolve": "llmspec.api",
-    "validate": "llmspec.api",
-    "explain": "llmspec.explain",
+    **dict.fromkeys(_API, "llmspec.api"),
     "json_schema": "llmspec.authoring.schema",
     "scaffold": "llmspec.authoring.scaffold",
 }

@@ -1,76 +1,573 @@
-"""The public Python API: everything the CLI does, callable from Python."""
+"""The public Python API: everything the CLI does, callable from Python, each returning a typed
+result and raising :class:`~llmspec.core.diagnostics.SpecError` with diagnostics.
+
+A command is parse → one call here → view: the CLI adds nothing but arguments, the terminal
+rendering and exit codes. Functions on one spec in one environment take the spec as a path (with
+``env`` and ``overrides`` as `-e` and `--set`) or as an already :func:`resolve`-d spec, and
+``state`` as `--state URL`. Heavy libraries are imported only inside the calls that need them,
+so ``import llmspec`` and :func:`validate` / :func:`plan` stay light.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
+from typing import TYPE_CHECKING, Any
 
-from llmspec.core.diagnostic_views import SourceLines, unique
-from llmspec.core.diagnostics import Diagnostic, Severity
-from llmspec.frontend import Outcome, ResolvedSpec, SourceSpec, load, resolve, validate_file
-from llmspec.source.discovery import find_specs
+from llmspec.frontend import Report, ResolvedSpec, SourceSpec, load, resolve, validate
 
-__all__ = ["Report", "ResolvedSpec", "SourceSpec", "load", "resolve", "validate"]
+if TYPE_CHECKING:
+    from llmspec.engine.apply import ApplyResult
+    from llmspec.engine.approvals import Approval
+    from llmspec.engine.hooks import Hook
+    from llmspec.engine.locking import Unlocked
+    from llmspec.engine.workspace import Workspace
+    from llmspec.kinds.promote.rollback import Rollback
+    from llmspec.operate.audit import AuditEvent
+    from llmspec.operate.diff import SpecDiff
+    from llmspec.operate.feedback_export import Export
+    from llmspec.operate.locations import Locations
+    from llmspec.operate.monitor import MonitorReport
+    from llmspec.operate.predict import BatchResult
+    from llmspec.operate.sandbox import Attempt
+    from llmspec.operate.serve import Server
+    from llmspec.plans.planner import Plan
+    from llmspec.resolve.provenance import Provenance
+    from llmspec.state.model import AppState
+
+# the types, then one function per command (llmspec/__init__.py exports the same functions)
+__all__ = [
+    "Promotion",
+    "Report",
+    "ResolvedSpec",
+    "SourceSpec",
+    "Tried",
+    "apply",
+    "approve",
+    "audit",
+    "destroy",
+    "destroy_plan",
+    "diff",
+    "explain",
+    "export_feedback",
+    "feedback",
+    "init",
+    "load",
+    "locations",
+    "monitor",
+    "open_workspace",
+    "plan",
+    "plan_promotion",
+    "predict",
+    "query",
+    "render",
+    "resolve",
+    "rollback",
+    "schema_files",
+    "serve",
+    "show",
+    "state_list",
+    "state_show",
+    "try_edits",
+    "unlock",
+    "unmark",
+    "validate",
+]
 
 
-@dataclass
-class Report:
-    """What `validate` found: one outcome per spec and environment, and their diagnostics."""
-
-    outcomes: list[Outcome] = field(default_factory=list)
-    problems: list[Diagnostic] = field(default_factory=list)  # paths that do not exist
-    sources: SourceLines = field(default_factory=SourceLines)
-
-    @property
-    def diagnostics(self) -> list[Diagnostic]:
-        every = list(self.problems)
-        for outcome in self.outcomes:
-            every.extend(outcome.diagnostics)
-        return unique(every)
-
-    @property
-    def specs(self) -> list[FsPath]:
-        return list(dict.fromkeys(o.path for o in self.outcomes))
-
-    @property
-    def checked(self) -> int:
-        return len(self.outcomes)
-
-    @property
-    def errors(self) -> int:
-        return sum(d.is_error for d in self.diagnostics)
-
-    @property
-    def warnings(self) -> int:
-        return sum(d.severity is Severity.WARNING for d in self.diagnostics)
-
-    @property
-    def ok(self) -> bool:
-        return self.errors == 0
-
-    def summary(self) -> dict[str, dict[str, str]]:
-        out: dict[str, dict[str, str]] = {}
-        for o in self.outcomes:
-            out.setdefault(str(o.path), {})[o.env or "base"] = "ok" if o.ok else "error"
-        return out
-
-
-def validate(
-    paths: Iterable[str | os.PathLike[str]],
-    envs: Sequence[str] | None = None,
+def open_workspace(
+    spec: str | os.PathLike[str] | ResolvedSpec,
+    env: str | None = None,
     overrides: Sequence[str] = (),
-    environ: Mapping[str, str] | None = None,
-) -> Report:
-    """Validate spec files and folders: the base and every declared environment of each,
-    or only ``envs``. Never raises for a problem in a spec; read ``Report.diagnostics``."""
-    files, problems = find_specs(paths)
-    report = Report(problems=problems)
-    for path in files:
-        outcomes = validate_file(path, envs, overrides, environ)
-        report.outcomes.extend(outcomes)
-        for outcome in outcomes:
-            if outcome.resolved is not None:
-                report.sources.add(outcome.resolved.document.sources)
-    return report
+    *,
+    state: str | None = None,
+) -> Workspace:
+    """A spec in one environment with its state backend, build store and build folder: what
+    every command on an applied environment starts from."""
+    from llmspec.engine.workspace import open_workspace as open_resolved
+
+    resolved = spec if isinstance(spec, ResolvedSpec) else resolve(spec, env, overrides)
+    return open_resolved(resolved, state)
+
+
+def explain(
+    spec: str | os.PathLike[str] | ResolvedSpec,
+    path: str = "",
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+) -> list[Provenance]:
+    """Each resolved value under ``path`` and the file, line and layer that set it; LS002 when
+    the spec has no such path."""
+    from llmspec.core.diagnostics import SpecError, error
+    from llmspec.resolve.provenance import explain as provenance
+
+    resolved = spec if isinstance(spec, ResolvedSpec) else resolve(spec, env, overrides)
+    try:
+        return provenance(resolved, path)
+    except KeyError:
+        message = f"`{path}` is not a path in the resolved spec"
+        hint = "`llmspec show SPEC` prints every path"
+        raise SpecError([error("LS002", message, hint=hint)]) from None
+
+
+def show(
+    spec: str | os.PathLike[str] | ResolvedSpec,
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The resolved spec as plain data: overlays merged, defaults filled in, secrets kept as
+    references."""
+    from llmspec.resolve.provenance import resolved_data
+
+    return resolved_data(spec if isinstance(spec, ResolvedSpec) else resolve(spec, env, overrides))
+
+
+def init(
+    name: str | None,
+    folder: str | os.PathLike[str] = "specs",
+    owner: str = "my-team",
+    ci: str | None = None,
+) -> list[FsPath]:
+    """Scaffold an app spec with sample data that validates at once, and/or the CI workflow
+    (``ci="github"``); returns the files written."""
+    from llmspec.authoring.scaffold import scaffold, write_ci
+
+    written = [FsPath(p) for p in scaffold(name, folder, owner)] if name else []
+    if ci:
+        written.append(write_ci(ci, str(folder)))
+    return written
+
+
+def schema_files(
+    out: str | os.PathLike[str] = "schemas/llmspec.schema.json",
+    docs: str | os.PathLike[str] | None = None,
+) -> dict[FsPath, str]:
+    """What `llmspec schema` writes: the JSON Schema at ``out`` and, with ``docs``, the
+    generated reference pages, each path with its text."""
+    from llmspec.authoring.schema import generated_docs, json_schema_text
+
+    files = {FsPath(out): json_schema_text()}
+    if docs is not None:
+        files.update({FsPath(docs) / name: text for name, text in generated_docs().items()})
+    return files
+
+
+# --- plan and apply -------------------------------------------------------------------------
+
+
+def plan(
+    spec: str | os.PathLike[str] | ResolvedSpec,
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    state: str | None = None,
+    targets: Sequence[str] = (),
+    out: str | os.PathLike[str] | None = None,
+) -> Plan:
+    """What apply would create, update, replace, reuse or delete, and why; with ``out``, the
+    plan is saved for `approve` and `apply`."""
+    ws = open_workspace(spec, env, overrides, state=state)
+    _, found = ws.plan(targets)
+    if out is not None:
+        from llmspec.plans.saved import save_plan
+
+        path = spec if not isinstance(spec, ResolvedSpec) else spec.path
+        save_plan(found, out, path, env if not isinstance(spec, ResolvedSpec) else spec.env,
+                  list(overrides))  # fmt: skip
+    return found
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """`plan --from A --to B`: how the resolved specs differ, and B's plan (what it reuses)."""
+
+    differences: SpecDiff
+    plan: Plan
+
+
+def plan_promotion(
+    spec: str | os.PathLike[str],
+    from_env: str,
+    to_env: str,
+    overrides: Sequence[str] = (),
+    *,
+    state: str | None = None,
+    targets: Sequence[str] = (),
+) -> Promotion:
+    from llmspec.operate.diff import compare
+    from llmspec.resolve.provenance import resolved_data
+
+    source, target = resolve(spec, from_env, overrides), resolve(spec, to_env, overrides)
+    differences = compare(resolved_data(source), resolved_data(target), from_env, to_env)
+    return Promotion(differences, plan(target, state=state, targets=targets))
+
+
+def apply(
+    spec: str | os.PathLike[str] | ResolvedSpec,
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    state: str | None = None,
+    targets: Sequence[str] = (),
+    lock_timeout: float | None = None,
+    hook: Hook | None = None,
+) -> ApplyResult:
+    """Make the environment match the spec: plan under the lock, check approvals, execute in
+    dependency order, record each finished resource at once. A path ending in `.json` is a
+    plan saved by :func:`plan` (``out=``), applied only while it still holds (LS604)."""
+    from llmspec.engine.apply import apply as execute
+
+    saved = None
+    if not isinstance(spec, ResolvedSpec) and str(spec).endswith(".json"):
+        from llmspec.plans.saved import read_saved_plan
+
+        saved = read_saved_plan(spec)
+        spec, env, overrides = saved.spec, saved.env_option, saved.overrides
+        targets = saved.targets or targets
+    ws = open_workspace(spec, env, overrides, state=state)
+    return execute(ws, saved_plan=saved, lock_timeout=lock_timeout, targets=targets, hook=hook)
+
+
+def approve(
+    plan_file: str | os.PathLike[str], comment: str | None = None, *, state: str | None = None
+) -> Approval:
+    """Approve a saved plan as the acting user (`$LLMSPEC_USER`, else the login name)."""
+    from llmspec.engine.approvals import approve as record
+    from llmspec.plans.saved import read_saved_plan
+
+    saved = read_saved_plan(plan_file)
+    ws = open_workspace(saved.spec, saved.env_option, saved.overrides, state=state)
+    return record(ws, saved, comment)
+
+
+def destroy_plan(
+    spec: str | os.PathLike[str] | ResolvedSpec,
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    state: str | None = None,
+) -> Plan:
+    """What :func:`destroy` would remove: every recorded resource of the environment."""
+    from llmspec.engine.destroy import destroy_plan as deletes
+
+    return deletes(open_workspace(spec, env, overrides, state=state))
+
+
+def destroy(
+    spec: str | os.PathLike[str] | ResolvedSpec,
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    state: str | None = None,
+    confirmed: Plan | None = None,
+    lock_timeout: float | None = None,
+    hook: Hook | None = None,
+) -> ApplyResult:
+    """Remove what apply made, dependents first; with ``confirmed`` (the plan a person agreed
+    to), only while the state still matches it (LS604)."""
+    from llmspec.engine.destroy import destroy as remove
+
+    ws = open_workspace(spec, env, overrides, state=state)
+    return remove(ws, lock_timeout=lock_timeout, hook=hook, confirmed=confirmed)
+
+
+def render(
+    spec: str | os.PathLike[str] | ResolvedSpec,
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    out: str | os.PathLike[str] | None = None,
+) -> dict[FsPath, str]:
+    """Write every resource's artifacts (default: `build/<app>/<env>/`) without applying;
+    returns each written path with its digest. The same spec always gives the same bytes."""
+    from llmspec.engine.render import write_artifacts
+
+    ws = open_workspace(spec, env, overrides)
+    folder = FsPath(out) if out is not None else ws.build_dir
+    written: dict[FsPath, str] = {}
+    for resource in ws.graph().resources.values():
+        files = ws.steps[resource.kind].render(resource, ws.resolved.spec)
+        for relative, digest in write_artifacts(folder, files).items():
+            written[folder / relative] = digest
+    return written
+
+
+def rollback(
+    spec: str | os.PathLike[str] | ResolvedSpec,
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    state: str | None = None,
+) -> Rollback:
+    """Move the environment's alias back to the version before the last promotion."""
+    from llmspec.kinds.promote.rollback import rollback as move_back
+
+    return move_back(open_workspace(spec, env, overrides, state=state))
+
+
+def locations(ws: Workspace) -> Locations:
+    """Where to look at what apply made: the promoted model, the server's address, the MLflow
+    store, the rendered files."""
+    from llmspec.operate.locations import locations as where
+
+    return where(ws)
+
+
+# --- state ----------------------------------------------------------------------------------
+
+
+def state_list(state: str | None = None, root: str | os.PathLike[str] = ".") -> list[AppState]:
+    """Every app and environment a state backend records (the local one of the repository
+    around ``root``, or ``state``)."""
+    from llmspec.checks.context import repository_root
+    from llmspec.core.layout import Layout
+    from llmspec.engine.workspace import open_backend
+
+    backend = open_backend(repository_root(FsPath(root).resolve()), "local", Layout.STATE, state)
+    return [found for _, _, found in backend.list()]
+
+
+def state_show(ws: Workspace, address: str | None = None) -> AppState:
+    """The recorded state of a workspace's app in its environment; with ``address``, LS471
+    unless that resource is recorded."""
+    found = ws.backend.read(ws.app, ws.env)
+    if address is not None and address not in found.resources:
+        from llmspec.core.diagnostics import SpecError, did_you_mean, error
+
+        message = f"`{address}` is not in the state of {ws.app} in {ws.env}"
+        hint = did_you_mean(address, list(found.resources))
+        raise SpecError([error("LS471", message, hint=hint)])
+    return found
+
+
+def unlock(ws: Workspace) -> Unlocked:
+    """Break a lock left by a killed apply (check that its holder is gone first)."""
+    from llmspec.engine.locking import unlock as break_lock
+
+    return break_lock(ws)
+
+
+def unmark(ws: Workspace, address: str) -> None:
+    """Clear a retraining mark: LS471 for an address not recorded, LS623 when it is not
+    marked, LS603 while an apply holds the lock."""
+    from llmspec.core.diagnostics import SpecError, error
+    from llmspec.engine.locking import held
+    from llmspec.engine.marks import unmark as clear
+    from llmspec.state.backend import LockHeld
+
+    state_show(ws, address)
+    try:
+        cleared = clear(ws, address)
+    except LockHeld as exc:
+        raise held(exc, ws.app, ws.env) from None
+    if not cleared:
+        hint = f"`llmspec state show` lists the marks of {ws.app}"
+        raise SpecError([error("LS623", f"`{address}` is not marked for rebuilding", hint=hint)])
+
+
+# --- operate --------------------------------------------------------------------------------
+
+
+def serve(
+    spec: str | os.PathLike[str] | ResolvedSpec,
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    state: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    api_key_env: str | None = None,
+) -> Server:
+    """Start the app server on the environment's alias and return once it is healthy; stop it
+    with :func:`llmspec.operate.serve.stop`."""
+    from llmspec.operate.serve import start
+
+    ws = open_workspace(spec, env, overrides, state=state)
+    return start(ws, host, port, api_key_env=api_key_env)
+
+
+def predict(
+    spec: str | os.PathLike[str] | ResolvedSpec,
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    input: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    params: Mapping[str, Any] | None = None,
+    state: str | None = None,
+    progress: Any = None,
+) -> BatchResult:
+    """The promoted model over a file of records (jsonl, parquet, csv), written atomically;
+    a record that fails keeps its row with an `error` (``BatchResult.failed``)."""
+    from llmspec.kinds.package.load import load_app_model
+    from llmspec.kinds.promote.promoted import promoted_model
+    from llmspec.operate.predict import check_paths, predict_file
+
+    source, target = FsPath(input), FsPath(output)
+    check_paths(source, target)
+    promoted = promoted_model(open_workspace(spec, env, overrides, state=state))
+    model = load_app_model(promoted.uri, promoted.tracking_uri)
+    result = predict_file(model, source, target, params=dict(params or {}), progress=progress)
+    return replace(result, model_uri=promoted.uri)
+
+
+def query(
+    spec: str | os.PathLike[str] | ResolvedSpec,
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    question: str,
+    top_k: int | None = None,
+    where: str | None = None,
+    state: str | None = None,
+) -> list[Any]:
+    """Search the index apply built in the environment, at the version state records."""
+    from llmspec.operate.query import query as search
+
+    return search(open_workspace(spec, env, overrides, state=state), question, top_k, where)
+
+
+def monitor(
+    spec: str | os.PathLike[str] | ResolvedSpec,
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    since: str = "24h",
+    html: str | None = None,
+    state: str | None = None,
+) -> MonitorReport:
+    """Figures of the served app's traces and feedback, its alerts held like gates; a firing
+    `retrain` alert marks the fine-tune for the next plan."""
+    from llmspec.operate.monitor import monitor as watch
+
+    return watch(open_workspace(spec, env, overrides, state=state), since, html)
+
+
+def feedback(
+    trace_id: str,
+    rating: str | None = None,
+    comment: str | None = None,
+    correction: str | None = None,
+    *,
+    user: str | None = None,
+    tracking_uri: str | None = None,
+) -> list[str]:
+    """Attach a rating, comment or correction to a served request's MLflow trace; returns
+    the assessment ids. The tracking server: ``tracking_uri``, else `MLFLOW_TRACKING_URI`, else
+    the repository's local one."""
+    from llmspec.integrations.mlflow import quiet_mlflow
+    from llmspec.operate.feedback import record_feedback
+    from llmspec.state.model import current_user
+
+    quiet_mlflow()
+    import mlflow
+
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:  # the repository's local store, wherever in it the command runs
+        from llmspec.checks.context import repository_root
+        from llmspec.core.layout import Layout
+
+        uri = Layout(repository_root(FsPath.cwd())).tracking_uri
+    mlflow.set_tracking_uri(uri)
+    return list(record_feedback(trace_id, rating, comment, correction, user or current_user()))
+
+
+def export_feedback(
+    spec: str | os.PathLike[str] | ResolvedSpec,
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    output: str | os.PathLike[str],
+    since: str = "30d",
+    state: str | None = None,
+) -> Export:
+    """Corrected and up-rated requests of the window as fine-tune records in ``output``."""
+    from llmspec.operate.feedback_export import export_feedback as export
+    from llmspec.operate.monitor import window_start_ms
+
+    start = window_start_ms(since)  # LS840 before anything is read
+    return export(open_workspace(spec, env, overrides, state=state), FsPath(output), start)
+
+
+def audit(
+    spec: str | os.PathLike[str] | ResolvedSpec,
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    state: str | None = None,
+) -> list[AuditEvent]:
+    """The journal and the registry's versions of the app in the environment, oldest first."""
+    from llmspec.operate.audit import audit as trail
+
+    return trail(open_workspace(spec, env, overrides, state=state))
+
+
+def diff(
+    spec: str | os.PathLike[str],
+    env: str | None = None,
+    *,
+    from_ref: str | None = None,
+    env_a: str | None = None,
+    env_b: str | None = None,
+) -> SpecDiff:
+    """The resolved, field-by-field difference between a git revision and the working tree
+    (``from_ref``, in ``env``), or between two environments (``env_a``, ``env_b``)."""
+    from llmspec.core.diagnostics import SpecError, error
+    from llmspec.operate.diff import environments, revision
+
+    if from_ref is not None and env_a is None and env_b is None:
+        return revision(str(spec), env, from_ref)
+    if from_ref is None and env_a is not None and env_b is not None:
+        return environments(str(spec), env_a, env_b)
+    if from_ref is None and (env_a is None) != (env_b is None):
+        raise SpecError([error("LS001", "--env-a and --env-b go together")])
+    raise SpecError(
+        [
+            error(
+                "LS001",
+                "give either --from-ref REF, or --env-a and --env-b",
+                hint="llmspec diff SPEC -e prod --from-ref main, or "
+                "llmspec diff SPEC --env-a staging --env-b prod",
+            )
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class Tried:
+    """`llmspec try`: each question answered by the served version and by the edited spec."""
+
+    run_id: str  # the MLflow run that logged the attempts
+    model: str  # what the edited side ran on
+    current: str  # the served version's model URI
+    experiment: str
+    attempts: list[Attempt]
+
+
+def try_edits(
+    spec: str | os.PathLike[str],
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    questions: Sequence[str],
+    model: str | None = None,
+    state: str | None = None,
+) -> Tried:
+    """Run ``questions`` through the spec with ``overrides`` beside the served version's
+    answers, on ``model`` (a registered version or a base model) when given; logged to MLflow,
+    never applied."""
+    from llmspec.integrations.mlflow import quiet_mlflow
+    from llmspec.kinds.promote.promoted import promoted_model
+    from llmspec.operate.sandbox import edited_llm, log_try, parse_model, try_questions
+
+    parsed = parse_model(model) if model else None  # LS850 before anything loads
+    ws = open_workspace(spec, env, overrides, state=state)
+    promoted = promoted_model(ws)
+    quiet_mlflow()
+    llm = edited_llm(parsed, promoted, ws) if parsed else None
+    attempts = try_questions(ws.resolved, promoted, list(questions), llm)
+    run_id = log_try(attempts, promoted, ws.app, ws.env, list(overrides), model)
+    experiment = f"llmspec/{ws.app}/{ws.env}/sandbox"
+    return Tried(run_id, model or promoted.uri, promoted.uri, experiment, attempts)

@@ -71,7 +71,7 @@ def test_a_window_that_is_not_one_is_ls620() -> None:
     assert window_ms("30m") == 1_800_000 and window_ms("7d") == 7 * 86_400_000
     with pytest.raises(SpecError) as bad:
         window_ms("7x")
-    assert bad.value.diagnostics[0].code == "LS620"
+    assert bad.value.diagnostics[0].code == "LS840"
 
 
 def test_the_html_report_charts_the_window_and_shows_the_alerts(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -7,16 +7,9 @@ import re
 from pathlib import Path
 
 from llmspec.core.diagnostics import Span, SpecError, error
+from llmspec.core.layout import templates_root
 
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-
-
-def templates_root() -> Path:
-    """Templates ship inside the wheel as llmspec/templates; a source checkout keeps them at
-    the repository's top level."""
-    package = Path(__file__).resolve().parents[1]
-    packaged = package / "templates"
-    return packaged if packaged.is_dir() else package.parent / "templates"
 
 
 def scaffold(

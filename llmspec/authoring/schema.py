@@ -152,13 +152,14 @@ def _models_in(tp: Any) -> list[type[BaseModel]]:
 
 def diagnostics_markdown() -> str:
     """docs/diagnostics.md: every diagnostic code, grouped by the stage that reports it."""
-    from llmspec.core.codes import CODES, stage_of
+    from llmspec.core.codes import CODES, MOVED, stage_of
 
     out = [
         "# Diagnostic codes",
         "",
-        "Generated from `llmspec/codes.py` by `llmspec schema --docs docs`. Codes are stable:",
-        "a code never changes meaning. `llmspec validate --format json` reports them as `code`.",
+        "Generated from `llmspec/core/codes.py` by `llmspec schema --docs docs`. A code never",
+        "changes meaning. `llmspec validate --format json` reports them as `code`. Codes are",
+        "grouped by the room that reports them.",
         "",
     ]
     stage = None
@@ -167,6 +168,17 @@ def diagnostics_markdown() -> str:
             stage = stage_of(code)
             out += ["", f"## {code[:3]}xx — {stage}", "", "| code | meaning |", "|---|---|"]
         out.append(f"| `{code}` | {title} |")
+    out += [
+        "",
+        "## Moved codes",
+        "",
+        "When apply, the step kinds and the day-2 commands got rooms of their own, their codes",
+        "(all LS6xx before) moved with them; the meaning of each is unchanged.",
+        "",
+        "| was | now | meaning |",
+        "|---|---|---|",
+    ]
+    out += [f"| `{old}` | `{new}` | {CODES[new]} |" for old, new in MOVED.items()]
     return "\n".join(out).replace("\n\n\n", "\n\n") + "\n"
 
 

@@ -1,6 +1,7 @@
 """Stage 4: semantic checks across sections, run in this order on a validated spec.
 
 Each check is a plain function ``(CheckContext) -> Iterable[Diagnostic]`` and reads, never writes.
+May import core, source and spec.
 """
 
 from __future__ import annotations

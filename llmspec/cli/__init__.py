@@ -1,6 +1,9 @@
 """The `llmspec` command: a thin layer that parses arguments, calls the API, prints results.
 
-Exit codes are decided here and only here: 0 ok, 1 the spec has errors, 2 usage, 3 a bug.
+Each command module has three parts: ``add_parser`` (its arguments), ``run`` (one call of
+:mod:`llmspec.api`) and the view that renders the result. Diagnostics are printed and exit
+codes decided here and only here: 0 ok, 1 errors (or the operation said no: a failed gate, a
+firing alert), 2 changes with `plan --detailed-exitcode` (and argparse's usage errors), 3 a bug.
 """
 
 from __future__ import annotations
@@ -90,11 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    try:
-        return int(COMMANDS[args.command].run(args))
-    except SpecError as exc:  # a user error any command may meet (state unreachable, locked…)
-        from llmspec.cli.common import print_diagnostics
+    from llmspec.cli.common import Done, print_diagnostics
 
+    try:
+        done = COMMANDS[args.command].run(args)
+    except SpecError as exc:  # a user error any command may meet (state unreachable, locked…)
         print_diagnostics(exc.diagnostics)
         return EXIT_ERRORS
     except KeyboardInterrupt:
@@ -112,6 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_BUG
+    if not isinstance(done, Done):
+        return int(done)
+    stream = sys.stdout if done.to_stdout else sys.stderr
+    print_diagnostics(done.diagnostics, done.fmt, done.sources, stream)
+    return int(done.status)
 
 
 def run() -> None:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmspec.cli.common import (
+    Done,
     Formatter,
+    Status,
     add_env_options,
     add_state_option,
-    print_diagnostics,
-    read_saved_plan,
-    resolve_or_report,
+    add_target_option,
     use_color,
 )
 from llmspec.frontend import display_path
+
+if TYPE_CHECKING:
+    from llmspec.engine.workspace import Workspace
+
 
 HELP = "build, update or reuse what the plan says, in dependency order, resumably"
 EXAMPLES = """examples:
@@ -41,13 +45,7 @@ def add_parser(sub: Any, name: str) -> None:
     )
     add_env_options(parser)
     add_state_option(parser)
-    parser.add_argument(
-        "--target",
-        action="append",
-        default=[],
-        metavar="ADDRESS",
-        help="limit to this resource and what it needs (repeatable)",
-    )
+    add_target_option(parser)
     parser.add_argument(
         "--lock-timeout",
         type=float,
@@ -58,80 +56,62 @@ def add_parser(sub: Any, name: str) -> None:
     parser.add_argument("--dry-run", action="store_true", help="only plan")
 
 
-def run(args: argparse.Namespace) -> int:
-    from llmspec.core.diagnostics import SpecError
-    from llmspec.engine.apply import apply
-    from llmspec.engine.workspace import open_workspace
-    from llmspec.plan.views import render_text, summary
+def run(args: argparse.Namespace) -> Done:
+    from llmspec import api
+    from llmspec.cli.progress import TerminalHook
+    from llmspec.plans.views import render_text, summary
 
-    saved = None
-    spec, env, overrides = args.spec, args.env, list(args.overrides)
-    if spec.endswith(".json"):
-        try:
+    if args.dry_run:
+        spec, env, overrides, targets = args.spec, args.env, args.overrides, args.target
+        if spec.endswith(".json"):
+            from llmspec.plans.saved import read_saved_plan
+
             saved = read_saved_plan(spec)
-        except SpecError as exc:
-            print_diagnostics(exc.diagnostics)
-            return 1
-        spec, env = saved["spec"], saved.get("env_option")
-        overrides = list(saved.get("overrides", []))
-        args.target = list(saved.get("targets", [])) or args.target
-    resolved = resolve_or_report(spec, env, overrides)
-    if resolved is None:
-        return 1
-    try:
-        workspace = open_workspace(resolved, args.state)
-        if args.dry_run:
-            _, plan = workspace.plan(args.target)
-            sys.stdout.write(render_text(plan, use_color()))
-            return 0
-        print(f"Applying {workspace.app} in {workspace.env}")
-        result = apply(
-            workspace,
-            saved_plan=saved,
-            lock_timeout=args.lock_timeout,
-            targets=args.target,
-        )
-    except SpecError as exc:
-        print_diagnostics(exc.diagnostics)
-        return 1
+            spec, env, overrides = saved.spec, saved.env_option, saved.overrides
+            targets = saved.targets or targets
+        plan = api.plan(spec, env, overrides, state=args.state, targets=targets)
+        sys.stdout.write(render_text(plan, use_color()))
+        return Done()
+    result = api.apply(
+        args.spec,
+        args.env,
+        args.overrides,
+        state=args.state,
+        targets=args.target,
+        lock_timeout=args.lock_timeout,
+        hook=TerminalHook(),
+    )
     if not result.plan.has_changes:
         print("No changes: the environment matches the spec.")
-        return 0
-    print_diagnostics(result.diagnostics)
+        return Done()
     done = sum(o.status in ("done", "reused", "deleted", "kept") for o in result.outcomes)
     print(
         f"Apply {'complete' if result.ok else 'failed'}: {done} of {len(result.outcomes)} "
         f"changes applied. ({summary(result.plan)})"
     )
-    if result.ok:
-        for line in where_to_look(workspace, args.spec):
+    if result.ok and result.workspace is not None:
+        for line in where_to_look(result.workspace, args.spec):
             print(line)
-    return 0 if result.ok else 1
+    return Done(Status.OK if result.ok else Status.FAILED, result.diagnostics)
 
 
-def where_to_look(ws: Any, spec_arg: str) -> list[str]:
+def where_to_look(ws: Workspace, spec_arg: str) -> list[str]:
     """What apply made and how to look at it: the promoted model, serving it, MLflow's UI, the
     rendered files."""
-    resources = ws.backend.read(ws.app, ws.env).resources
+    from llmspec import api
+
+    found = api.locations(ws)
     lines = ["", "Where to look:"]
-    registry = ws.resolved.spec.serving.registry
-    promoted = resources.get(f"promote.{ws.app}@{registry.alias}") if registry else None
-    tracking = next(
-        (str(r.outputs["tracking_uri"]) for r in resources.values() if "tracking_uri" in r.outputs),
-        None,
-    )
-    name = promoted.outputs.get("registered_name") if promoted is not None else None
-    if registry is not None and name is not None:
-        version = promoted.outputs.get("version")  # type: ignore[union-attr]
-        target = next((t for t in ws.resolved.spec.serving.targets if t.kind == "mlflow"), None)
-        url = f"http://{target.host}:{target.port}" if target else "http://127.0.0.1:5001"
+    if found.model_uri is not None:
+        spec = display_path(ws.resolved.path) if spec_arg.endswith(".json") else spec_arg
+        url = found.serve_url
         lines += [
-            f"  model    models:/{name}@{registry.alias} (version {version})",
-            f"  serve    llmspec serve {spec_arg} -e {ws.env}   "
+            f"  model    {found.model_uri} (version {found.version})",
+            f"  serve    llmspec serve {spec} -e {ws.env}   "
             f"then POST {url}/invocations or {url}/v1/chat/completions",
         ]
-    if tracking is not None:
-        lines.append(f"  runs     mlflow ui --backend-store-uri {tracking}")
-    if ws.build_dir.is_dir():
-        lines.append(f"  files    {display_path(ws.build_dir)}/")
+    if found.tracking_uri is not None:
+        lines.append(f"  runs     mlflow ui --backend-store-uri {found.tracking_uri}")
+    if found.build_dir is not None:
+        lines.append(f"  files    {display_path(found.build_dir)}/")
     return lines if len(lines) > 2 else []

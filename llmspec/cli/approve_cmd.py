@@ -6,16 +6,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmspec.cli.common import (
+    Done,
     Formatter,
     add_state_option,
-    print_diagnostics,
-    read_saved_plan,
-    resolve_or_report,
     use_color,
 )
+from llmspec.core.diagnostics import SpecError, error
+
+if TYPE_CHECKING:
+    pass
+
 
 HELP = "approve a saved plan: apply of that exact plan may then proceed"
 EXAMPLES = """examples:
@@ -46,19 +49,14 @@ def add_parser(sub: Any, name: str) -> None:
     add_state_option(parser)
 
 
-def run(args: argparse.Namespace) -> int:
-    from llmspec.checks.governance import required_approvals
-    from llmspec.core.diagnostics import SpecError, error
-    from llmspec.core.git import head_commit
-    from llmspec.engine import approvals
-    from llmspec.engine.apply import check_saved
-    from llmspec.engine.workspace import open_workspace
-    from llmspec.plan.views import render_text
-    from llmspec.state.model import current_user
+def run(args: argparse.Namespace) -> Done:
+    from llmspec import api
+    from llmspec.plans.saved import read_saved_plan
+    from llmspec.plans.views import render_text
 
     plan_file = args.target if args.target.endswith(".json") else args.plan
     if plan_file is None:
-        print_diagnostics(
+        raise SpecError(
             [
                 error(
                     "LS609",
@@ -68,43 +66,26 @@ def run(args: argparse.Namespace) -> int:
                 )
             ]
         )
-        return 1
-    try:
-        saved = read_saved_plan(plan_file)
-        if plan_file is args.plan:
-            _same_spec(args.target, args.env, saved)
-    except SpecError as exc:
-        print_diagnostics(exc.diagnostics)
-        return 1
-    resolved = resolve_or_report(saved["spec"], saved.get("env_option"), saved.get("overrides", []))
-    if resolved is None:
-        return 1
-    try:
-        ws = open_workspace(resolved, args.state)
-        _, plan = ws.plan(saved.get("targets", []))
-        check_saved(saved, plan)  # only the plan as it stands now can be approved
-    except SpecError as exc:
-        print_diagnostics(exc.diagnostics)
-        return 1
-    if not plan.has_changes:
-        print(f"Nothing to approve: {ws.app} in {ws.env} matches the spec.")
-        return 0
+    if plan_file is args.plan:
+        _same_spec(args.target, args.env, read_saved_plan(plan_file).data)
+    approval = api.approve(plan_file, args.comment, state=args.state)
+    plan = approval.plan
+    if approval.by is None:
+        print(f"Nothing to approve: {plan.app} in {plan.env} matches the spec.")
+        return Done()
     sys.stdout.write(render_text(plan, use_color()))
-    by = current_user()
-    approvals.record(ws.backend, plan, by, args.comment, head_commit(ws.repo_root))
-    names = approvals.approvers_of(ws.backend.journal(ws.app, ws.env), plan.digest)
-    needed = required_approvals(resolved.spec, ws.repo_root, resolved.env)
+    names, needed = approval.approvers, approval.needed
     print(
-        f"\nApproved by {by}: plan {plan.digest[:19]} of {ws.app} in {ws.env}. "
+        f"\nApproved by {approval.by}: plan {plan.digest[:19]} of {plan.app} in {plan.env}. "
         + (
             f"It has {len(names)} of the {needed} approval(s) apply needs ({', '.join(names)})."
             if needed
-            else f"`{ws.env}` needs no approval; it is recorded all the same."
+            else f"`{plan.env}` needs no approval; it is recorded all the same."
         )
     )
-    if len(names) >= needed:
+    if approval.enough:
         print(f"Apply it with `llmspec apply {plan_file}`.")
-    return 0
+    return Done()
 
 
 def _same_spec(spec: str, env: str | None, saved: dict[str, Any]) -> None:

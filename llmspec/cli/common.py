@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any, TextIO
 
 from llmspec.core.diagnostic_views import (
@@ -15,7 +17,7 @@ from llmspec.core.diagnostic_views import (
     render_text,
     unique,
 )
-from llmspec.core.diagnostics import Diagnostic
+from llmspec.core.diagnostics import Diagnostic, SpecError, error
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
@@ -84,6 +86,16 @@ def spec_command(sub: Any, name: str, help_text: str, examples: str) -> argparse
     return parser
 
 
+def add_target_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="limit to this resource and what it needs (repeatable)",
+    )
+
+
 def add_state_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state",
@@ -93,39 +105,36 @@ def add_state_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def resolve_or_report(spec: str, env: str | None, overrides: Sequence[str]) -> Any:
-    """The resolved spec, or None after printing its diagnostics."""
+class Status(IntEnum):
+    """How a command ended when it raised nothing; `cli.main` turns it into the exit code."""
+
+    OK = 0
+    FAILED = 1  # the operation ran and says no: a gate, an alert, a failed step, a difference
+    CHANGES = 2  # plan --detailed-exitcode: there are changes
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a command returns: its status and the diagnostics to show (warnings, a failed
+    step's errors), which only `cli.main` prints."""
+
+    status: Status = Status.OK
+    diagnostics: Sequence[Diagnostic] = ()
+    sources: SourceLines | None = None
+    fmt: str = "text"
+    to_stdout: bool = False  # validate's report is its output
+
+
+def usage(message: str, hint: str | None = None) -> SpecError:
+    """LS001: options of a command that do not go together, or one that is missing. A coded
+    error (exit 1), so it never reads as `--detailed-exitcode`'s 2."""
+    return SpecError([error("LS001", message, hint=hint)])
+
+
+def resolve_warned(spec: str, env: str | None, overrides: Sequence[str]) -> tuple[Any, Done]:
+    """The resolved spec and a `Done` carrying its warnings for the command to return."""
     from llmspec.api import resolve
-    from llmspec.core.diagnostics import SpecError
 
-    try:
-        return resolve(spec, env, overrides)
-    except SpecError as exc:
-        print_diagnostics(exc.diagnostics)
-        return None
-
-
-def read_saved_plan(path: str) -> dict[str, Any]:
-    """A plan saved by `llmspec plan --out`; LS609 when it cannot be read as one."""
-    import json
-
-    from llmspec.core.diagnostics import SpecError, error
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            saved = json.load(handle)
-        if not isinstance(saved, dict) or not isinstance(saved["spec"], str):
-            raise ValueError("not a saved plan")
-        if not isinstance(saved["plan_digest"], str):
-            raise ValueError("the plan has no digest")
-        return saved
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SpecError(
-            [
-                error(
-                    "LS609",
-                    f"cannot read the saved plan `{path}`: {exc}",
-                    hint="save one with `llmspec plan SPEC -e ENV --out FILE`",
-                )
-            ]
-        ) from None
+    resolved = resolve(spec, env, overrides)
+    sources = SourceLines(resolved.document.sources)
+    return resolved, Done(diagnostics=resolved.diagnostics, sources=sources)

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspec.cli.common import print_diagnostics, resolve_or_report, spec_command
+from llmspec.cli.common import (
+    Done,
+    Status,
+    resolve_warned,
+    spec_command,
+    usage,
+)
+
+if TYPE_CHECKING:
+    pass
+
 
 HELP = "remove what apply created in an environment (aliases, deployments, local tables)"
 EXAMPLES = """examples:
@@ -26,35 +36,28 @@ def add_parser(sub: Any, name: str) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from llmspec.core.diagnostics import SpecError
-    from llmspec.engine.destroy import destroy, destroy_plan
-    from llmspec.engine.workspace import open_workspace
-    from llmspec.plan.views import render_text
+def run(args: argparse.Namespace) -> Done:
+    from llmspec import api
+    from llmspec.cli.progress import TerminalHook
+    from llmspec.plans.views import render_text
 
-    resolved = resolve_or_report(args.spec, args.env, args.overrides)
-    if resolved is None:
-        return 1
-    workspace = open_workspace(resolved, args.state)
-    plan = destroy_plan(workspace)
+    resolved, done = resolve_warned(args.spec, args.env, args.overrides)
+    plan = api.destroy_plan(resolved, state=args.state)
     sys.stdout.write(render_text(plan))
     if not plan.has_changes:
-        return 0
+        return done
     if not args.yes:
         if not sys.stdin.isatty():
-            print("refusing to destroy without confirmation: pass --yes", file=sys.stderr)
-            return 1
+            raise usage("refusing to destroy without confirmation", "pass --yes")
         answer = input(
-            f"Destroy {plan.count('delete')} resource(s) of {workspace.app} in "
-            f"{workspace.env}? Type the environment name to confirm: "
+            f"Destroy {plan.count('delete')} resource(s) of {plan.app} in "
+            f"{plan.env}? Type the environment name to confirm: "
         )
-        if answer.strip() != workspace.env:
+        if answer.strip() != plan.env:
             print("cancelled")
-            return 1
-    try:
-        result = destroy(workspace, lock_timeout=args.lock_timeout, confirmed=plan)
-    except SpecError as exc:
-        print_diagnostics(exc.diagnostics)
-        return 1
-    print_diagnostics(result.diagnostics)
-    return 0 if result.ok else 1
+            return Done(Status.FAILED)
+    result = api.destroy(
+        resolved, state=args.state, lock_timeout=args.lock_timeout, confirmed=plan,
+        hook=TerminalHook(),
+    )  # fmt: skip
+    return Done(Status.OK if result.ok else Status.FAILED, result.diagnostics)

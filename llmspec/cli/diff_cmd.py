@@ -4,16 +4,18 @@ spec, on the resolved values (overlays merged, defaults filled in, secrets as re
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import subprocess
-import tarfile
-import tempfile
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspec.cli.common import Formatter, print_diagnostics
-from llmspec.core.diagnostics import SpecError, error
+from llmspec.cli.common import (
+    Done,
+    Formatter,
+    Status,
+)
+
+if TYPE_CHECKING:
+    from llmspec.operate.diff import SpecDiff
+
 
 HELP = "what differs between two git revisions, or two environments, of a spec (resolved)"
 EXAMPLES = """examples:
@@ -40,97 +42,19 @@ def add_parser(sub: Any, name: str) -> None:
     parser.add_argument("--exit-code", action="store_true", help="exit 1 when they differ")
 
 
-def run(args: argparse.Namespace) -> int:
-    from llmspec.plan.planner import diff_values
+def run(args: argparse.Namespace) -> Done:
+    from llmspec import api
 
-    if bool(args.from_ref) == bool(args.env_a or args.env_b):
-        raise SpecError(
-            [error("LS307", "give either --from-ref REF, or --env-a and --env-b", hint=EXAMPLES)]
-        )
-    if args.from_ref:
-        with tempfile.TemporaryDirectory() as tmp:
-            old_spec = _at_revision(Path(args.spec), args.from_ref, Path(tmp))
-            old = _resolved(str(old_spec), args.env)
-        new = _resolved(args.spec, args.env)
-        labels = (f"{args.from_ref}", "working tree")
-    else:
-        if not (args.env_a and args.env_b):
-            raise SpecError([error("LS307", "--env-a and --env-b go together")])
-        old, new = _resolved(args.spec, args.env_a), _resolved(args.spec, args.env_b)
-        labels = (args.env_a, args.env_b)
-    if old is None or new is None:
-        return 1
-    changes = diff_values(_indexed(old), _indexed(new))
-    print(_render(changes, labels, args.format))
-    return 1 if changes and args.exit_code else 0
+    found = api.diff(
+        args.spec, args.env, from_ref=args.from_ref, env_a=args.env_a, env_b=args.env_b
+    )
+    print(_render(found, args.format))
+    return Done(Status.FAILED if found.changes and args.exit_code else Status.OK)
 
 
-def _indexed(value: Any) -> Any:
-    """Lists of mappings (gates, targets, metrics) by position, so a change names the item's
-    field (`evaluation.gates.0.min_examples`) rather than the whole list."""
-    if isinstance(value, dict):
-        return {k: _indexed(v) for k, v in value.items()}
-    if isinstance(value, list) and any(isinstance(v, dict) for v in value):
-        return {str(i): _indexed(v) for i, v in enumerate(value)}
-    return value
+def _render(found: SpecDiff, fmt: str) -> str:
+    changes, labels = found.changes, (found.a, found.b)
 
-
-def _resolved(spec: str, env: str | None) -> dict[str, Any] | None:
-    """The spec's values in ``env``, schema-validated; the semantic checks are `validate`'s
-    business (an old revision may fail today's), not the comparison's."""
-    from llmspec.frontend import display_path, load, validate_document
-    from llmspec.resolve.interpolate import interpolate
-    from llmspec.resolve.overlay import select_environment
-
-    try:
-        source = load(spec)
-        doc = source.document
-        if env is not None:
-            doc = select_environment(doc, env, source.overlays, display_path)
-        validated = validate_document(interpolate(doc))
-    except SpecError as exc:
-        print_diagnostics(exc.diagnostics)
-        return None
-    data: dict[str, Any] = validated.model_dump(mode="json", exclude={"environments"})
-    return data
-
-
-def _at_revision(spec: Path, ref: str, into: Path) -> Path:
-    """The spec's folder as it was at ``ref``, extracted under ``into``; the spec's path there."""
-    folder = spec.resolve().parent
-    top = subprocess.run(
-        ["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if top.returncode != 0:
-        raise SpecError([error("LS100", f"{spec} is not in a git repository", hint="use --env-a")])
-    root = Path(top.stdout.strip())
-    relative = folder.relative_to(root).as_posix() or "."
-    archive = subprocess.run(
-        ["git", "-C", str(root), "archive", "--format=tar", ref, "--", relative],
-        capture_output=True,
-    )  # fmt: skip
-    if archive.returncode != 0:
-        raise SpecError(
-            [
-                error(
-                    "LS100",
-                    f"`{spec}` cannot be read at `{ref}`: "
-                    + archive.stderr.decode(errors="replace").strip(),
-                    hint="check the revision name (`git log --oneline`)",
-                )
-            ]
-        )
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(into, filter="data")
-    (into / ".git").mkdir(exist_ok=True)  # the repository root, as in the working tree
-    old = into / relative / spec.name
-    if not old.is_file():
-        raise SpecError([error("LS100", f"`{spec.name}` did not exist at `{ref}`")])
-    return old
-
-
-def _render(changes: list[tuple[str, Any, Any]], labels: tuple[str, str], fmt: str) -> str:
     def show(value: Any) -> str:
         return "—" if value is None else json.dumps(value, ensure_ascii=False, default=str)
 

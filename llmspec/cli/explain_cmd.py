@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspec.cli.common import Formatter, add_env_options, print_diagnostics
-from llmspec.core.diagnostic_views import SourceLines
-from llmspec.core.diagnostics import SpecError
+from llmspec.cli.common import (
+    Done,
+    Formatter,
+    add_env_options,
+)
+
+if TYPE_CHECKING:
+    pass
+
 
 HELP = "show a resolved value and the file, line and overlay that set each part"
 EXAMPLES = """examples:
@@ -34,20 +40,11 @@ def add_parser(sub: Any, name: str) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output")
 
 
-def run(args: argparse.Namespace) -> int:
-    from llmspec.api import resolve
-    from llmspec.explain import explain
+def run(args: argparse.Namespace) -> Done:
+    from llmspec import api
     from llmspec.source.document import format_path
 
-    try:
-        resolved = resolve(args.spec, args.env, args.overrides)
-        entries = explain(resolved, args.path)
-    except SpecError as exc:
-        print_diagnostics(exc.diagnostics, sources=SourceLines())
-        return 1
-    except KeyError:
-        print(f"error: `{args.path}` is not a path in the resolved spec", flush=True)
-        return 1
+    entries = api.explain(args.spec, args.path, args.env, args.overrides)
     if args.format == "json":
         print(
             json.dumps(
@@ -70,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                 indent=2,
             )
         )
-        return 0
+        return Done()
     where = args.env or "base"
     print(f"{args.path or '<spec>'}  (environment: {where})")
     rows = []
@@ -89,4 +86,4 @@ def run(args: argparse.Namespace) -> int:
     width_value = max((len(r[1]) for r in rows), default=0)
     for path, value, origin in rows:
         print(f"  {path:<{width_path}}  {value:<{width_value}}  {origin}")
-    return 0
+    return Done()

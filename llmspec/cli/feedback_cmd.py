@@ -4,11 +4,19 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspec.cli.common import Formatter, add_env_options
+from llmspec.cli.common import (
+    Done,
+    Formatter,
+    add_env_options,
+)
+from llmspec.core.diagnostics import SpecError, error
+
+if TYPE_CHECKING:
+    pass
+
 
 HELP = "attach human feedback (rating, comment, correction) to a served request's trace"
 EXAMPLES = """examples:
@@ -43,73 +51,24 @@ def add_parser(sub: Any, name: str) -> None:
     parser.add_argument("--since", default="30d", help="export: window (default 30d)")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Done:
+    from llmspec import api
+
     if args.trace_id == "export":
-        return export(args)
-    from llmspec.integrations.mlflow import quiet_mlflow
-    from llmspec.operate.feedback import record_feedback
-
-    quiet_mlflow()
-    import mlflow
-
-    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-    if not uri:
-        uri = f"sqlite:///{Path('.llmspec/mlflow.db').resolve()}"
-    mlflow.set_tracking_uri(uri)
-    from llmspec.state.model import current_user
-
-    user = args.user or current_user()
-    ids = record_feedback(args.trace_id, args.rating, args.comment, args.correction, user)
+        if not args.spec or args.output is None:
+            raise SpecError([error("LS830", "`feedback export` needs SPEC and --output FILE")])
+        found = api.export_feedback(
+            args.spec, args.env, args.overrides, output=args.output, since=args.since,
+            state=args.state,
+        )  # fmt: skip
+        print(
+            f"wrote {found.output}: {found.records} {found.format} record(s) from corrected or "
+            f"up-rated requests; {found.skipped} trace(s) without either"
+        )
+        return Done()
+    ids = api.feedback(
+        args.trace_id, args.rating, args.comment, args.correction, user=args.user,
+        tracking_uri=args.tracking_uri,
+    )  # fmt: skip
     print(f"recorded on {args.trace_id}: {', '.join(ids)}")
-    return 0
-
-
-def export(args: argparse.Namespace) -> int:
-    import json
-
-    from llmspec.cli.common import resolve_or_report
-    from llmspec.cli.monitor_cmd import window_start_ms
-    from llmspec.core.diagnostics import SpecError, error
-    from llmspec.engine.workspace import open_workspace
-    from llmspec.integrations.mlflow import experiment_for, quiet_mlflow
-    from llmspec.kinds.promote.promoted import promoted_model
-    from llmspec.operate.feedback import training_records
-
-    if not args.spec or args.output is None:
-        raise SpecError([error("LS619", "`feedback export` needs SPEC and --output FILE")])
-    resolved = resolve_or_report(args.spec, args.env, args.overrides)
-    if resolved is None:
-        return 1
-    finetune = resolved.spec.finetune
-    fmt = finetune.dataset.format if finetune is not None else "chat"
-    fields = finetune.dataset.fields.model_dump() if finetune is not None else {}
-    ws = open_workspace(resolved, args.state)
-    promoted = promoted_model(ws)
-    quiet_mlflow()
-    import mlflow
-    from mlflow import MlflowClient
-
-    mlflow.set_tracking_uri(promoted.tracking_uri)
-    experiment = experiment_for(
-        MlflowClient(tracking_uri=promoted.tracking_uri),
-        resolved.spec,
-        ws.app,
-        ws.env,
-        ws.repo_root,
-    )
-    since_ms = window_start_ms(args.since)
-    traces = mlflow.search_traces(
-        experiment_ids=[experiment],
-        filter_string=f"timestamp_ms > {since_ms}",
-        return_type="list",
-        max_results=100_000,
-    )
-    records, skipped = training_records(traces, fmt, fields)
-    temporary = args.output.with_name(f".{args.output.name}.tmp")
-    temporary.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    temporary.replace(args.output)
-    print(
-        f"wrote {args.output}: {len(records)} {fmt} record(s) from corrected or up-rated "
-        f"requests; {skipped} trace(s) without either"
-    )
-    return 0
+    return Done()

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspec.cli.common import Formatter, print_diagnostics
-from llmspec.core.diagnostics import SpecError
+from llmspec.cli.common import (
+    Done,
+    Formatter,
+    usage,
+)
+
+if TYPE_CHECKING:
+    pass
+
 
 HELP = "scaffold a new app spec with sample data that validates at once"
 EXAMPLES = """examples:
@@ -32,20 +38,12 @@ def add_parser(sub: Any, name: str) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from llmspec.authoring.scaffold import scaffold, write_ci
+def run(args: argparse.Namespace) -> Done:
+    from llmspec import api
 
     if args.name is None and args.ci is None:
-        print("llmspec init: give an app NAME, --ci, or both", file=sys.stderr)
-        return 2
-    try:
-        written = scaffold(args.name, args.dir, args.owner) if args.name else []
-        if args.ci:
-            written.append(write_ci(args.ci, args.dir))
-    except SpecError as exc:
-        print_diagnostics(exc.diagnostics)
-        return 1
-    for path in written:
+        raise usage("`llmspec init` needs an app NAME, --ci, or both", "llmspec init support-bot")
+    for path in api.init(args.name, args.dir, args.owner, args.ci):
         print(f"wrote {path}")
     print(f"next: llmspec validate {args.dir}/")
-    return 0
+    return Done()

@@ -5,9 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspec.cli.common import print_diagnostics, resolve_or_report, spec_command, use_color
+from llmspec.cli.common import (
+    Done,
+    Status,
+    add_target_option,
+    resolve_warned,
+    spec_command,
+    usage,
+    use_color,
+)
+
+if TYPE_CHECKING:
+    pass
+
 
 HELP = "show what apply would create, update, replace, reuse or delete, and why"
 EXAMPLES = """examples:
@@ -32,13 +44,7 @@ def add_parser(sub: Any, name: str) -> None:
         "--json", action="store_const", const="json", dest="format", help="same as --format json"
     )
     parser.add_argument("--out", metavar="FILE", help="save the plan for `llmspec apply FILE`")
-    parser.add_argument(
-        "--target",
-        action="append",
-        default=[],
-        metavar="ADDRESS",
-        help="limit to this resource and what it needs (repeatable)",
-    )
+    add_target_option(parser)
     parser.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -54,32 +60,18 @@ def add_parser(sub: Any, name: str) -> None:
     parser.add_argument("--to", dest="to_env", metavar="ENV", help="with --from: the target")
 
 
-def run(args: argparse.Namespace) -> int:
-    from llmspec.core.diagnostics import SpecError
-    from llmspec.engine.workspace import open_workspace
-    from llmspec.plan.views import render_json, render_markdown, render_text
+def run(args: argparse.Namespace) -> Done:
+    from llmspec import api
+    from llmspec.plans.views import render_json, render_markdown, render_text
 
     if args.from_env or args.to_env:
         return _promotion(args)
-    resolved = resolve_or_report(args.spec, args.env, args.overrides)
-    if resolved is None:
-        return 1
-    print_diagnostics(resolved.diagnostics)
-    try:
-        _, plan = open_workspace(resolved, args.state).plan(args.target)
-    except SpecError as exc:
-        print_diagnostics(exc.diagnostics)
-        return 1
+    resolved, done = resolve_warned(args.spec, args.env, args.overrides)
+    plan = api.plan(resolved, state=args.state, targets=args.target)
     if args.out:
-        saved = {
-            **plan.to_json(),
-            "spec": str(args.spec),
-            "overrides": list(args.overrides),
-            "env_option": args.env,
-        }
-        with open(args.out, "w", encoding="utf-8") as handle:
-            json.dump(saved, handle, indent=2)
-            handle.write("\n")
+        from llmspec.plans.saved import save_plan
+
+        save_plan(plan, args.out, args.spec, args.env, args.overrides)
     if args.format == "json":
         sys.stdout.write(render_json(plan))
     elif args.format == "markdown":
@@ -88,36 +80,25 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_text(plan, use_color()))
         if args.out:
             print(f"Saved to {args.out}: apply it with `llmspec apply {args.out}`.")
-    if args.detailed_exitcode and plan.has_changes:
-        return 2
-    return 0
+    changed = args.detailed_exitcode and plan.has_changes
+    return Done(Status.CHANGES if changed else Status.OK, done.diagnostics, done.sources)
 
 
-def _promotion(args: argparse.Namespace) -> int:
-    from llmspec.core.diagnostics import SpecError
-    from llmspec.engine.workspace import open_workspace
-    from llmspec.explain import resolved_data
-    from llmspec.plan.planner import diff_values
-    from llmspec.plan.views import render_text
+def _promotion(args: argparse.Namespace) -> Done:
+    from llmspec import api
+    from llmspec.plans.views import render_text
 
     if not (args.from_env and args.to_env):
-        print("error: --from and --to go together", file=sys.stderr)
-        return 2
-    source = resolve_or_report(args.spec, args.from_env, args.overrides)
-    target = resolve_or_report(args.spec, args.to_env, args.overrides)
-    if source is None or target is None:
-        return 1
+        raise usage("--from and --to go together", "llmspec plan SPEC --from staging --to prod")
+    found = api.plan_promotion(
+        args.spec, args.from_env, args.to_env, args.overrides, state=args.state,
+        targets=args.target,
+    )  # fmt: skip
     print(f"Spec differences, {args.from_env} → {args.to_env}:")
-    differences = diff_values(resolved_data(source), resolved_data(target))
-    for path, old, new in differences:
+    for path, old, new in found.differences.changes:
         print(f"  ~ {path}: {json.dumps(old)} → {json.dumps(new)}")
-    if not differences:
+    if not found.differences.changes:
         print("  (none)")
-    try:
-        _, plan = open_workspace(target, args.state).plan(args.target)
-    except SpecError as exc:
-        print_diagnostics(exc.diagnostics)
-        return 1
     print()
-    sys.stdout.write(render_text(plan, use_color()))
-    return 2 if args.detailed_exitcode and plan.has_changes else 0
+    sys.stdout.write(render_text(found.plan, use_color()))
+    return Done(Status.CHANGES if args.detailed_exitcode and found.plan.has_changes else Status.OK)

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspec.cli.common import print_diagnostics, resolve_or_report, spec_command
+from llmspec.cli.common import (
+    Done,
+    Status,
+    spec_command,
+)
+from llmspec.core.diagnostics import SpecError, error
+
+if TYPE_CHECKING:
+    pass
+
 
 HELP = "run the environment's promoted model over a file of records (jsonl, parquet, csv)"
 EXAMPLES = """examples:
@@ -32,46 +42,33 @@ def add_parser(sub: Any, name: str) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from llmspec.core.diagnostics import error
-    from llmspec.engine.workspace import open_workspace
-    from llmspec.kinds.package.load import load_app_model
-    from llmspec.kinds.promote.promoted import promoted_model
-    from llmspec.operate.predict import check_paths, predict_file, report_progress
+def run(args: argparse.Namespace) -> Done:
+    from llmspec import api
 
-    resolved = resolve_or_report(args.spec, args.env, args.overrides)
-    if resolved is None:
-        return 1
-    params = _params(args.param)
-    check_paths(args.input, args.output)
-    promoted = promoted_model(open_workspace(resolved, args.state))
-    model = load_app_model(promoted.uri, promoted.tracking_uri)
-    result = predict_file(model, args.input, args.output, params=params, progress=report_progress)
+    result = api.predict(
+        args.spec, args.env, args.overrides, input=args.input, output=args.output,
+        params=_params(args.param), state=args.state, progress=report_progress,
+    )  # fmt: skip
     answered = result.records - len(result.failed)
     print(
         f"wrote {args.output}: {answered} answered, {len(result.failed)} failed, "
-        f"{result.records} records in {result.seconds:.1f} s ({promoted.uri})"
+        f"{result.records} records in {result.seconds:.1f} s ({result.model_uri})"
     )
     if not result.failed:
-        return 0
+        return Done()
     shown = "\n".join(why for _, why in result.failed[:5])
     more = len(result.failed) - 5
-    print_diagnostics(
-        [
-            error(
-                "LS618",
-                f"{len(result.failed)} of {result.records} records could not be answered",
-                hint=shown
-                + (f"\n… and {more} more" if more > 0 else "")
-                + f"\n(each kept in {args.output} with its `error`)",
-            )
-        ]
+    failed = error(
+        "LS821",
+        f"{len(result.failed)} of {result.records} records could not be answered",
+        hint=shown
+        + (f"\n… and {more} more" if more > 0 else "")
+        + f"\n(each kept in {args.output} with its `error`)",
     )
-    return 1
+    return Done(Status.FAILED, [failed])
 
 
 def _params(pairs: list[str]) -> dict[str, Any]:
-    from llmspec.core.diagnostics import SpecError, error
 
     allowed = {"max_new_tokens": int, "temperature": float, "top_p": float}
     out: dict[str, Any] = {}
@@ -85,10 +82,17 @@ def _params(pairs: list[str]) -> dict[str, Any]:
             raise SpecError(
                 [
                     error(
-                        "LS617",
+                        "LS820",
                         f"`--param {pair}` is not a generation setting",
                         hint="use max_new_tokens=N, temperature=X or top_p=X",
                     )
                 ]
             ) from None
     return out
+
+
+def report_progress(done: int, total: int) -> None:
+    """A line per tenth of the batch on stderr (a log, not a terminal animation)."""
+    step = max(1, total // 10)
+    if done == total or done % step == 0:
+        print(f"predict: {done}/{total} records", file=sys.stderr, flush=True)

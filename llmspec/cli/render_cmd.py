@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspec.cli.common import Formatter, add_env_options, print_diagnostics, resolve_or_report
+from llmspec.cli.common import (
+    Done,
+    Formatter,
+    add_env_options,
+    resolve_warned,
+)
+
+if TYPE_CHECKING:
+    pass
+
 
 HELP = "render the artifacts (Accelerate config, jobs, manifests…) into build/<app>/<env>/"
 EXAMPLES = """examples:
@@ -25,23 +33,10 @@ def add_parser(sub: Any, name: str) -> None:
     parser.add_argument("--out", metavar="DIR", help="folder (default: build/<app>/<env>)")
 
 
-def run(args: argparse.Namespace) -> int:
-    from llmspec.core.diagnostics import SpecError
-    from llmspec.engine.render import write_artifacts
-    from llmspec.engine.workspace import open_workspace
+def run(args: argparse.Namespace) -> Done:
+    from llmspec import api
 
-    resolved = resolve_or_report(args.spec, args.env, args.overrides)
-    if resolved is None:
-        return 1
-    try:
-        workspace = open_workspace(resolved)
-        graph = workspace.graph()
-    except SpecError as exc:
-        print_diagnostics(exc.diagnostics)
-        return 1
-    folder = Path(args.out) if args.out else workspace.build_dir
-    for resource in graph.resources.values():
-        files = workspace.steps[resource.kind].render(resource, resolved.spec)
-        for relative, digest in write_artifacts(folder, files).items():
-            print(f"{digest[7:19]}  {folder / relative}")
-    return 0
+    resolved, done = resolve_warned(args.spec, args.env, args.overrides)
+    for path, digest in api.render(resolved, out=args.out).items():
+        print(f"{digest[7:19]}  {path}")
+    return done

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspec.cli.common import resolve_or_report, spec_command
+from llmspec.cli.common import (
+    Done,
+    spec_command,
+)
+
+if TYPE_CHECKING:
+    pass
+
 
 HELP = "move the environment's registry alias back to the version it pointed at before"
 EXAMPLES = """examples:
@@ -16,13 +23,9 @@ def add_parser(sub: Any, name: str) -> None:
     spec_command(sub, name, HELP, EXAMPLES)
 
 
-def run(args: argparse.Namespace) -> int:
-    from llmspec.engine.workspace import open_workspace
-    from llmspec.kinds.promote.rollback import rollback
+def run(args: argparse.Namespace) -> Done:
+    from llmspec import api
 
-    resolved = resolve_or_report(args.spec, args.env, args.overrides)
-    if resolved is None:
-        return 1
-    done = rollback(open_workspace(resolved, args.state))
-    print(f"{done['name']}@{done['alias']}: version {done['from']} → {done['to']}")
-    return 0
+    moved = api.rollback(args.spec, args.env, args.overrides, state=args.state)
+    print(f"{moved.name}@{moved.alias}: version {moved.from_version} → {moved.to_version}")
+    return Done()

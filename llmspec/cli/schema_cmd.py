@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspec.cli.common import Formatter
+from llmspec.cli.common import (
+    Done,
+    Formatter,
+    Status,
+)
+
+if TYPE_CHECKING:
+    pass
+
 
 HELP = "write the JSON Schema (and the Markdown spec reference) generated from the models"
 EXAMPLES = """examples:
@@ -31,12 +38,10 @@ def add_parser(sub: Any, name: str) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from llmspec.authoring.schema import generated_docs, json_schema_text
+def run(args: argparse.Namespace) -> Done:
+    from llmspec import api
 
-    targets = [(Path(args.out), json_schema_text())]
-    if args.docs:
-        targets += [(Path(args.docs) / name, text) for name, text in generated_docs().items()]
+    targets = list(api.schema_files(args.out, args.docs).items())
     stale = []
     for path, text in targets:
         current = path.read_text(encoding="utf-8") if path.is_file() else None
@@ -52,4 +57,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     for path in stale:
         print(f"stale: {path} (run `llmspec schema` to regenerate)")
-    return 1 if stale else 0
+    return Done(Status.FAILED if stale else Status.OK)

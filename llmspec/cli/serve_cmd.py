@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspec.cli.common import resolve_or_report, spec_command
+from llmspec.cli.common import (
+    Done,
+    resolve_warned,
+    spec_command,
+)
+from llmspec.core.diagnostics import SpecError, error
+
+if TYPE_CHECKING:
+    pass
+
 
 HELP = "serve the environment's registry alias over HTTP (MLflow + OpenAI routes, health-checked)"
 EXAMPLES = """examples:
@@ -29,22 +38,19 @@ def add_parser(sub: Any, name: str) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Done:
     import signal
 
-    from llmspec.engine.workspace import open_workspace
-    from llmspec.operate.serve import start, stop
+    from llmspec import api
 
-    resolved = resolve_or_report(args.spec, args.env, args.overrides)
-    if resolved is None:
-        return 1
+    resolved, done = resolve_warned(args.spec, args.env, args.overrides)
 
     def interrupted(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)  # a scheduler's stop ends the server too
-    server = start(
-        open_workspace(resolved, args.state), args.host, args.port, api_key_env=args.api_key_env
+    server = api.serve(
+        resolved, state=args.state, host=args.host, port=args.port, api_key_env=args.api_key_env
     )
     try:
         print(
@@ -52,8 +58,12 @@ def run(args: argparse.Namespace) -> int:
             f"OpenAI-compatible: {server.url}/v1/chat/completions)"
         )
         sys.stdout.flush()
-        return server.process.wait()
+        code = server.process.wait()
     except KeyboardInterrupt:
-        return 0
+        return done
     finally:
-        stop(server)
+        server.stop()
+    if code != 0:  # the server died on its own: its log says why
+        raise SpecError([error("LS810", f"the server stopped with exit status {code}",
+                               hint=f"see {server.log}" if server.log else None)])  # fmt: skip
+    return done

@@ -5,11 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspec.cli.common import Formatter, add_env_options, print_diagnostics
-from llmspec.core.diagnostic_views import SourceLines
-from llmspec.core.diagnostics import SpecError
+from llmspec.cli.common import (
+    Done,
+    Formatter,
+    add_env_options,
+    resolve_warned,
+)
+
+if TYPE_CHECKING:
+    pass
+
 
 HELP = "print the resolved spec for an environment (overlays merged, defaults filled in)"
 EXAMPLES = """examples:
@@ -28,22 +35,16 @@ def add_parser(sub: Any, name: str) -> None:
     parser.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output")
 
 
-def run(args: argparse.Namespace) -> int:
-    from llmspec.api import resolve
-    from llmspec.explain import resolved_data
+def run(args: argparse.Namespace) -> Done:
+    from llmspec import api
 
-    try:
-        resolved = resolve(args.spec, args.env, args.overrides)
-    except SpecError as exc:
-        print_diagnostics(exc.diagnostics, sources=SourceLines())
-        return 1
-    print_diagnostics(resolved.diagnostics, sources=SourceLines(resolved.document.sources))
-    data = resolved_data(resolved)
+    resolved, done = resolve_warned(args.spec, args.env, args.overrides)
+    data = api.show(resolved)
     if args.format == "json":
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(to_yaml(data))
-    return 0
+    return done
 
 
 def to_yaml(data: Any) -> str:

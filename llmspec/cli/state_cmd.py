@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspec.cli.common import Formatter, add_state_option, resolve_or_report
+from llmspec.cli.common import (
+    Done,
+    Formatter,
+    add_state_option,
+    usage,
+)
+from llmspec.core.diagnostics import SpecError, error
+
+if TYPE_CHECKING:
+    from llmspec.engine.locking import Unlocked
+    from llmspec.state.model import AppState
+
 
 HELP = (
     "inspect state (list, show), break a lock left by a killed apply (unlock), or clear a "
@@ -39,99 +49,76 @@ def add_parser(sub: Any, name: str) -> None:
     add_state_option(parser)
 
 
-def run(args: argparse.Namespace) -> int:
-    from llmspec.checks.context import repository_root
-    from llmspec.engine.step import DEFAULT_ENV
-    from llmspec.engine.workspace import open_backend, open_workspace
+def run(args: argparse.Namespace) -> Done:
+    from llmspec import api
 
     if args.spec is None:
         if args.action != "list":
-            print(f"error: `state {args.action}` needs a SPEC")
-            return 2
-        backend = open_backend(repository_root(Path.cwd()), "local", ".llmspec/state", args.state)
-        rows = [(app, env, st) for app, env, st in backend.list()]
-        for app, env, st in rows:
-            print(f"{app}  {env}  serial {st.serial}  {len(st.resources)} resource(s)")
-        if not rows:
-            print("no state recorded")
-        return 0
-    resolved = resolve_or_report(args.spec, args.env, [])
-    if resolved is None:
-        return 1
-    ws = open_workspace(resolved, args.state)
-    env = args.env or DEFAULT_ENV
+            raise usage(f"`state {args.action}` needs a SPEC", EXAMPLES)
+        _listing(api.state_list(args.state))
+        return Done()
+    ws = api.open_workspace(args.spec, args.env, state=args.state)
     if args.action == "list":
-        for app, e, st in ws.backend.list():
-            print(f"{app}  {e}  serial {st.serial}  {len(st.resources)} resource(s)")
-        return 0
-    if args.action == "unlock":
-        holder = ws.backend.unlock(ws.app, env)
-        if holder is None:
-            print(f"{ws.app} in {env} is not locked")
-        elif ws.backend.lock_holder(ws.app, env) is not None:
-            # an OS lock (local backend) belongs to its process until that process ends
-            print(f"the lock is held by a running process: {holder.describe()}; stop it instead")
-            return 1
-        else:
-            print(f"released the lock held by {holder.describe()}")  # the backend journals it
-        return 0
-    if args.action == "unmark":
-        return _unmark(ws, env, args.address)
-    if args.journal:
-        entries = [e.to_json() for e in ws.backend.journal(ws.app, env)]
-        print(
-            json.dumps(entries, indent=2)
-            if args.json
-            else "\n".join(
-                f"{e['at']}  {e['event']:<16} {e['result'] or '':<11} {e['who']}@{e['host']} "
-                f"{(e['git_commit'] or '')[:10]}"
-                for e in entries
-            )
+        _listing([found for _, _, found in ws.backend.list()])
+    elif args.action == "unlock":
+        _unlocked(api.unlock(ws), ws.app, ws.env)
+    elif args.action == "unmark":
+        if args.address is None:
+            raise usage("`state unmark` needs the ADDRESS of the marked resource", EXAMPLES)
+        api.unmark(ws, args.address)
+        print(f"cleared the mark on {args.address}: the next plan no longer rebuilds it for it")
+    elif args.journal:
+        _journal([e.to_json() for e in ws.backend.journal(ws.app, ws.env)], args.json)
+    else:
+        _show(api.state_show(ws, args.address), args.address, args.json)
+    return Done()
+
+
+def _listing(states: list[AppState]) -> None:
+    for st in states:
+        print(f"{st.app}  {st.env}  serial {st.serial}  {len(st.resources)} resource(s)")
+    if not states:
+        print("no state recorded")
+
+
+def _unlocked(unlocked: Unlocked, app: str, env: str) -> None:
+    if unlocked.holder is None:
+        print(f"{app} in {env} is not locked")
+    elif unlocked.still_held:
+        # an OS lock (local backend) belongs to its process until that process ends
+        raise SpecError(
+            [
+                error(
+                    "LS603",
+                    f"the lock is held by a running process: {unlocked.holder.describe()}",
+                    hint="stop that process instead",
+                )
+            ]
         )
-        return 0
-    state = ws.backend.read(ws.app, env)
-    resources = state.resources
-    if args.address:
-        if args.address not in resources:
-            print(f"error: `{args.address}` is not in the state of {ws.app} in {env}")
-            return 1
-        print(json.dumps(resources[args.address].to_json(), indent=2, sort_keys=True))
-        return 0
-    if args.json:
+    else:
+        print(f"released the lock held by {unlocked.holder.describe()}")  # the backend journals
+
+
+def _journal(entries: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(entries, indent=2))
+        return
+    for e in entries:
+        print(f"{e['at']}  {e['event']:<16} {e['result'] or '':<11} {e['who']}@{e['host']} "
+              f"{(e['git_commit'] or '')[:10]}")  # fmt: skip
+
+
+def _show(state: AppState, address: str | None, as_json: bool) -> None:
+    if address is not None:
+        print(json.dumps(state.resources[address].to_json(), indent=2, sort_keys=True))
+        return
+    if as_json:
         print(json.dumps(state.to_json(), indent=2, sort_keys=True))
-        return 0
-    print(f"{ws.app} in {env}: serial {state.serial}")
-    for address, r in resources.items():
-        built = f" (built in {r.env_built})" if r.env_built and r.env_built != env else ""
-        print(f"  {address:<40} {r.status:<9} {r.inputs_digest[7:19]}  {r.updated_at}{built}")
+        return
+    print(f"{state.app} in {state.env}: serial {state.serial}")
+    for addr, r in state.resources.items():
+        built = f" (built in {r.env_built})" if r.env_built and r.env_built != state.env else ""
+        print(f"  {addr:<40} {r.status:<9} {r.inputs_digest[7:19]}  {r.updated_at}{built}")
         if r.marked:
             print(f"      marked for rebuilding by {r.marked.get('by')} at {r.marked.get('at')}: "
                   f"{r.marked.get('why')}")  # fmt: skip
-    return 0
-
-
-def _unmark(ws: Any, env: str, address: str | None) -> int:
-    from llmspec.cli.common import print_diagnostics
-    from llmspec.core.diagnostics import did_you_mean, error
-    from llmspec.engine.apply import lock_diagnostic
-    from llmspec.engine.marks import unmark
-    from llmspec.state.backend import LockHeld
-
-    if address is None:
-        print("error: `state unmark` needs the ADDRESS of the marked resource")
-        return 2
-    resources = ws.backend.read(ws.app, env).resources
-    if address not in resources:
-        message = f"`{address}` is not in the state of {ws.app} in {env}"
-        print_diagnostics([error("LS471", message, hint=did_you_mean(address, list(resources)))])
-        return 1
-    try:
-        cleared = unmark(ws, address)
-    except LockHeld as exc:
-        raise lock_diagnostic(exc, ws.app, env) from None
-    if not cleared:
-        hint = f"`llmspec state show` lists the marks of {ws.app}"
-        print_diagnostics([error("LS623", f"`{address}` is not marked for rebuilding", hint=hint)])
-        return 1
-    print(f"cleared the mark on {address}: the next plan no longer rebuilds it for it")
-    return 0

@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspec.cli.common import resolve_or_report, spec_command
+from llmspec.cli.common import (
+    Done,
+    spec_command,
+)
+
+if TYPE_CHECKING:
+    pass
+
 
 HELP = "try edits (--set) on a few questions beside the served version's answers; not applied"
 EXAMPLES = """examples:
@@ -35,34 +42,25 @@ def add_parser(sub: Any, name: str) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output")
 
 
-def run(args: argparse.Namespace) -> int:
-    from llmspec.engine.workspace import open_workspace
-    from llmspec.integrations.mlflow import quiet_mlflow
-    from llmspec.kinds.promote.promoted import promoted_model
-    from llmspec.operate.sandbox import edited_llm, log_try, parse_model, try_questions
+def run(args: argparse.Namespace) -> Done:
+    from llmspec import api
 
-    model = parse_model(args.model) if args.model else None  # LS621 before anything loads
-    edited = resolve_or_report(args.spec, args.env, args.overrides)
-    if edited is None:
-        return 1
-    ws = open_workspace(edited, args.state)
-    promoted = promoted_model(ws)
-    quiet_mlflow()
-    llm = edited_llm(model, promoted, ws) if model else None
-    attempts = try_questions(edited, promoted, args.questions, llm)
-    run_id = log_try(attempts, promoted, ws.app, ws.env, list(args.overrides), args.model)
+    tried = api.try_edits(
+        args.spec, args.env, args.overrides, questions=args.questions, model=args.model,
+        state=args.state,
+    )  # fmt: skip
     if args.format == "json":
-        found = {"run_id": run_id, "model": args.model or promoted.uri}
-        print(json.dumps({**found, "attempts": [asdict(a) for a in attempts]}, indent=2))
-        return 0
-    for attempt in attempts:
+        found = {"run_id": tried.run_id, "model": tried.model}
+        print(json.dumps({**found, "attempts": [asdict(a) for a in tried.attempts]}, indent=2))
+        return Done()
+    for attempt in tried.attempts:
         print(f"Q: {attempt.question}")
         print("  prompt (edited):")
         print("    " + attempt.prompt.strip().replace("\n", "\n    "))
         print(f"  sources  current: {', '.join(attempt.current_sources) or '—'}")
         print(f"           edited:  {', '.join(attempt.sources) or '—'}")
-        print(f"  answer   current ({promoted.uri}): {attempt.current_answer}")
+        print(f"  answer   current ({tried.current}): {attempt.current_answer}")
         print(f"           edited{f' ({args.model})' if args.model else ''}:  {attempt.answer}")
         print()
-    print(f"logged as MLflow run {run_id} (experiment llmspec/{ws.app}/{ws.env}/sandbox)")
-    return 0
+    print(f"logged as MLflow run {tried.run_id} (experiment {tried.experiment})")
+    return Done()

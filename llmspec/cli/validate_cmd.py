@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspec.cli.common import Formatter, add_env_options, print_diagnostics
-from llmspec.core.diagnostic_views import FORMATS
+from llmspec.cli.common import (
+    Done,
+    Formatter,
+    Status,
+    add_env_options,
+    use_color,
+)
+from llmspec.core.diagnostic_views import FORMATS, render_text
+
+if TYPE_CHECKING:
+    pass
+
 
 HELP = "check specs: schema, environments, interpolation and cross-section rules"
 EXAMPLES = """examples:
@@ -29,24 +39,28 @@ def add_parser(sub: Any, name: str) -> None:
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Done:
     from llmspec.api import validate
 
     report = validate(args.paths, envs=args.env, overrides=args.overrides)
     failed = report.errors > 0 or (args.strict and report.warnings > 0)
+    status = Status.FAILED if failed else Status.OK
     if args.format == "json":
         from llmspec.core.diagnostic_views import render_json
 
         print(render_json(report.diagnostics, {"specs": report.summary()}))
-        return 1 if failed else 0
-    print_diagnostics(report.diagnostics, args.format, report.sources, sys.stdout)
+        return Done(status)
     if args.format == "text":
+        view = render_text(report.diagnostics, report.sources, use_color(sys.stdout))
+        if view:
+            print(view)
         for path, envs in report.summary().items():
-            status = "ok" if all(v == "ok" for v in envs.values()) else "failed"
+            ok = "ok" if all(v == "ok" for v in envs.values()) else "failed"
             listed = ", ".join(f"{e}" + ("" if v == "ok" else " ✗") for e, v in envs.items())
-            print(f"{status:>6}  {path}  ({listed})")
+            print(f"{ok:>6}  {path}  ({listed})")
         print(
             f"{len(report.specs)} spec(s), {report.checked} spec-environment(s): "
             f"{report.errors} error(s), {report.warnings} warning(s)"
         )
-    return 1 if failed else 0
+        return Done(status)
+    return Done(status, report.diagnostics, report.sources, args.format, to_stdout=True)

@@ -1,11 +1,15 @@
-"""The registry of stable diagnostic codes, grouped by the stage that reports them.
+"""The registry of stable diagnostic codes, grouped by the room that reports them.
 
-Codes never change meaning once released; docs/diagnostics.md is generated from this table.
+A code never changes meaning once released (a renumbered one is listed in MOVED, below);
+docs/diagnostics.md is generated from this table.
 """
 
 from __future__ import annotations
 
 CODES: dict[str, str] = {
+    # LS0xx: the command line
+    "LS001": "options that do not go together, or a missing one",
+    "LS002": "not a path of the resolved spec",
     # LS1xx: reading the source
     "LS100": "spec file cannot be read",
     "LS101": "invalid YAML syntax",
@@ -67,39 +71,64 @@ CODES: dict[str, str] = {
     "LS471": "unknown resource address",
     # LS5xx: rendering
     "LS501": "artifact template failed to render",
-    # LS6xx: apply
+    # LS6xx: the engine: apply, plans, approvals, locks, state
     "LS601": "no executor for this kind of resource",
     "LS602": "step failed",
     "LS603": "state is locked by another apply",
     "LS604": "saved plan is stale",
     "LS605": "approval required",
-    "LS606": "invalid dataset record",
     "LS607": "state backend unavailable",
     "LS608": "skipped: a dependency failed",
     "LS609": "saved plan cannot be read",
-    "LS610": "base model not available",
-    "LS611": "fine-tune recipe does not fit the model",
-    "LS612": "QLoRA needs a CUDA GPU and bitsandbytes",
-    "LS613": "a gate failed: not promoted",
-    "LS614": "nothing to roll back",
-    "LS615": "nothing to serve, or the server did not start",
-    "LS616": "a secret the model needs is not set",
-    "LS617": "batch prediction input, output or parameter not usable",
-    "LS618": "records failed in a batch prediction",
-    "LS619": "feedback cannot be recorded",
-    "LS620": "monitoring window not understood",
-    "LS621": "sandbox model reference not understood or not loadable",
-    "LS622": "monitoring report cannot be written",
     "LS623": "nothing marked to unmark",
+    # LS7xx: step kinds at work (dataset, finetune, package, eval, promote)
+    "LS701": "invalid dataset record",
+    "LS710": "base model not available",
+    "LS711": "fine-tune recipe does not fit the model",
+    "LS712": "QLoRA needs a CUDA GPU and bitsandbytes",
+    "LS720": "a gate failed: not promoted",
+    # LS8xx: operating an applied environment (rollback, serve, predict, feedback, monitor, try)
+    "LS801": "nothing to roll back",
+    "LS810": "nothing to serve, or the server did not start",
+    "LS811": "a secret the model needs is not set",
+    "LS820": "batch prediction input, output or parameter not usable",
+    "LS821": "records failed in a batch prediction",
+    "LS830": "feedback cannot be recorded",
+    "LS840": "monitoring window not understood",
+    "LS841": "monitoring report cannot be written",
+    "LS850": "sandbox model reference not understood or not loadable",
+}
+
+
+# codes renumbered when the engine, the step kinds and the day-2 commands got rooms of their
+# own (they were all LS6xx): old -> new, listed in docs/diagnostics.md
+MOVED: dict[str, str] = {
+    "LS606": "LS701",
+    "LS610": "LS710",
+    "LS611": "LS711",
+    "LS612": "LS712",
+    "LS613": "LS720",
+    "LS614": "LS801",
+    "LS615": "LS810",
+    "LS616": "LS811",
+    "LS617": "LS820",
+    "LS618": "LS821",
+    "LS619": "LS830",
+    "LS620": "LS840",
+    "LS621": "LS850",
+    "LS622": "LS841",
 }
 
 
 def stage_of(code: str) -> str:
     return {
+        "0": "command line",
         "1": "source",
         "2": "schema",
         "3": "environments and interpolation",
         "4": "checks",
         "5": "render",
-        "6": "apply",
+        "6": "apply (engine)",
+        "7": "step kinds",
+        "8": "operate",
     }[code[2]]

@@ -4,21 +4,24 @@ resource in state at once so that a re-run after a crash resumes where it stoppe
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llmspec.checks.governance import required_approvals
-from llmspec.core.diagnostics import Diagnostic, Severity, SpecError, error
+from llmspec.core.diagnostics import Diagnostic, Severity, error
 from llmspec.core.git import head_commit
 from llmspec.engine import approvals
+from llmspec.engine.hooks import Hook
+from llmspec.engine.locking import holding
 from llmspec.engine.render import digest_text, write_artifacts
-from llmspec.engine.step import Resource, RunContext, Step, StepFailed
+from llmspec.engine.step import Resource, RunContext, StepFailed
 from llmspec.engine.workspace import Workspace
-from llmspec.plan.graph import Graph
-from llmspec.plan.planner import Change, Plan
-from llmspec.state.backend import LockHeld
-from llmspec.state.model import JournalEntry, LockInfo, ResourceState, now
+from llmspec.plans.graph import Graph
+from llmspec.plans.order import deletion_order
+from llmspec.plans.planner import Change, Plan
+from llmspec.plans.saved import SavedPlan, check_saved
+from llmspec.state.model import JournalEntry, ResourceState, now
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Outcome:
 class ApplyResult:
     plan: Plan
     outcomes: list[Outcome] = field(default_factory=list)
+    workspace: Workspace | None = None  # where it ran: state, build folder, the resolved spec
 
     @property
     def ok(self) -> bool:
@@ -44,150 +48,40 @@ class ApplyResult:
         return [d for o in self.outcomes for d in o.diagnostics]
 
 
-class Reporter:
-    """Progress of an apply: one line per resource. Subclass to show it elsewhere."""
-
-    def __init__(self, write: Callable[[str], None] = print) -> None:
-        self.write = write
-        self._began = time.perf_counter()
-
-    def started(self, change: Change) -> None:
-        self._began = time.perf_counter()
-        self.write(f"  … {change.address}: {change.action}")
-
-    def finished(self, outcome: Outcome) -> None:
-        mark = {
-            "done": "✓",
-            "reused": "✓",
-            "deleted": "✓",
-            "kept": "✓",
-            "failed": "✗",
-            "skipped": "·",
-        }[outcome.status]
-        self.write(f"  {mark} {outcome.address}: {outcome.status} ({outcome.seconds:.1f}s)")
-
-    def progress(self, done: int, total: int) -> None:
-        """A bar with count and rate for long steps (they call ctx.progress), redrawn in place
-        on a terminal; nothing when output goes to a file or a CI log."""
-        import sys
-
-        if not sys.stdout.isatty() or total <= 0:
-            return
-        width = 30
-        filled = min(width, width * done // total)
-        rate = done / max(time.perf_counter() - self._began, 1e-9)
-        end = "\n" if done >= total else ""
-        sys.stdout.write(
-            f"\r    [{'#' * filled}{'.' * (width - filled)}] {done}/{total} ({rate:.0f}/s){end}"
-        )
-        sys.stdout.flush()
-
-
 def apply(
     ws: Workspace,
     *,
-    saved_plan: dict[str, Any] | None = None,
+    saved_plan: SavedPlan | None = None,
     lock_timeout: float | None = None,
     targets: Iterable[str] = (),
-    reporter: Reporter | None = None,
+    hook: Hook | None = None,
 ) -> ApplyResult:
     """Plan again under the lock, check a saved plan still holds and that the plan has the
     approvals governance asks for, then execute."""
-    reporter = reporter or Reporter()
+    hook = hook or Hook()
     spec = ws.resolved.spec
     timeout = spec.state.lock_timeout_s if lock_timeout is None else lock_timeout
-    try:
-        with ws.backend.lock(LockInfo(ws.app, ws.env, "apply"), timeout):
-            graph, plan = ws.plan(targets)
-            check_saved(saved_plan, plan)
-            needed = required_approvals(spec, ws.repo_root, ws.resolved.env)
-            approved_by: list[str] = []
-            if needed > 0 and plan.has_changes:
-                approved_by = approvals.check(
-                    ws.backend.journal(ws.app, ws.env),
-                    plan,
-                    needed,
-                    ws.resolved.document.span(("governance", "approvals")),
-                )
-            if not plan.has_changes:
-                return ApplyResult(plan)
-            return _execute(ws, graph, plan, reporter, approved_by)
-    except LockHeld as exc:
-        raise lock_diagnostic(exc, ws.app, ws.env) from None
-
-
-def deletion_order(changes: Iterable[Change], steps: Mapping[str, Step]) -> list[Change]:
-    """Deletes, dependents first: step kinds are registered upstream first (datasets before
-    indexes before packages … before deployments), so the reverse of that order."""
-    rank = {kind: i for i, kind in enumerate(steps)}
-    deletes = [c for c in changes if c.action == "delete"]
-    return sorted(deletes, key=lambda c: -rank.get(c.kind, len(rank)))
-
-
-def lock_diagnostic(exc: LockHeld, app: str, env: str) -> SpecError:
-    holder = exc.holder
-    dead = holder is not None and holder.holder_alive() is False
-    return SpecError(
-        [
-            error(
-                "LS603",
-                f"`{app}` in `{env}` is locked: "
-                + (holder.describe() if holder else "by another process"),
-                hint=(
-                    "the holder is gone: break the lock with `llmspec state unlock`"
-                    if dead
-                    else "wait for it to finish, or pass --lock-timeout SECONDS to wait"
-                ),
+    with holding(ws, "apply", timeout):
+        graph, plan = ws.plan(targets)
+        check_saved(saved_plan, plan)
+        needed = required_approvals(spec, ws.repo_root, ws.resolved.env)
+        approved_by: list[str] = []
+        if needed > 0 and plan.has_changes:
+            approved_by = approvals.check(
+                ws.backend.journal(ws.app, ws.env),
+                plan,
+                needed,
+                ws.resolved.document.span(("governance", "approvals")),
             )
-        ]
-    )
-
-
-def check_saved(saved: dict[str, Any] | None, plan: Plan) -> None:
-    if saved is None:
-        return
-    if (saved.get("app"), saved.get("env")) != (plan.app, plan.env):
-        raise SpecError(
-            [
-                error(
-                    "LS604",
-                    f"the saved plan is for `{saved.get('app')}` in "
-                    f"`{saved.get('env')}`, not `{plan.app}` in `{plan.env}`",
-                )
-            ]
-        )
-    if saved.get("state_backend", plan.backend) != plan.backend:
-        raise SpecError(
-            [
-                error(
-                    "LS604",
-                    f"the saved plan was made against {saved.get('state_backend')}, "
-                    f"not {plan.backend}",
-                    hint="apply with the same --state as the plan",
-                )
-            ]
-        )
-    if saved.get("plan_digest") != plan.digest:
-        why = (
-            "state changed since the plan was made"
-            if saved.get("state_serial") != plan.state_serial
-            else "the spec or its input files changed"
-        )
-        raise SpecError(
-            [
-                error(
-                    "LS604",
-                    f"the saved plan is stale: {why}",
-                    hint="run `llmspec plan --out FILE` again and review it",
-                )
-            ]
-        )
+        if not plan.has_changes:
+            return ApplyResult(plan, workspace=ws)
+        return _execute(ws, graph, plan, hook, approved_by)
 
 
 def _execute(
-    ws: Workspace, graph: Graph, plan: Plan, reporter: Reporter, approved_by: list[str]
+    ws: Workspace, graph: Graph, plan: Plan, hook: Hook, approved_by: list[str]
 ) -> ApplyResult:
-    result = ApplyResult(plan)
+    result = ApplyResult(plan, workspace=ws)
     backend, app, env = ws.backend, ws.app, ws.env
     commit = head_commit(ws.repo_root)
 
@@ -220,22 +114,22 @@ def _execute(
                 )
                 broken.add(change.address)
             else:
-                reporter.started(change)
+                hook.started(change)
                 outcome = _run_one(
-                    ws, graph.resources[change.address], change, recorded, reporter, approved_by
+                    ws, graph.resources[change.address], change, recorded, hook, approved_by
                 )
                 if outcome.status == "failed":
                     broken.add(change.address)
             result.outcomes.append(outcome)
-            reporter.finished(outcome)
-        for change in deletion_order(plan.changes, ws.steps):
+            hook.finished(outcome)
+        for change in deletion_order(plan.changes, recorded):
             if broken:  # remove nothing while the new state is incomplete
                 outcome = Outcome(change.address, "delete", "skipped")
             else:
-                reporter.started(change)
+                hook.started(change)
                 outcome = _delete(ws, change, recorded)
             result.outcomes.append(outcome)
-            reporter.finished(outcome)
+            hook.finished(outcome)
     except BaseException:
         journal("apply-finished", result="interrupted")
         raise
@@ -293,7 +187,7 @@ def _run_one(
     resource: Resource,
     change: Change,
     recorded: dict[str, ResourceState],
-    reporter: Reporter,
+    hook: Hook,
     approved_by: list[str],
 ) -> Outcome:
     started = time.perf_counter()
@@ -310,8 +204,8 @@ def _run_one(
             change.action,
             recorded.get(resource.address),
             rendered=rendered,
-            log=reporter.write,
-            progress=reporter.progress,
+            log=hook.log,
+            progress=hook.progress,
             inputs={d: recorded[d] for d in (*resource.deps, *resource.after) if d in recorded},
             approved_by=tuple(approved_by),
         )
@@ -347,6 +241,7 @@ def _run_one(
         dict(resource.dep_digests),
         now(),
         built_in,
+        after=resource.after,
     )
     ws.backend.put_resource(ws.app, ws.env, state)
     recorded[resource.address] = state
@@ -381,6 +276,7 @@ def _failed(
                 dict(resource.dep_digests),
                 now(),
                 ws.env,
+                after=resource.after,
             ),
         )
     return Outcome(

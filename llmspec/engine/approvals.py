@@ -5,10 +5,12 @@ that would be built, or another apply, after the review makes a new plan to appr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from llmspec.core.diagnostics import SpecError, error
-from llmspec.plan.planner import Plan
+from llmspec.plans.planner import Plan
+from llmspec.plans.saved import SavedPlan, check_saved
 from llmspec.state.model import JournalEntry
 
 EVENT = "approve"
@@ -63,3 +65,36 @@ def check(journal: list[JournalEntry], plan: Plan, needed: int, span: Any) -> li
             )
         ]
     )
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approval recorded (or, with no changes, nothing to approve): who approved, everyone
+    who has approved this plan so far, and how many apply needs."""
+
+    plan: Plan
+    by: str | None  # None: the plan has no changes, nothing was recorded
+    approvers: tuple[str, ...] = ()
+    needed: int = 0
+
+    @property
+    def enough(self) -> bool:
+        return len(self.approvers) >= self.needed
+
+
+def approve(ws: Any, saved: SavedPlan, comment: str | None = None) -> Approval:
+    """Record the acting user's approval of a saved plan, provided it is still the plan apply
+    would execute (LS604 otherwise): only the plan as it stands now can be approved."""
+    from llmspec.checks.governance import required_approvals
+    from llmspec.core.git import head_commit
+    from llmspec.state.model import current_user
+
+    _, plan = ws.plan(saved.targets)
+    check_saved(saved, plan)
+    if not plan.has_changes:
+        return Approval(plan, None)
+    by = current_user()
+    record(ws.backend, plan, by, comment, head_commit(ws.repo_root))
+    names = approvers_of(ws.backend.journal(ws.app, ws.env), plan.digest)
+    needed = required_approvals(ws.resolved.spec, ws.repo_root, ws.resolved.env)
+    return Approval(plan, by, tuple(names), needed)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from llmspec.authoring.scaffold import templates_root
+from llmspec.core.layout import templates_root
 
 
 def to_yaml(value: Any, indent: int = 0) -> str:

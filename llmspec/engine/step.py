@@ -8,13 +8,14 @@ the dependencies), *runs* one resource (returning its outputs), and may *render*
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmspec.core.diagnostics import Diagnostic
+from llmspec.core.layout import Layout
+from llmspec.plans.address import Address
 
 DEFAULT_ENV = "default"  # the environment name of a spec resolved without `--env`
 
@@ -42,8 +43,14 @@ class ResourceDecl:
     estimate: str | None = None  # the work it implies, when it can be told
 
     @property
+    def ref(self) -> Address:
+        """The typed address; ValueError when the kind or name cannot form one."""
+        return Address(self.kind, self.name)
+
+    @property
     def address(self) -> str:
-        return f"{self.kind}.{self.name}"
+        """The address as state and plans key it: ``kind.name``."""
+        return str(self.ref)
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,7 @@ class RunContext:
     @property
     def cache_dir(self) -> Path:
         """Built and converted models; LLMSPEC_CACHE shares one cache between repositories."""
-        return Path(os.environ.get("LLMSPEC_CACHE") or self.repo_root / ".llmspec" / "cache")
+        return Layout(self.repo_root).cache
 
     def relative(self, path: Path) -> str:
         """A path as outputs record it: relative to the repository root when inside it, so

@@ -7,24 +7,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmspec.checks.context import repository_root
+from llmspec.core.layout import Layout
 from llmspec.core.secrets import SecretRef
 from llmspec.engine.build_store import ArtifactStore
 from llmspec.engine.registry import registry
 from llmspec.engine.step import DEFAULT_ENV, Step
 from llmspec.frontend import ResolvedSpec, display_path
-from llmspec.plan.digest import FileDigests
-from llmspec.plan.graph import Graph, build_graph
-from llmspec.plan.planner import Plan, build_plan
+from llmspec.plans.digest import FileDigests
+from llmspec.plans.graph import Graph, build_graph
+from llmspec.plans.planner import Plan, build_plan
 from llmspec.state.backend import StateBackend
 
 
 @dataclass
 class Workspace:
+    """One app in one environment, in its repository: its state, build store, file-digest
+    cache, step kinds, and the repository's :class:`Layout`."""
+
     resolved: ResolvedSpec
-    repo_root: Path
+    layout: Layout
     backend: StateBackend
     artifacts: ArtifactStore
-    build_dir: Path
     files: FileDigests
     steps: dict[str, Step]
 
@@ -35,6 +38,15 @@ class Workspace:
     @property
     def env(self) -> str:
         return self.resolved.env or DEFAULT_ENV
+
+    @property
+    def repo_root(self) -> Path:
+        return self.layout.root
+
+    @property
+    def build_dir(self) -> Path:
+        """``build/<app>/<env>/``, where the rendered artifacts are written."""
+        return self.layout.build(self.app, self.env)
 
     def graph(self) -> Graph:
         graph = build_graph(self.resolved, self.steps, self.files, self.repo_root)
@@ -67,16 +79,15 @@ class Workspace:
 
 def open_workspace(resolved: ResolvedSpec, state_url: str | None = None) -> Workspace:
     """The workspace of a resolved spec: paths are relative to its repository root."""
-    root = repository_root(Path(resolved.path).resolve().parent)
+    layout = Layout(repository_root(Path(resolved.path).resolve().parent))
     config = resolved.spec.state
-    backend = open_backend(root, config.backend, config.path, state_url or config.url)
+    backend = open_backend(layout.root, config.backend, config.path, state_url or config.url)
     return Workspace(
         resolved,
-        root,
+        layout,
         backend,
-        ArtifactStore(root / config.artifacts),
-        root / "build" / resolved.spec.metadata.name / (resolved.env or DEFAULT_ENV),
-        FileDigests(root / ".llmspec" / "cache" / "file-digests.json"),
+        ArtifactStore(layout.under(config.artifacts)),
+        FileDigests(layout.file_digests),
         registry(),
     )
 
@@ -95,4 +106,4 @@ def open_backend(root: Path, kind: str, path: str, url: str | SecretRef | None) 
         return SqlState(text)
     from llmspec.state.local import LocalState
 
-    return LocalState(root / path)
+    return LocalState(Layout(root).under(path))

@@ -1,6 +1,8 @@
-"""Where apply's MLflow records go (one experiment per app and environment, artifacts under
-`.llmspec/mlartifacts`), and the MLflow run of a fine-tune: started once per inputs digest,
-resumed after an interruption, closed with the trained model as its artifact."""
+"""MLflow in one place: where apply's records go (one experiment per app and environment,
+artifacts under `.llmspec/mlartifacts`), the tag names llmspec writes on runs and model versions
+and reads back, the trace search of monitor and feedback export, and the MLflow run of a
+fine-tune: started once per inputs digest, resumed after an interruption, closed with the
+trained model as its artifact."""
 
 from __future__ import annotations
 
@@ -11,6 +13,36 @@ from pathlib import Path
 from typing import Any
 
 RUN_FILE = "mlflow-run.json"
+
+
+class Tag:
+    """The tag names llmspec writes on MLflow runs and model versions, and reads back (audit,
+    promotion, rollback): one spelling each."""
+
+    APP = "llmspec.app"
+    ENV = "llmspec.env"
+    USER = "llmspec.user"
+    RESOURCE = "llmspec.resource"
+    INPUTS_DIGEST = "llmspec.inputs_digest"
+    SPEC_DIGEST = "llmspec.spec_digest"
+    GIT_COMMIT = "llmspec.git_commit"
+    MODEL_VERSION = "llmspec.model_version"
+    MODEL_DIGEST = "llmspec.model_digest"
+    BASE_MODEL = "llmspec.base_model"
+    PROMPT_TEMPLATE = "llmspec.prompt_template"
+    INDEX_VERSION = "llmspec.index_version"
+    EVAL_RUN_ID = "llmspec.eval_run_id"
+    ATTEMPT = "llmspec.attempt"
+    REJECTED = "llmspec.rejected"
+    REJECTED_REASONS = "llmspec.rejected_reasons"
+    ROLLED_BACK_FROM = "llmspec.rolled_back_from"
+    COMPARED_WITH = "llmspec.compared_with"
+    # templates, filled with str.format: an alias, or a resource address
+    PROMOTED = "llmspec.promoted.{}"  # alias -> the environment that promoted this version
+    APPROVED_BY = "llmspec.approved_by.{}"  # alias -> who approved that promotion
+    UPSTREAM_RUN_ID = "llmspec.upstream.{}.run_id"  # address -> the run that built an input
+    UPSTREAM_DIGEST = "llmspec.upstream.{}.digest"  # address -> the input's inputs digest
+    FILE_DIGEST = "llmspec.{}.digest"  # address -> a dataset file's digest
 
 
 def tracking_uri(uri: str, repo_root: Path) -> str:
@@ -46,7 +78,33 @@ def experiment_for(client: Any, spec: Any, app: str, env: str, repo_root: Path) 
     """The experiment of an app in an environment: `tracking.experiment`, or
     `llmspec/<app>/<env>`."""
     name = spec.tracking.experiment or f"llmspec/{app}/{env}"
-    return experiment_id(client, name, repo_root / ".llmspec" / "mlartifacts")
+    from llmspec.core.layout import Layout
+
+    return experiment_id(client, name, Layout(repo_root).mlartifacts)
+
+
+def search_traces(tracking: str, experiment: str, since_ms: int) -> list[Any]:
+    """Every trace of an experiment since a time (epoch milliseconds), oldest first is not
+    promised: callers sort. Monitor and feedback export read production traffic through it."""
+    quiet_mlflow()
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking)
+    found: list[Any] = mlflow.search_traces(
+        experiment_ids=[experiment],
+        filter_string=f"timestamp_ms > {since_ms}",
+        return_type="list",
+        max_results=100_000,
+    )
+    return found
+
+
+def client_for(tracking: str) -> Any:
+    """An MLflow client whose registry is the tracking server's own."""
+    quiet_mlflow()
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking, registry_uri=tracking)
 
 
 def flatten(prefix: str, value: Any) -> dict[str, str]:
@@ -89,14 +147,14 @@ class FinetuneRun:
             run = client.get_run(previous)
             if run.info.status != "FINISHED" and run.info.lifecycle_stage == "active":
                 client.update_run(previous, status="RUNNING")
-                attempt = int(run.data.tags.get("llmspec.attempt", "1")) + 1
-                client.set_tag(previous, "llmspec.attempt", str(attempt))
+                attempt = int(run.data.tags.get(Tag.ATTEMPT, "1")) + 1
+                client.set_tag(previous, Tag.ATTEMPT, str(attempt))
                 return cls(client, previous, True)
         except (OSError, ValueError, KeyError, MlflowException):
             pass
         run = client.create_run(
             experiment_id(client, experiment, artifacts),
-            tags={"mlflow.runName": tags.get("llmspec.resource", "finetune"), **tags},
+            tags={"mlflow.runName": tags.get(Tag.RESOURCE, "finetune"), **tags},
         )
         run_id = run.info.run_id
         items = sorted(params.items())
@@ -104,7 +162,7 @@ class FinetuneRun:
             client.log_batch(
                 run_id, params=[Param(k, v[:6000]) for k, v in items[start : start + 100]]
             )
-        client.log_batch(run_id, tags=[RunTag("llmspec.attempt", "1")])
+        client.log_batch(run_id, tags=[RunTag(Tag.ATTEMPT, "1")])
         record.write_text(json.dumps({"run_id": run_id}), encoding="utf-8")
         return cls(client, run_id, False)
 

@@ -1,14 +1,13 @@
-"""Human feedback on served requests: a rating, a comment and a correction attached to the
-request's MLflow trace as assessments (MLflow's feedback API), from the CLI or the server's
-`/v1/feedback` route."""
+"""Human feedback on served requests, from the CLI: recorded on the request's trace by the
+runtime (`runtime/feedback.py`, which the server's `/v1/feedback` route uses too), with its
+problems as LS830; and the feedback turned into fine-tune records."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from llmspec.core.diagnostics import SpecError, error
-
-RATINGS = ("up", "down")
+from llmspec.runtime import feedback
 
 
 def record_feedback(
@@ -19,48 +18,11 @@ def record_feedback(
     user: str = "anonymous",
 ) -> list[str]:
     """Attach the feedback to the trace (MLflow's tracking URI must point at its store); the
-    assessment ids. An unknown trace or an empty feedback is LS619."""
-    if rating is None and correction is None and not comment:
-        raise SpecError([error("LS619", "give a --rating, a --comment or a --correction")])
-    if rating is not None and rating not in RATINGS:
-        raise SpecError([error("LS619", f"rating `{rating}` is not one of: up, down")])
-    import mlflow
-    from mlflow.entities import AssessmentSource, AssessmentSourceType
-
+    assessment ids. An unknown trace or an empty feedback is LS830."""
     try:
-        found = mlflow.get_trace(trace_id)
-    except Exception:  # MLflow's not-found differs by store: an error or None
-        found = None
-    if found is None:
-        raise SpecError(
-            [
-                error(
-                    "LS619",
-                    f"no trace `{trace_id}` in {mlflow.get_tracking_uri()}",
-                    hint="the id comes from the server's response (`trace_id`); check "
-                    "MLFLOW_TRACKING_URI or --tracking-uri",
-                )
-            ]
-        )
-    source = AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id=user)
-    made: list[Any] = []
-    if rating is not None or comment:
-        made.append(
-            mlflow.log_feedback(
-                trace_id=trace_id,
-                name="user_rating",
-                value=None if rating is None else rating == "up",
-                rationale=comment or None,
-                source=source,
-            )
-        )
-    if correction:
-        made.append(
-            mlflow.log_expectation(
-                trace_id=trace_id, name="expected_response", value=correction, source=source
-            )
-        )
-    return [str(a.assessment_id) for a in made]
+        return feedback.record_feedback(trace_id, rating, comment, correction, user)
+    except feedback.FeedbackError as exc:
+        raise SpecError([error("LS830", str(exc), hint=exc.hint)]) from None
 
 
 def training_records(

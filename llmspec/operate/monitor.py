@@ -130,7 +130,7 @@ def check_alerts(
 
 
 def window_ms(window: str) -> int:
-    """The length of a window like `30m`, `1h` or `7d` in milliseconds (LS620 if unclear)."""
+    """The length of a window like `30m`, `1h` or `7d` in milliseconds (LS840 if unclear)."""
     from llmspec.core.diagnostics import SpecError, error
 
     match = re.fullmatch(r"([0-9]+)([smhd])", window)
@@ -138,7 +138,7 @@ def window_ms(window: str) -> int:
         raise SpecError(
             [
                 error(
-                    "LS620",
+                    "LS840",
                     f"`{window}` is not a window",
                     hint="a number and a unit: s, m, h or d (30m, 1h, 7d)",
                 )
@@ -172,3 +172,113 @@ def from_trace(trace: Any) -> Request:
         ratings=ratings,
         at_ms=int(info.timestamp_ms or 0),
     )
+
+
+@dataclass(frozen=True)
+class MonitorReport:
+    """What `llmspec monitor` found over a window: the figures, each alert over its own window,
+    the fine-tunes a fired retrain alert marked, and notes (a mark that could not be made)."""
+
+    app: str
+    env: str
+    since: str
+    figures: dict[str, float]
+    alerts: list[AlertResult]
+    marked: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def firing(self) -> bool:
+        return any(not a.passed for a in self.alerts)
+
+
+def monitor(ws: Any, since_window: str = "24h", html: str | None = None) -> MonitorReport:
+    """Read the environment's traces, compute the figures, hold the alerts; a `retrain` alert
+    that fires marks the fine-tune for the next plan; with ``html``, write the report there."""
+    import time
+
+    from llmspec.engine.marks import last_rebuilt_ms
+    from llmspec.operate.traffic import served_traces
+
+    spec = ws.resolved.spec
+    now_ms = int(time.time() * 1000)
+    since_ms = now_ms - window_ms(since_window)
+    alert_specs = [a.model_dump(mode="json") for a in spec.serving.monitoring.alerts]
+    starts = {a["window"]: now_ms - window_ms(a["window"]) for a in alert_specs}
+    traces = served_traces(ws, min([since_ms, *starts.values()]))
+    requests = sorted((from_trace(t) for t in traces), key=lambda r: r.at_ms)
+    card = spec.metadata.card
+    cost = card.cost.per_1k_tokens_usd if card is not None and card.cost is not None else None
+    questions = eval_questions(ws.resolved)
+    shown = since(requests, since_ms)
+    found = figures(shown, questions, cost)
+    rebuilt = last_rebuilt_ms(ws)
+    alerts: list[AlertResult] = []
+    for alert in alert_specs:
+        # a retrain alert is judged on the current fine-tune's traffic only: the old model's
+        # ratings would otherwise mark it again right after retraining
+        start = starts[alert["window"]]
+        start = max(start, rebuilt) if alert["action"] == "retrain" else start
+        alerts += check_alerts([alert], {alert["window"]: figures(since(requests, start),
+                                                                   questions, cost)})  # fmt: skip
+    notes: list[str] = []
+    marked = _mark_for_retraining(ws, [a for a in alerts if not a.passed and a.action == "retrain"],
+                                  notes)  # fmt: skip
+    report = MonitorReport(ws.app, ws.env, since_window, found.values, alerts, marked, notes)
+    if html:
+        from llmspec.core.diagnostics import SpecError, error
+        from llmspec.operate.monitor_report import write_report
+
+        try:
+            write_report(html, ws.app, ws.env, since_window, shown, questions, found.values,
+                         alerts, marked)  # fmt: skip
+        except OSError as exc:
+            raise SpecError([error("LS841", f"cannot write the report `{html}`: {exc}",
+                                   hint="choose a folder you can write to")]) from None  # fmt: skip
+    return report
+
+
+def window_start_ms(window: str) -> int:
+    """When a window like `30m`, `1h` or `7d` that ends now began, in epoch milliseconds."""
+    import time
+
+    return int(time.time() * 1000) - window_ms(window)
+
+
+def eval_questions(resolved: Any) -> list[str]:
+    """The eval sets' questions: the reference the served questions' drift is measured from."""
+    import json
+
+    evaluation = resolved.spec.evaluation
+    if evaluation is None:
+        return []
+    out = []
+    for dataset in evaluation.datasets.values():
+        path = resolved.path.parent / dataset.path
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    out.append(str(json.loads(line).get(dataset.question_field, "")))
+    return out
+
+
+def _mark_for_retraining(ws: Any, fired: list[AlertResult], notes: list[str]) -> list[str]:
+    """Mark the fine-tune when a `retrain` alert fired; a note when that cannot be done."""
+    if not fired:
+        return []
+    from llmspec.core.diagnostics import SpecError
+    from llmspec.engine.marks import finetune_addresses, mark
+    from llmspec.state.backend import LockHeld
+
+    if not finetune_addresses(ws):
+        notes.append(f"`{fired[0].alert}` asks to retrain, but {ws.app} in {ws.env} has no "
+                     "fine-tune")  # fmt: skip
+        return []
+    why = "; ".join(f"{a.alert} failed over {a.window} ({a.value:.4g})" for a in fired)
+    try:
+        return mark(ws, why)
+    except (LockHeld, SpecError) as exc:  # an apply holds the lock
+        held = exc.diagnostics[0].message if isinstance(exc, SpecError) else str(exc)
+        notes.append(f"could not mark the fine-tune for retraining: {held}; the next monitor "
+                     "run will")  # fmt: skip
+        return []

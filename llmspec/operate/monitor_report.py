@@ -31,7 +31,7 @@ def write_report(
     """Render the report and replace ``path`` with it at once (never a half-written page)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    from llmspec.authoring.scaffold import templates_root
+    from llmspec.core.layout import templates_root
 
     charts = _charts(requests, eval_questions) if requests else []
     page = Environment(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,26 +29,27 @@ class BatchResult:
     records: int = 0
     failed: list[tuple[int, str]] = field(default_factory=list)  # (line or row, why)
     seconds: float = 0.0
+    model_uri: str = ""  # the model that answered
 
 
 def check_paths(source: Path, target: Path) -> None:
-    """Bad paths fail before the model loads (LS617)."""
+    """Bad paths fail before the model loads (LS820)."""
     problems = []
     if not source.is_file():
-        problems.append(error("LS617", f"input {source} does not exist", hint="check the path"))
+        problems.append(error("LS820", f"input {source} does not exist", hint="check the path"))
     for path, role in ((source, "input"), (target, "output")):
         if path.suffix.lower() not in FORMATS:
             problems.append(
                 error(
-                    "LS617",
+                    "LS820",
                     f"{role} {path}: `{path.suffix or '(no suffix)'}` is not a supported format",
                     hint="use " + ", ".join(FORMATS),
                 )
             )
     if target.resolve() == source.resolve():
-        problems.append(error("LS617", "the output would overwrite the input"))
+        problems.append(error("LS820", "the output would overwrite the input"))
     if not target.parent.is_dir():
-        problems.append(error("LS617", f"the output's folder {target.parent} does not exist"))
+        problems.append(error("LS820", f"the output's folder {target.parent} does not exist"))
     if problems:
         raise SpecError(problems)
 
@@ -148,10 +148,3 @@ def _write(rows: list[dict[str, Any]], target: Path) -> None:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
-
-
-def report_progress(done: int, total: int) -> None:
-    """A line per tenth of the batch on stderr (a log, not a terminal animation)."""
-    step = max(1, total // 10)
-    if done == total or done % step == 0:
-        print(f"predict: {done}/{total} records", file=sys.stderr, flush=True)

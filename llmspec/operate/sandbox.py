@@ -7,13 +7,13 @@ run in the app's sandbox experiment, so free iteration is still versioned."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from llmspec.core.diagnostics import SpecError, error
+from llmspec.integrations.mlflow import Tag
 from llmspec.kinds.promote.promoted import Promoted
 
 REGISTERED = re.compile(r"^models:/[^/@]+(/[0-9]+|@[A-Za-z0-9_-]+)$")
@@ -35,7 +35,7 @@ class Attempt:
 
 
 def parse_model(ref: str) -> dict[str, Any]:
-    """What `--model` names, checked before anything loads (LS621 when it is none of the
+    """What `--model` names, checked before anything loads (LS850 when it is none of the
     forms)."""
     if REGISTERED.match(ref):
         return {"source": "registry", "uri": ref}
@@ -50,7 +50,7 @@ def parse_model(ref: str) -> dict[str, Any]:
         if rest in ("tiny-gpt2", "smollm2-135m-instruct"):
             return {"source": "builtin", "id": rest}
     raise SpecError(
-        [error("LS621", f"`--model {ref}` names no model llmspec can load", hint=MODEL_FORMS)]
+        [error("LS850", f"`--model {ref}` names no model llmspec can load", hint=MODEL_FORMS)]
     )
 
 
@@ -69,7 +69,7 @@ def edited_llm(model: dict[str, Any], promoted: Promoted, ws: Any) -> Any:
             raise SpecError(
                 [
                     error(
-                        "LS621",
+                        "LS850",
                         f"`{model['uri']}` cannot be loaded: {why}",
                         hint=f"registered versions are in {promoted.tracking_uri}",
                     )
@@ -79,7 +79,7 @@ def edited_llm(model: dict[str, Any], promoted: Promoted, ws: Any) -> Any:
             raise SpecError(
                 [
                     error(
-                        "LS621",
+                        "LS850",
                         f"`{model['uri']}` is not a model llmspec packaged",
                         hint="name a version of an llmspec app, or a base model",
                     )
@@ -90,11 +90,11 @@ def edited_llm(model: dict[str, Any], promoted: Promoted, ws: Any) -> Any:
 
     prompts = ws.resolved.spec.prompts
     texts = [prompts.system, *(t.template or "" for t in prompts.templates.values())]
-    cache = Path(os.environ.get("LLMSPEC_CACHE") or ws.repo_root / ".llmspec" / "cache")
+    cache = ws.layout.cache
     try:
         folder = model_folder(model, Path(ws.resolved.path).parent, cache, lambda: texts)
     except ModelUnavailable as exc:
-        raise SpecError([error("LS610", str(exc), hint=exc.hint)]) from None
+        raise SpecError([error("LS710", str(exc), hint=exc.hint)]) from None
     return LocalChat(folder)
 
 
@@ -102,17 +102,19 @@ def try_questions(
     edited: Any, promoted: Promoted, questions: list[str], llm: Any = None
 ) -> list[Attempt]:
     from llmspec.kinds.package.load import load_app_model
-    from llmspec.kinds.package.settings import prompt_settings
+    from llmspec.kinds.package.settings import prompt_config
+    from llmspec.runtime.contracts import GenerationConfig
     from llmspec.runtime.prompting import AppPrompt, model_input
     from llmspec.runtime.pyfunc import bounded
 
     app = load_app_model(promoted.uri, promoted.tracking_uri).unwrap_python_model()
     llm = llm or app.llm
-    limits = app.config["limits"]
-    current_settings = bounded(app.config["generation"], None, limits)
+    limits = app.config.limits
+    current_settings = bounded(app.config.generation, None, limits)
     spec = edited.spec
-    prompt = AppPrompt.from_dict(prompt_settings(spec.prompts.model_dump(mode="json")))
-    settings = bounded(spec.model.generation.model_dump(mode="json"), None, limits)
+    prompt = AppPrompt.from_config(prompt_config(spec.prompts.model_dump(mode="json")))
+    generation = GenerationConfig.from_dict(spec.model.generation.model_dump(mode="json"))
+    settings = bounded(generation, None, limits)
     top_k = spec.retrieval.top_k if spec.retrieval is not None else None
     out = []
     for question in questions:
@@ -152,7 +154,7 @@ def log_try(
 
     mlflow.set_tracking_uri(promoted.tracking_uri)
     experiment = mlflow.set_experiment(f"llmspec/{app}/{env}/sandbox").experiment_id
-    tags = {"llmspec.app": app, "llmspec.env": env, "llmspec.compared_with": promoted.uri}
+    tags = {Tag.APP: app, Tag.ENV: env, Tag.COMPARED_WITH: promoted.uri}
     with mlflow.start_run(experiment_id=experiment, run_name="try", tags=tags) as run:
         params = {f"set.{i}": o[:500] for i, o in enumerate(overrides)} or {"set": "-"}
         mlflow.log_params({**params, "model": model or promoted.uri})

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 from llmspec.core.diagnostics import SpecError, error
 from llmspec.engine.workspace import Workspace
@@ -25,6 +26,11 @@ class Server:
     process: subprocess.Popen[bytes]
     url: str
     model_uri: str
+    log: Path | None = None  # what the server prints
+
+    def stop(self) -> None:
+        """SIGTERM to the server's process group, SIGKILL after 15 s."""
+        stop(self)
 
 
 def start(
@@ -48,7 +54,7 @@ def start(
         **os.environ,
         "MLFLOW_TRACKING_URI": model.tracking_uri,
         "LLMSPEC_MODEL_URI": model_uri,
-        "LLMSPEC_SERVED_NAME": model.name,
+        "LLMSPEC_SERVED_NAME": model.registered_name,
         **_tracing_env(ws, model),
     }
     env.pop("LLMSPEC_SERVER_API_KEY", None)
@@ -57,7 +63,7 @@ def start(
             raise SpecError(
                 [
                     error(
-                        "LS615",
+                        "LS810",
                         f"`--api-key-env {api_key_env}`: {api_key_env} is not set",
                         hint=f"export {api_key_env}=<the key clients must send>",
                     )
@@ -68,7 +74,7 @@ def start(
         sys.executable, "-m", "uvicorn", "--factory", "llmspec.runtime.server:create_app",
         "--host", host, "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
-    log = ws.repo_root / ".llmspec" / "serve.log"
+    log = ws.layout.serve_log
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         # its own process group: MLflow starts uvicorn as a child, and both stop together
@@ -76,7 +82,7 @@ def start(
             argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     url = f"http://{host}:{port}"
-    server = Server(process, url, model_uri)
+    server = Server(process, url, model_uri, log)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -93,7 +99,7 @@ def start(
     raise SpecError(
         [
             error(
-                "LS615",
+                "LS810",
                 f"the model server for `{model_uri}` did not become healthy at {url}",
                 hint=f"the end of {log}:\n{tail}",
             )
@@ -111,13 +117,13 @@ def _tracing_env(ws: Workspace, model: Promoted) -> dict[str, str]:
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=model.tracking_uri, registry_uri=model.tracking_uri)
-    version = client.get_model_version_by_alias(model.name, model.alias).version
+    version = client.get_model_version_by_alias(model.registered_name, model.alias).version
     experiment = experiment_for(client, ws.resolved.spec, ws.app, ws.env, ws.repo_root)
     return {
         "LLMSPEC_TRACE": "1",
         "MLFLOW_EXPERIMENT_ID": experiment,
         "LLMSPEC_ENV": ws.env,
-        "LLMSPEC_MODEL_VERSION": f"{model.name}/{version}",
+        "LLMSPEC_MODEL_VERSION": f"{model.registered_name}/{version}",
         # written before the response: the trace_id a client gets can be rated at once, and a
         # stopped server loses no queued trace
         "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": os.environ.get(

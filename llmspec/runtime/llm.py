@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from llmspec.runtime.contracts import EndpointConfig, EndpointModelConfig, ModelConfig
 from llmspec.runtime.prompting import Message, model_input
 
 
@@ -88,7 +89,7 @@ class EndpointChat:
 
     def __init__(
         self,
-        endpoints: Sequence[Mapping[str, Any]],
+        endpoints: Sequence[EndpointConfig],
         *,
         timeout_s: float = 60.0,
         max_retries: int = 2,
@@ -137,31 +138,27 @@ class EndpointChat:
         raise ConnectionError("every endpoint failed: " + "; ".join(failures))
 
 
-def _endpoint(config: Mapping[str, Any], environ: Mapping[str, str]) -> Endpoint:
-    secret = config.get("api_key")
+def _endpoint(config: EndpointConfig, environ: Mapping[str, str]) -> Endpoint:
+    secret = config.api_key
     key = None
     if secret:
-        key = environ.get(str(secret))
+        key = environ.get(secret)
         if not key:
             raise MissingSecret(
-                f"secret {secret} (the API key of {config['base_url']}) is not set in this "
+                f"secret {secret} (the API key of {config.base_url}) is not set in this "
                 f"environment; set {secret} where the model is served"
             )
-    return Endpoint(str(config["base_url"]).rstrip("/"), str(config["id"]), key)
+    return Endpoint(config.base_url.rstrip("/"), config.id, key)
 
 
-def open_chat(model: Mapping[str, Any], folders: Mapping[str, Any]) -> ChatModel:
+def open_chat(model: ModelConfig, folders: Mapping[str, Any]) -> ChatModel:
     """The chat model a packaged app (or a judge) describes: ``model`` is its `app.json` model
     section, ``folders`` its artifact paths (`model`, `adapter`) for a local model."""
-    if model["source"] == "openai-compatible":
+    if isinstance(model, EndpointModelConfig):
         return EndpointChat(
-            [model, *model.get("fallbacks", [])],
-            timeout_s=float(model.get("timeout_s", 60.0)),
-            max_retries=int(model.get("max_retries", 2)),
+            model.endpoints, timeout_s=float(model.timeout_s), max_retries=int(model.max_retries)
         )
     adapter = folders.get("adapter")
     return LocalChat(
-        Path(folders["model"]),
-        Path(adapter) if adapter else None,
-        dtype=str(model.get("dtype", "auto")),
+        Path(folders["model"]), Path(adapter) if adapter else None, dtype=str(model.dtype)
     )

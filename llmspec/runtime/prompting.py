@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from llmspec.runtime.contracts import PromptConfig
+
 Message = dict[str, str]
 
 
@@ -48,6 +50,10 @@ class AppPrompt:
             tuple((m["role"], m["content"]) for m in data.get("messages") or ()),
             tuple(data.get("inputs") or ("question",)),
         )
+
+    @classmethod
+    def from_config(cls, config: PromptConfig) -> AppPrompt:
+        return cls(config.system, config.template, config.messages or (), config.inputs)
 
     def to_dict(self) -> dict[str, Any]:
         return {

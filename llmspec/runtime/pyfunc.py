@@ -11,7 +11,6 @@ runtime and its libraries are installed; it imports nothing from the compiler.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from mlflow.pyfunc.model import PythonModel
 
+from llmspec.runtime.contracts import AppConfig, GenerationConfig, LimitsConfig, RetrievalConfig
 from llmspec.runtime.prompting import AppPrompt
 from llmspec.runtime.tracing import maybe, request_trace, retrieved
 
@@ -26,24 +26,27 @@ OVERRIDABLE = ("max_new_tokens", "temperature", "top_p")
 
 
 def bounded(
-    defaults: Mapping[str, Any], params: Mapping[str, Any] | None, limits: Mapping[str, Any]
+    defaults: GenerationConfig, params: Mapping[str, Any] | None, limits: LimitsConfig
 ) -> dict[str, Any]:
     """Generation settings for one request: the spec's defaults, overridden by ``params`` where
     allowed, clamped to the limits (a request cannot ask for 100k tokens)."""
-    settings = {
-        k: defaults[k] for k in ("max_new_tokens", "temperature", "top_p", "repetition_penalty")
+    settings: dict[str, Any] = {
+        "max_new_tokens": defaults.max_new_tokens,
+        "temperature": defaults.temperature,
+        "top_p": defaults.top_p,
+        "repetition_penalty": defaults.repetition_penalty,
     }
     for key in OVERRIDABLE:
         if params and params.get(key) is not None:
             settings[key] = params[key]
     settings["max_new_tokens"] = max(
-        1, min(int(settings["max_new_tokens"]), int(limits["max_new_tokens"]))
+        1, min(int(settings["max_new_tokens"]), int(limits.max_new_tokens))
     )
     settings["temperature"] = max(
-        0.0, min(float(settings["temperature"]), float(limits["max_temperature"]))
+        0.0, min(float(settings["temperature"]), float(limits.max_temperature))
     )
     settings["top_p"] = max(0.01, min(float(settings["top_p"]), 1.0))
-    settings["stop"] = list(defaults.get("stop") or [])
+    settings["stop"] = list(defaults.stop)
     return settings
 
 
@@ -57,16 +60,16 @@ class LLMAppModel(PythonModel):
 
         quiet_libraries()
         artifacts = context.artifacts
-        self.config = json.loads(Path(artifacts["app"]).read_text(encoding="utf-8"))
-        self.prompt = AppPrompt.from_dict(self.config["prompt"])
-        self.retriever = _retriever(self.config.get("retrieval"))
+        self.config = AppConfig.from_json(Path(artifacts["app"]).read_text(encoding="utf-8"))
+        self.prompt = AppPrompt.from_config(self.config.prompt)
+        self.retriever = _retriever(self.config.retrieval)
         from llmspec.runtime.llm import open_chat
 
-        self.llm = open_chat(self.config["model"], artifacts)
+        self.llm = open_chat(self.config.model, artifacts)
 
     def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
         records = _records(model_input)
-        settings = bounded(self.config["generation"], params, self.config["limits"])
+        settings = bounded(self.config.generation, params, self.config.limits)
         answers = []
         for record in records:
             answers.append(self.answer(record, settings))
@@ -127,9 +130,9 @@ def _column(value: Any) -> list[Any]:
     return list(value)
 
 
-def _retriever(settings: dict[str, Any] | None) -> Any:
-    if not settings:
+def _retriever(config: RetrievalConfig | None) -> Any:
+    if config is None:
         return None
     from llmspec.runtime.retrieval import Retriever
 
-    return Retriever.from_settings(settings)
+    return Retriever.from_config(config)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from llmspec.runtime.contracts import RetrievalConfig
 from llmspec.runtime.embedding import Embedder, ModelRef
 
 
@@ -56,25 +58,33 @@ class Retriever:
         self.metric = metric  # the ANN index's: a query with another metric cannot use it
 
     @classmethod
-    def from_settings(
-        cls, settings: dict[str, Any], uri: str | None = None, version: int | None = None
+    def from_config(
+        cls,
+        config: RetrievalConfig,
+        uri: str | None = None,
+        version: int | None = None,
+        *,
+        base: Path | None = None,
+        storage_options: dict[str, str] | None = None,
     ) -> Retriever:
-        """A retriever as a job file or a packaged model describes it (the spec's retrieval
-        settings as plain data), at ``uri`` and ``version`` when given."""
+        """A retriever as a job file, a packaged model or `llmspec query` describes it, at
+        ``uri`` and ``version`` when given (else the config's); a local embedding model's
+        folder is relative to ``base``."""
         from llmspec.runtime.embedding import resolve_model
 
-        embedding = settings["embedding"]
+        embedding = config.embedding
         return cls(
-            uri or settings["uri"],
-            settings["table"],
-            resolve_model(embedding["model"], embedding.get("revision")),
-            version=version if version is not None else settings.get("version"),
-            top_k=settings["top_k"],
-            hybrid=settings.get("hybrid", False),
-            reranker=settings.get("reranker", "rrf"),
-            nprobes=settings.get("nprobes", 20),
-            refine_factor=settings.get("refine_factor"),
-            metric=settings.get("metric", "cosine"),
+            uri or config.uri,
+            config.table,
+            resolve_model(embedding.model, embedding.revision, base),
+            storage_options=storage_options,
+            version=version if version is not None else config.version,
+            top_k=config.top_k,
+            hybrid=config.hybrid,
+            reranker=config.reranker,
+            nprobes=config.nprobes,
+            refine_factor=config.refine_factor,
+            metric=config.metric,
         )
 
     def search(

@@ -30,6 +30,8 @@ from typing import Any
 # at module level: FastAPI resolves the handlers' annotations in this module
 from fastapi import FastAPI, Request
 
+from llmspec.runtime.contracts import AppConfig
+
 OPEN = frozenset({"/ping", "/health"})
 
 
@@ -106,15 +108,15 @@ def add_chat_routes(app: FastAPI, model: Any, name: str) -> None:
 def add_feedback_route(app: FastAPI, model: Any) -> None:
     """`POST /v1/feedback` {trace_id, rating: up|down, comment, correction, user}, when the app
     accepts feedback (`serving.monitoring.feedback`)."""
-    config = getattr(model.unwrap_python_model(), "config", {})
-    if not (config.get("monitoring") or {}).get("feedback"):
+    config = getattr(model.unwrap_python_model(), "config", None)
+    if not isinstance(config, AppConfig) or not config.monitoring.feedback:
         return
 
     @app.post("/v1/feedback")
     async def feedback(request: Request) -> Any:
         from fastapi.responses import JSONResponse
 
-        from llmspec.core.diagnostics import SpecError
+        from llmspec.runtime.feedback import FeedbackError
 
         try:
             body = json.loads(await request.body())
@@ -126,10 +128,8 @@ def add_feedback_route(app: FastAPI, model: Any) -> None:
             ids = await asyncio.to_thread(_feedback_on_own_trace, trace, given, user)
         except (ValueError, TypeError) as exc:
             return _error(400, str(exc), "invalid_request_error")
-        except SpecError as exc:
-            message = "; ".join(d.message for d in exc.diagnostics)
-            status = 404 if "no trace" in message else 400
-            return _error(status, message, "invalid_request_error")
+        except FeedbackError as exc:
+            return _error(404 if exc.missing_trace else 400, str(exc), "invalid_request_error")
         return JSONResponse({"trace_id": trace, "assessments": ids})
 
 
@@ -138,7 +138,7 @@ def _feedback_on_own_trace(trace: str, given: Mapping[str, Any], user: str) -> l
     (a thumbs-up under it) must find the trace, so what is queued is written first."""
     import mlflow
 
-    from llmspec.operate.feedback import record_feedback
+    from llmspec.runtime.feedback import record_feedback
 
     mlflow.flush_trace_async_logging()
     return record_feedback(trace, **given, user=user)

@@ -7,31 +7,32 @@ and saved as jsonl so every training process reads the same examples.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from llmspec.runtime.contracts import JobConfig
 from llmspec.runtime.prompting import AppPrompt
 from llmspec.runtime.sft_data import Example, Retrieve, read_records, split, to_examples
 
 
-def app_prompt(job: Mapping[str, Any]) -> AppPrompt | None:
+def app_prompt(job: JobConfig) -> AppPrompt | None:
     """The prompt records are rendered through, or None to train on the raw records."""
-    if not job["dataset"].get("use_app_prompt", True) or not job.get("prompt"):
+    if not job.dataset.use_app_prompt:
         return None
-    return AppPrompt.from_dict(job["prompt"])
+    return AppPrompt.from_config(job.prompt)
 
 
-def retriever(job: Mapping[str, Any], uri: str, version: int | None) -> Retrieve:
+def retriever(job: JobConfig, uri: str, version: int | None) -> Retrieve:
     """Search the app's index the way the served model does (same table version, top_k)."""
     from llmspec.runtime.retrieval import Retriever
 
-    searcher = Retriever.from_settings(dict(job["retrieval"]), uri, version)
+    assert job.retrieval is not None
+    searcher = Retriever.from_config(job.retrieval, uri, version)
     return lambda question: searcher.search(question)
 
 
 def prepare(
-    job: Mapping[str, Any],
+    job: JobConfig,
     workdir: Path,
     *,
     index_uri: str | None = None,
@@ -39,20 +40,20 @@ def prepare(
 ) -> tuple[list[Example], list[Example]]:
     """(train, validation) examples; paths in the job are relative to ``workdir``. Raises
     sft_data.DataError with the lines of records that cannot be used."""
-    data = job["dataset"]
+    data = job.dataset
     prompt = app_prompt(job)
     retrieve = None
-    if prompt is not None and prompt.uses_context and job.get("retrieval"):
-        retrieve = retriever(job, index_uri or job["retrieval"]["uri"], index_version)
+    if prompt is not None and prompt.uses_context and job.retrieval is not None:
+        retrieve = retriever(job, index_uri or job.retrieval.uri, index_version)
 
     def load(path: str) -> list[Example]:
-        records = read_records(workdir / path, data["format"], data.get("fields"))
-        return to_examples(records, path, data["format"], data.get("fields"), prompt, retrieve)
+        records = read_records(workdir / path, data.format, data.fields)
+        return to_examples(records, path, data.format, data.fields, prompt, retrieve)
 
-    train = load(data["train"])
-    if data.get("validation"):
-        return train, load(data["validation"])
-    return split(train, float(data.get("validation_split", 0.1)), int(job["training"]["seed"]))
+    train = load(data.train)
+    if data.validation:
+        return train, load(data.validation)
+    return split(train, float(data.validation_split), int(job.training.seed))
 
 
 def write_examples(path: Path, train: Sequence[Example], validation: Sequence[Example]) -> None:

@@ -17,6 +17,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
+from llmspec.runtime.contracts import AppConfig
+
 
 class RequestTrace:
     """The open trace of one request; ``trace_id`` is what feedback refers to."""
@@ -43,13 +45,13 @@ def prompt_version(prompt: Mapping[str, Any]) -> str:
 
 
 @contextmanager
-def request_trace(config: Mapping[str, Any], record: Mapping[str, Any]) -> Iterator[Any]:
+def request_trace(config: AppConfig, record: Mapping[str, Any]) -> Iterator[Any]:
     """A trace around one answer when this process traces and the request is sampled."""
-    monitoring = config.get("monitoring") or {}
+    monitoring = config.monitoring
     traced = (
         os.environ.get("LLMSPEC_TRACE") == "1"
-        and monitoring.get("log_traces", False)
-        and random.random() < float(monitoring.get("sample_rate", 1.0))
+        and monitoring.log_traces
+        and random.random() < float(monitoring.sample_rate)
     )
     if not traced:
         yield None
@@ -57,10 +59,10 @@ def request_trace(config: Mapping[str, Any], record: Mapping[str, Any]) -> Itera
     import mlflow
 
     tags = {
-        "llmspec.app": str(config.get("app", "")),
+        "llmspec.app": config.app,
         "llmspec.env": os.environ.get("LLMSPEC_ENV", ""),
         "llmspec.model_version": os.environ.get("LLMSPEC_MODEL_VERSION", ""),
-        "llmspec.prompt_version": prompt_version(config.get("prompt") or {}),
+        "llmspec.prompt_version": prompt_version(config.prompt.to_dict()),
     }
     with mlflow.start_span(name="answer", span_type="CHAIN", attributes=tags) as span:
         span.set_inputs(dict(record))

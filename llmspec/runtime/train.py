@@ -17,12 +17,13 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from transformers import Trainer, TrainerCallback
 
+from llmspec.runtime.contracts import ContractError, JobConfig, QuantizationConfig
 from llmspec.runtime.sft_data import Encoded, Example, block_causal_mask, collate, encode, pack
 
 EVENT = "@@llmspec "
@@ -58,7 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from llmspec.runtime.embedding import quiet_libraries
 
     quiet_libraries()
-    job = json.loads(args.job.read_text(encoding="utf-8"))
+    try:
+        job = JobConfig.from_json(args.job.read_text(encoding="utf-8"))
+    except ContractError as exc:  # rendered by another llmspec than the one running it
+        emit("error", message=str(exc), hint="render the job again with this llmspec")
+        return 2
     try:
         result = train(job, args)
     except JobError as exc:
@@ -69,17 +74,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def train(job: Mapping[str, Any], args: argparse.Namespace) -> dict[str, Any] | None:
+def train(job: JobConfig, args: argparse.Namespace) -> dict[str, Any] | None:
     from accelerate import PartialState
 
     state = PartialState()
     train_set, validation_set, base = _inputs(job, args, state)
-    training = job["training"]
+    training = job.training
     tokenizer, model = load_model(job, base)
-    max_length = int(training["max_seq_length"])
+    max_length = int(training.max_seq_length)
     encoded, truncated = _encode(train_set, tokenizer, max_length)
     evaluated, _ = _encode(validation_set, tokenizer, max_length)
-    if training.get("packing"):
+    if training.packing:
         encoded = pack(encoded, max_length)
     trainer = _trainer(job, args, model, tokenizer, encoded, evaluated)
     checkpoint = last_checkpoint(args.output / "checkpoints")
@@ -103,7 +108,7 @@ def train(job: Mapping[str, Any], args: argparse.Namespace) -> dict[str, Any] | 
     if not state.is_main_process:
         return None
     tokenizer.save_pretrained(final)
-    if job.get("merge_adapter") and job["method"] != "full":
+    if job.merge_adapter and job.method != "full":
         merge(base, final, args.output / "merged")
     history = trainer.state.log_history
     losses = [h["loss"] for h in history if "loss" in h]
@@ -126,7 +131,7 @@ def train(job: Mapping[str, Any], args: argparse.Namespace) -> dict[str, Any] | 
 
 
 def _inputs(
-    job: Mapping[str, Any], args: argparse.Namespace, state: Any
+    job: JobConfig, args: argparse.Namespace, state: Any
 ) -> tuple[list[Example], list[Example], Path]:
     """The examples and base model the parent prepared, or, run on its own (a cluster Job),
     prepared here: the main process first, the others then reading its cached results."""
@@ -151,7 +156,7 @@ def _inputs(
                     args.output.mkdir(parents=True, exist_ok=True)
                     write_examples(examples, train_set, validation_set)
             base = model_folder(
-                job["model"],
+                job.model,
                 Path.cwd(),
                 Path(os.environ.get("LLMSPEC_CACHE", ".llmspec/cache")) / "models",
                 lambda: tokenizer_texts(train_set + validation_set),
@@ -161,40 +166,40 @@ def _inputs(
     return train_set, validation_set, base
 
 
-def load_model(job: Mapping[str, Any], base: Path) -> tuple[Any, Any]:
+def load_model(job: JobConfig, base: Path) -> tuple[Any, Any]:
     """Tokenizer and the model to train: with LoRA adapters (on a 4/8-bit base for QLoRA), or
     the whole model for `full`."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    remote = bool(job["model"].get("trust_remote_code", False))
+    remote = bool(job.model.get("trust_remote_code", False))
     tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=remote)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    method = job["method"]
+    method = job.method
     # float32 master weights; autocast computes in bf16/fp16 under mixed precision
     options: dict[str, Any] = {"dtype": torch.float32, "trust_remote_code": remote}
     if method == "qlora":
-        options = {**_quantized(job["quantization"]), "trust_remote_code": remote}
+        options = {**_quantized(job.quantization), "trust_remote_code": remote}
     model = AutoModelForCausalLM.from_pretrained(base, **options)
     if method == "full":
         return tokenizer, model
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    lora = job["lora"]
-    targets = lora["target_modules"]
+    lora = job.lora
+    targets = lora.target_modules
     if targets != "all-linear":
         check_target_modules(model, targets)
     if method == "qlora":
         model = prepare_model_for_kbit_training(  # type: ignore[no-untyped-call]
-            model, use_gradient_checkpointing=bool(job["training"].get("gradient_checkpointing"))
+            model, use_gradient_checkpointing=job.training.gradient_checkpointing
         )
     config = LoraConfig(
-        r=lora["r"],
-        lora_alpha=lora["alpha"],
-        lora_dropout=lora["dropout"],
-        target_modules=targets,
-        bias=lora["bias"],
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=targets if isinstance(targets, str) else list(targets),
+        bias=lora.bias,
         task_type="CAUSAL_LM",
     )
     return tokenizer, get_peft_model(model, config)
@@ -213,7 +218,7 @@ def check_target_modules(model: Any, targets: Sequence[str]) -> None:
         )
 
 
-def _quantized(quantization: Mapping[str, Any]) -> dict[str, Any]:
+def _quantized(quantization: QuantizationConfig) -> dict[str, Any]:
     import importlib.util
 
     import torch
@@ -225,14 +230,14 @@ def _quantized(quantization: Mapping[str, Any]) -> dict[str, Any]:
         )
     from transformers import BitsAndBytesConfig
 
-    dtype = getattr(torch, quantization["compute_dtype"])
-    if quantization["bits"] == 8:
+    dtype = getattr(torch, quantization.compute_dtype)
+    if quantization.bits == 8:
         config = BitsAndBytesConfig(load_in_8bit=True)  # type: ignore[no-untyped-call]
     else:
         config = BitsAndBytesConfig(  # type: ignore[no-untyped-call]
             load_in_4bit=True,
-            bnb_4bit_quant_type=quantization["quant_type"],
-            bnb_4bit_use_double_quant=quantization["double_quant"],
+            bnb_4bit_quant_type=quantization.quant_type,
+            bnb_4bit_use_double_quant=quantization.double_quant,
             bnb_4bit_compute_dtype=dtype,
         )
     return {"quantization_config": config, "dtype": dtype}
@@ -250,7 +255,7 @@ def _encode(
 
 
 def _trainer(
-    job: Mapping[str, Any],
+    job: JobConfig,
     args: argparse.Namespace,
     model: Any,
     tokenizer: Any,
@@ -259,28 +264,28 @@ def _trainer(
 ) -> Any:
     from transformers import EarlyStoppingCallback, TrainingArguments
 
-    training = job["training"]
-    compute = job["compute"]
+    training = job.training
+    compute = job.compute
     has_eval = bool(validation_set)
-    early = training.get("early_stopping") if has_eval else None
-    eval_steps = training.get("eval_steps")
-    save_steps = training.get("checkpoint_steps") or eval_steps
+    early = training.early_stopping if has_eval else None
+    eval_steps = training.eval_steps
+    save_steps = training.checkpoint_steps or eval_steps
     if early and eval_steps:
         save_steps = eval_steps  # the best model is chosen among saved checkpoints
     strategy = "steps" if eval_steps else "epoch"
     arguments = TrainingArguments(
         output_dir=str(args.output / "checkpoints"),
-        per_device_train_batch_size=training["batch_size"],
-        per_device_eval_batch_size=training["batch_size"],
-        gradient_accumulation_steps=training["gradient_accumulation_steps"],
-        learning_rate=training["learning_rate"],
-        num_train_epochs=training["epochs"],
-        max_steps=training.get("max_steps") or -1,
-        lr_scheduler_type=training["scheduler"],
-        warmup_steps=training["warmup_ratio"],  # a float below 1 is a ratio of the steps
-        weight_decay=training["weight_decay"],
-        optim=OPTIMIZERS[training["optimizer"]],
-        gradient_checkpointing=training["gradient_checkpointing"],
+        per_device_train_batch_size=training.batch_size,
+        per_device_eval_batch_size=training.batch_size,
+        gradient_accumulation_steps=training.gradient_accumulation_steps,
+        learning_rate=training.learning_rate,
+        num_train_epochs=training.epochs,
+        max_steps=training.max_steps or -1,
+        lr_scheduler_type=training.scheduler,
+        warmup_steps=training.warmup_ratio,  # a float below 1 is a ratio of the steps
+        weight_decay=training.weight_decay,
+        optim=OPTIMIZERS[training.optimizer],
+        gradient_checkpointing=training.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False},
         eval_strategy=strategy if has_eval else "no",
         eval_steps=eval_steps,
@@ -293,11 +298,11 @@ def _trainer(
         logging_steps=1,
         report_to="none",
         disable_tqdm=True,
-        seed=training["seed"],
-        data_seed=training["seed"],
-        use_cpu=compute["device"] == "cpu",
-        bf16=compute["mixed_precision"] == "bf16",
-        fp16=compute["mixed_precision"] == "fp16",
+        seed=training.seed,
+        data_seed=training.seed,
+        use_cpu=compute.device == "cpu",
+        bf16=compute.mixed_precision == "bf16",
+        fp16=compute.mixed_precision == "fp16",
         include_num_input_tokens_seen="non_padding",
         remove_unused_columns=False,
         ddp_find_unused_parameters=False,
@@ -308,7 +313,7 @@ def _trainer(
     callbacks: list[Any] = [progress]
     if early:
         callbacks.append(
-            EarlyStoppingCallback(early["patience"], early_stopping_threshold=early["min_delta"])
+            EarlyStoppingCallback(early.patience, early_stopping_threshold=early.min_delta)
         )
     pad_id = tokenizer.pad_token_id
     return SftTrainer(

@@ -1,4 +1,5 @@
-"""Stage 1: read spec files into :class:`Document` trees that keep every position."""
+"""Stage 1: find spec files and read them into :class:`Document` trees that keep every
+position. May import core only."""
 
 from llmspec.source.document import Document, Path, format_path
 from llmspec.source.loader import load_file, load_text

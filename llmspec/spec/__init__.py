@@ -1,4 +1,5 @@
-"""The spec models (pydantic v2): the types `validate` produces and every later stage reads."""
+"""The spec models (pydantic v2): the types `validate` produces and every later stage reads.
+May import core and source."""
 
 from llmspec.spec.root import API_VERSION, EnvironmentOverlay, Spec
 

@@ -6,6 +6,7 @@ import getpass
 import os
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -43,13 +44,43 @@ class ResourceState:
     updated_at: str = ""
     env_built: str = ""  # the environment that built the outputs (differs when reused)
     marked: dict[str, Any] = field(default_factory=dict)  # marked for rebuild: why, by, when
+    # addresses that had to run first without their outputs being used (a deployment after its
+    # promotion): not digested, kept so that deletes can run dependents first
+    after: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.after:
+            data["after"] = list(self.after)
+        else:  # written only when there are some: older state files read and write unchanged
+            del data["after"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ResourceState:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        after = fields.pop("after", None)
+        return cls(**fields, after=_addresses(after))
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """Every address this resource was built after: its dependencies, then ``after``."""
+        return (*self.deps, *(a for a in self.after if a not in self.deps))
+
+
+def required_output(outputs: Mapping[str, Any], key: str, address: str = "") -> Any:
+    """One output a reader cannot do without; ValueError naming the resource when its record
+    lacks it (a failed build, a stand-in step, state from another version)."""
+    if key not in outputs:
+        raise ValueError(f"`{address or 'the resource'}` recorded no `{key}` output")
+    return outputs[key]
+
+
+def _addresses(value: Any) -> tuple[str, ...]:
+    """A recorded list of addresses; anything else (absent, hand-edited) as none."""
+    if not isinstance(value, list | tuple):
+        return ()
+    return tuple(str(a) for a in value if isinstance(a, str))
 
 
 @dataclass(frozen=True)

@@ -53,4 +53,4 @@ def test_a_revision_against_the_working_tree(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "LS100" in missing.stderr
     both = llmspec("diff", "specs/demo-app.yaml", "--from-ref", "HEAD", "--env-a", "dev",
                    cwd=tmp_path)  # fmt: skip
-    assert both.returncode == 1 and "LS307" in both.stderr
+    assert both.returncode == 1 and "LS001" in both.stderr

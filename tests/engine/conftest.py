@@ -1,12 +1,16 @@
-"""A copy of the example specs in a temporary repository, and the CLI run with fake steps."""
+"""A copy of the example specs in a temporary repository, and the CLI run with fake steps: in
+this process (``cli``, the default: fast) or in a real one (``cli_process``: for kills, locks
+held by another process and entry points)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +30,42 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def cli(project: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+def fake_steps() -> Iterator[None]:
+    """The fake step kinds registered in this process, for the test only."""
+    from llmspec.engine.registry import reset
+    from tests.engine.fake_steps import install
+
+    install()
+    yield
+    reset()
+
+
+@pytest.fixture
+def cli(
+    project: Path, fake_steps: None, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the CLI (with the fake steps) in this process, in the temporary repository: what a
+    subprocess would print and return, without starting an interpreter for every command."""
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+
+    def run(
+        *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        from llmspec.cli import main
+
+        out, err = io.StringIO(), io.StringIO()
+        with monkeypatch.context() as scoped:
+            for name, value in (env or {}).items():
+                scoped.setenv(name, value)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(list(args))
+        return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+    return run
+
+
+@pytest.fixture
+def cli_process(project: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the CLI (with the fake steps) in a real process, in the temporary repository."""
 
     def run(

@@ -18,7 +18,8 @@ def changed(plan: dict) -> dict[str, str]:  # type: ignore[type-arg]
     return {c["address"]: c["action"] for c in plan["changes"] if c["action"] != "no-op"}
 
 
-def test_first_apply_creates_everything_then_nothing_changes(cli, project: Path) -> None:
+def test_first_apply_creates_everything_then_nothing_changes(cli_process, project: Path) -> None:
+    cli = cli_process  # the whole cycle once through real processes, as CI runs it
     first = plan_json(cli)
     assert first["format_version"] == 1
     assert set(changed(first).values()) == {"create"}

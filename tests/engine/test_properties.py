@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmspec.plan.digest import digest_of
-from llmspec.plan.planner import diff_values
+from llmspec.plans.digest import digest_of
+from llmspec.plans.planner import diff_values
 
 leaf = st.one_of(
     st.integers(), st.text(max_size=8), st.booleans(), st.none(), st.floats(allow_nan=False)

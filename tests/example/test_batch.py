@@ -45,7 +45,7 @@ def test_predict_keeps_every_record_and_each_failure_in_order(
     target = tmp_path / "answers.jsonl"
     done = predict(applied["repo"], source, target)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "LS618" in done.stderr and "3 of 5 records could not be answered" in done.stderr
+    assert "LS821" in done.stderr and "3 of 5 records could not be answered" in done.stderr
     assert "2 answered, 3 failed, 5 records" in done.stdout
     rows = [json.loads(line) for line in target.read_text().splitlines()]
     assert len(rows) == 5
@@ -96,7 +96,7 @@ def test_unusable_paths_and_params_fail_before_loading_anything(
     (tmp_path / "questions.jsonl").write_text(json.dumps({"question": QUESTION}) + "\n")
     done = predict(applied["repo"], tmp_path / source, tmp_path / target, *extra)
     assert done.returncode == 1
-    assert "LS617" in done.stderr and message in done.stderr, done.stderr
+    assert "LS820" in done.stderr and message in done.stderr, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["questions.jsonl"]
 
 

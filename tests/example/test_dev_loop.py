@@ -163,7 +163,7 @@ def test_the_version_is_evaluated_gated_and_promoted(applied: dict[str, Any]) ->
     assert version.tags["llmspec.eval_run_id"] == run.info.run_id
     assert "gate" in applied["out"] and "pass" in applied["out"]
     first = llmspec("rollback", "specs/support-bot.yaml", "-e", "dev", cwd=applied["repo"])
-    assert first.returncode == 1 and "LS614" in first.stderr  # the first promotion: no earlier
+    assert first.returncode == 1 and "LS801" in first.stderr  # the first promotion: no earlier
 
 
 def test_an_impossible_gate_keeps_the_alias_and_rejects_the_version(
@@ -182,7 +182,7 @@ def test_an_impossible_gate_keeps_the_alias_and_rejects_the_version(
         cwd=repo,
     )  # fmt: skip
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert "LS613" in failed.stderr and "FAIL" in failed.stdout
+    assert "LS720" in failed.stderr and "FAIL" in failed.stdout
     assert "rouge_l >= 0.99" in failed.stdout and "finetune.support-bot" not in failed.stdout
     client = MlflowClient(tracking_uri=outputs(applied, "package.support-bot")["tracking_uri"])
     assert str(client.get_model_version_by_alias("support-bot", "dev").version) == before
@@ -232,7 +232,7 @@ def test_a_pass_rate_gate_samples_each_example_and_is_held_over_the_samples(
         cwd=repo,
     )  # fmt: skip
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert "rouge_l >= 0.95, pass rate over 3 samples" in failed.stdout and "LS613" in failed.stderr
+    assert "rouge_l >= 0.95, pass rate over 3 samples" in failed.stdout and "LS720" in failed.stderr
     assert str(client.get_model_version_by_alias("support-bot", "dev").version) == before
     shown = llmspec("state", "show", "specs/support-bot.yaml", "-e", "dev", "--json", cwd=repo)
     evaluated = json.loads(shown.stdout)["resources"]["eval.support-bot"]["outputs"]
@@ -339,9 +339,9 @@ def test_try_runs_edits_beside_the_served_answer_without_applying_them(
     wrong = llmspec("try", "specs/support-bot.yaml", "-e", "dev", QUESTION, "--model", "gpt-9",
                     cwd=repo)  # fmt: skip
     assert (
-        wrong.returncode == 1 and "LS621" in wrong.stderr and "models:/NAME/VERSION" in wrong.stderr
+        wrong.returncode == 1 and "LS850" in wrong.stderr and "models:/NAME/VERSION" in wrong.stderr
     )
     missing = llmspec("try", "specs/support-bot.yaml", "-e", "dev", QUESTION, "--model",
                       "models:/support-bot/999", cwd=repo)  # fmt: skip
-    assert missing.returncode == 1 and "LS621" in missing.stderr
+    assert missing.returncode == 1 and "LS850" in missing.stderr
     assert "Traceback" not in missing.stderr

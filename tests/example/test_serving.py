@@ -128,7 +128,7 @@ def test_a_spec_served_through_another_answers_over_http(
         cwd=repo, capture_output=True, text=True, env=without,
     )  # fmt: skip
     assert missing.returncode == 1
-    assert "LS616" in missing.stderr and "SUPPORT_BOT_KEY" in missing.stderr, missing.stderr
+    assert "LS811" in missing.stderr and "SUPPORT_BOT_KEY" in missing.stderr, missing.stderr
     env = {**without, "SUPPORT_BOT_KEY": KEY}
     done = subprocess.run(
         [sys.executable, "-m", "llmspec", "apply", "specs/support-gateway.yaml", "-e", "dev"],
@@ -221,7 +221,7 @@ def test_requests_are_traced_and_take_feedback_by_http_and_by_cli(
     assert by_cli.returncode == 0, by_cli.stderr
     unknown = llmspec("feedback", "tr-unknown", "--rating", "up", "--tracking-uri", tracking,
                       cwd=applied["repo"])  # fmt: skip
-    assert unknown.returncode == 1 and "LS619" in unknown.stderr
+    assert unknown.returncode == 1 and "LS830" in unknown.stderr
     assessments = mlflow.get_trace(trace_id).info.assessments
     ratings = sorted(
         (a.source.source_id, a.value, a.rationale) for a in assessments if a.name == "user_rating"
@@ -249,7 +249,7 @@ def test_requests_are_traced_and_take_feedback_by_http_and_by_cli(
     assert "FIRING (retrain)" in text.stdout and "request_count" in text.stdout
     unwritable = llmspec("monitor", "specs/support-bot.yaml", "-e", "dev", "--html",
                          "specs/support-bot.yaml/report.html", cwd=applied["repo"])  # fmt: skip
-    assert unwritable.returncode == 1 and "LS622" in unwritable.stderr
+    assert unwritable.returncode == 1 and "LS841" in unwritable.stderr
     planned = llmspec("plan", "specs/support-bot.yaml", "-e", "dev", cwd=applied["repo"])
     assert "-/+ finetune.support-bot" in planned.stdout
     assert "marked for rebuilding by monitor" in planned.stdout

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from llmspec.api import resolve
-from llmspec.engine.apply import Reporter, apply
+from llmspec.engine.apply import apply
 from llmspec.engine.workspace import open_workspace
 
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def project(root: Path, spec: str = SPEC) -> Path:
 
 def apply_dev(spec: Path, *overrides: str) -> tuple[Any, Any]:
     ws = open_workspace(resolve(spec, "dev", list(overrides)))
-    return ws, apply(ws, targets=["finetune.tiny-tune"], reporter=Reporter(lambda line: None))
+    return ws, apply(ws, targets=["finetune.tiny-tune"])
 
 
 def work_folder(root: Path) -> Path:
@@ -197,7 +197,7 @@ def test_lora_modules_the_model_lacks_stop_before_training(tmp_path: Path) -> No
         "model={source: local, path: models/base}",
         "finetune.lora.target_modules=[q_proj,c_attn]",
     )
-    assert diagnostic.code == "LS611"
+    assert diagnostic.code == "LS711"
     assert "`q_proj`" in diagnostic.message and "GPT2LMHeadModel" in diagnostic.message
     assert "c_attn, c_fc, c_proj, lm_head" in (diagnostic.hint or "")
     assert not (work_folder(tmp_path) / "mlflow-run.json").exists()  # no run was started
@@ -210,7 +210,7 @@ def test_a_record_the_prompt_cannot_render_names_its_line(tmp_path: Path) -> Non
         "+prompts.templates.answer.inputs=[question,product]",
         "prompts.templates.answer.template='{{ question }} {{ product }}'",
     )
-    assert diagnostic.code == "LS606"
+    assert diagnostic.code == "LS701"
     assert diagnostic.message.startswith("train.jsonl:1: the prompt's input `product`")
     assert diagnostic.span is not None and diagnostic.span.line == 1
 
@@ -218,7 +218,7 @@ def test_a_record_the_prompt_cannot_render_names_its_line(tmp_path: Path) -> Non
 def test_qlora_without_cuda_is_refused_before_any_work(tmp_path: Path) -> None:
     spec = project(tmp_path)
     diagnostic = failure(spec, "++finetune.method=qlora")
-    assert diagnostic.code == "LS612"
+    assert diagnostic.code == "LS712"
     assert not (tmp_path / ".llmspec" / "cache" / "models").exists()  # no model was built
 
 
@@ -229,7 +229,7 @@ def test_a_hub_model_missing_offline_is_a_diagnostic(
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     spec = project(tmp_path)
     diagnostic = failure(spec, "model={source: hf, id: acme/missing, revision: main}")
-    assert diagnostic.code == "LS610"
+    assert diagnostic.code == "LS710"
     assert "not available in the local Hugging Face cache" in diagnostic.message
 
 

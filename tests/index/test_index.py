@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from llmspec.api import resolve
-from llmspec.engine.apply import Reporter, apply
+from llmspec.engine.apply import apply
 from llmspec.engine.workspace import open_workspace
 from llmspec.runtime import embedding as embedding_module
 from llmspec.runtime.embedding import resolve_model
@@ -40,9 +40,6 @@ environments:
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 pytestmark = pytest.mark.slow
-
-
-QUIET = Reporter(lambda line: None)
 
 
 def make_project(root: Path, full_text: bool = False) -> Path:
@@ -79,7 +76,7 @@ class Counting:
 
 def build(project: Path, *overrides: str) -> dict[str, Any]:
     ws = open_workspace(resolve(project / "app.yaml", "dev", list(overrides)))
-    result = apply(ws, targets=["index.docs"], reporter=QUIET)
+    result = apply(ws, targets=["index.docs"])
     assert result.ok, result.diagnostics
     return ws.backend.read(ws.app, ws.env).resources["index.docs"].outputs
 
@@ -224,12 +221,12 @@ def test_prod_reuses_the_staging_table_by_copy(tmp_path: Path, monkeypatch) -> N
     project = make_project(tmp_path)
     spec = with_staging_and_prod(project, "{store: {uri: prod-store}}")
     ws = open_workspace(resolve(spec, "staging"))
-    assert apply(ws, targets=["index.docs"], reporter=QUIET).ok
+    assert apply(ws, targets=["index.docs"]).ok
     embedded = counting.texts
     prod = open_workspace(resolve(spec, "prod"))
     _, plan = prod.plan(["index.docs"])
     assert [(c.action, c.reuse_from) for c in plan.changes] == [("reuse", "staging")]
-    assert apply(prod, targets=["index.docs"], reporter=QUIET).ok
+    assert apply(prod, targets=["index.docs"]).ok
     assert counting.texts == embedded  # copied, not embedded again
     outputs = prod.backend.read("helpdesk", "prod").resources["index.docs"].outputs
     assert outputs["uri"].endswith("prod-store") and "copied_from" in outputs
@@ -285,13 +282,13 @@ def test_same_store_other_table_is_copied_and_destroy_keeps_staging(tmp_path: Pa
     project = make_project(tmp_path)
     spec = with_staging_and_prod(project, "{store: {table: docs_prod}}")
     staging = open_workspace(resolve(spec, "staging"))
-    assert apply(staging, targets=["index.docs"], reporter=QUIET).ok
+    assert apply(staging, targets=["index.docs"]).ok
     prod = open_workspace(resolve(spec, "prod"))
-    assert apply(prod, targets=["index.docs_prod"], reporter=QUIET).ok
+    assert apply(prod, targets=["index.docs_prod"]).ok
     outputs = prod.backend.read("helpdesk", "prod").resources["index.docs_prod"].outputs
     assert outputs["table"] == "docs_prod" and "copied_from" in outputs
     from llmspec.engine.destroy import destroy
 
-    assert destroy(prod, reporter=QUIET).ok
+    assert destroy(prod).ok
     kept = staging.backend.read("helpdesk", "staging").resources["index.docs"].outputs
     assert len(rows(kept)) == kept["rows"]  # staging's table survived prod's destroy

@@ -232,10 +232,11 @@ def test_packed_examples_see_only_themselves(tokenizer: object, tmp_path: Path) 
 
 
 def test_request_overrides_stay_within_the_limits() -> None:
+    from llmspec.runtime.contracts import GenerationConfig, LimitsConfig
     from llmspec.runtime.pyfunc import bounded
 
-    defaults = {"max_new_tokens": 64, "temperature": 0.2, "top_p": 0.9, "repetition_penalty": 1.0}
-    limits = {"max_new_tokens": 128, "max_temperature": 1.0}
+    defaults = GenerationConfig(64, 0.2, 0.9, 1.0, ())
+    limits = LimitsConfig(max_new_tokens=128, max_temperature=1.0)
     assert bounded(defaults, None, limits)["max_new_tokens"] == 64
     asked = bounded(defaults, {"max_new_tokens": 100_000, "temperature": 5, "top_p": 0}, limits)
     assert (asked["max_new_tokens"], asked["temperature"], asked["top_p"]) == (128, 1.0, 0.01)

@@ -8,6 +8,8 @@ from typing import Any
 
 from llmspec.core.diagnostics import Diagnostic, Span, error
 from llmspec.engine.step import DeclareContext, Resource, ResourceDecl, RunContext, Step, StepFailed
+from llmspec.kinds.dataset.outputs import DatasetOutputs
+from llmspec.plans.address import Address
 from llmspec.runtime.sft_data import check_record
 
 MAX_REPORTED = 20
@@ -39,7 +41,7 @@ class DatasetStep(Step):
                 shape = {"role": "eval", **dataset.model_dump(mode="json", exclude={"path"})}
                 yield ResourceDecl(
                     self.kind,
-                    f"eval-{name}",
+                    Address.eval_dataset(name).name,
                     shape,
                     (dataset.path,),
                     estimate=_lines(ctx, dataset.path),
@@ -58,7 +60,7 @@ class DatasetStep(Step):
                 if problem and len(problems) < MAX_REPORTED:
                     problems.append(
                         error(
-                            "LS606",
+                            "LS701",
                             f"{path}:{number}: {problem}",
                             Span(str(ctx.spec_dir / path), number, 1),
                         )
@@ -67,9 +69,9 @@ class DatasetStep(Step):
             raise StepFailed(problems)
         if records == 0:
             raise StepFailed(
-                [error("LS606", f"`{path}` holds no records", Span(str(ctx.spec_dir / path), 1, 1))]
+                [error("LS701", f"`{path}` holds no records", Span(str(ctx.spec_dir / path), 1, 1))]
             )
-        return {"records": records, "file_digest": resource.file_digests[path]}
+        return DatasetOutputs(records, resource.file_digests[path]).to_outputs()
 
 
 def _lines(ctx: DeclareContext, path: str) -> str | None:

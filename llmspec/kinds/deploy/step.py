@@ -10,6 +10,7 @@ from typing import Any
 from llmspec.core.secrets import SecretRef
 from llmspec.engine.render import render_template
 from llmspec.engine.step import DeclareContext, Resource, ResourceDecl, RunContext, Step
+from llmspec.plans.address import Address
 from llmspec.spec import Spec
 
 TEMPLATES = {
@@ -36,7 +37,7 @@ class DeployStep(Step):
         spec = ctx.spec
         app = spec.metadata.name
         registry = spec.serving.registry
-        dep = f"promote.{app}@{registry.alias}" if registry is not None else f"package.{app}"
+        dep = Address.promote(app, registry.alias) if registry else Address.package(app)
         counts = Counter(t.kind for t in spec.serving.targets)
         seen: Counter[str] = Counter()
         for target in spec.serving.targets:
@@ -58,7 +59,7 @@ class DeployStep(Step):
                 settings["inputs"] = _template_inputs(spec)
             # after, not deps: manifests name the registry alias, not a version, so promoting a
             # new version does not change them
-            yield ResourceDecl(self.kind, name, config, (), (), (dep,), settings=settings)
+            yield ResourceDecl(self.kind, name, config, (), (), (str(dep),), settings=settings)
 
     def render(self, resource: Resource, spec: Spec) -> dict[str, str]:
         kind = resource.config["kind"]
@@ -83,9 +84,9 @@ class DeployStep(Step):
 
 
 def _template_inputs(spec: Spec) -> list[str]:
-    from llmspec.kinds.package.settings import prompt_settings
+    from llmspec.kinds.package.settings import prompt_config
 
-    return list(prompt_settings(spec.prompts.model_dump(mode="json"))["inputs"])
+    return list(prompt_config(spec.prompts.model_dump(mode="json")).inputs)
 
 
 def _model_uri(target: dict[str, Any]) -> str:

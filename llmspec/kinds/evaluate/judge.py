@@ -29,14 +29,14 @@ DECODING = {"max_new_tokens": 8, "temperature": 0.0, "top_p": 1.0, "repetition_p
 
 class Judge:
     def __init__(self, judge: Mapping[str, Any], spec_dir: Path, cache_dir: Path) -> None:
-        from llmspec.kinds.package.settings import model_settings
+        from llmspec.kinds.package.settings import model_config
         from llmspec.runtime.llm import LocalChat, open_chat
 
         self.rubric = str(judge["rubric"])
         self.scale = int(judge.get("scale", 5))
         model = judge["model"]
         if model["source"] == "openai-compatible":
-            self.chat: Any = open_chat(model_settings(model), {})
+            self.chat: Any = open_chat(model_config(model), {})
         else:
             from llmspec.runtime.models import model_folder
 

@@ -18,10 +18,13 @@ from typing import Any
 
 from llmspec.core.diagnostics import SpecError, error
 from llmspec.engine.step import Resource, RunContext, StepFailed
-from llmspec.integrations.mlflow import experiment_for, quiet_mlflow
+from llmspec.integrations.mlflow import Tag, experiment_for, quiet_mlflow
+from llmspec.kinds.evaluate.outputs import EvalOutputs
 from llmspec.kinds.evaluate.score import score_all
 from llmspec.kinds.evaluate.stats import aggregate_of, bootstrap, in_order, mean
 from llmspec.kinds.package.load import load_app_model
+from llmspec.kinds.package.outputs import PackageOutputs
+from llmspec.plans.address import Address
 
 SCORES = "scores.json"
 FAILED = {"answer": "", "sources": [], "latency_ms": 0.0, "tokens_in": 0, "tokens_out": 0}
@@ -53,10 +56,10 @@ def run_eval(resource: Resource, ctx: RunContext) -> dict[str, Any]:
 
     evaluation = ctx.spec.evaluation
     assert evaluation is not None
-    package = ctx.inputs[f"package.{ctx.app}"].outputs
-    uri = str(package["tracking_uri"])
+    package = PackageOutputs.from_state(ctx.inputs[str(Address.package(ctx.app))])
+    uri = package.tracking_uri
     try:
-        model = load_app_model(str(package["version_uri"]), uri)
+        model = load_app_model(package.version_uri, uri)
     except SpecError as exc:
         raise StepFailed(list(exc.diagnostics)) from exc
     repeats = max((g.repeats for g in evaluation.gates), default=1)
@@ -77,16 +80,16 @@ def run_eval(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     if repeats > 1:
         scores["samples"] = results.samples
     scores_file.write_text(json.dumps(scores, sort_keys=True))
-    name, version = str(package["registered_name"]), str(package["version"])
+    name, version = package.registered_name, package.version
     client = MlflowClient(tracking_uri=uri)
     experiment = experiment_for(client, ctx.spec, ctx.app, ctx.env, ctx.repo_root)
     tags = {
-        "llmspec.app": ctx.app,
-        "llmspec.env": ctx.env,
-        "llmspec.resource": resource.address,
-        "llmspec.inputs_digest": resource.inputs_digest,
-        "llmspec.model_version": f"{name}/{version}",
-        "llmspec.upstream.package.run_id": str(package["run_id"]),
+        Tag.APP: ctx.app,
+        Tag.ENV: ctx.env,
+        Tag.RESOURCE: resource.address,
+        Tag.INPUTS_DIGEST: resource.inputs_digest,
+        Tag.MODEL_VERSION: f"{name}/{version}",
+        Tag.UPSTREAM_RUN_ID.format("package"): package.run_id,
     }
     with mlflow.start_run(experiment_id=experiment, run_name=resource.address, tags=tags) as run:
         for metric, estimate in summary.items():
@@ -103,7 +106,7 @@ def run_eval(resource: Resource, ctx: RunContext) -> dict[str, Any]:
         for dataset_name, frame in results.tables.items():
             mlflow.log_table(frame, artifact_file=f"eval/{dataset_name}.json")
         mlflow.log_artifact(str(scores_file))
-    client.set_model_version_tag(name, version, "llmspec.eval_run_id", run.info.run_id)
+    client.set_model_version_tag(name, version, Tag.EVAL_RUN_ID, run.info.run_id)
     for metric, estimate in summary.items():
         client.set_model_version_tag(
             name, version, f"metric.{metric_key(metric)}", f"{estimate['value']:.6g}"
@@ -115,16 +118,16 @@ def run_eval(resource: Resource, ctx: RunContext) -> dict[str, Any]:
         )
         + (f"; {results.failures} answer(s) failed" if results.failures else "")
     )
-    return {
-        "run_id": run.info.run_id,
-        "tracking_uri": uri,
-        "registered_name": name,
-        "version": version,
-        "scores_file": ctx.relative(scores_file),
-        "metrics": summary,
-        "errors": results.failures,
-        "repeats": repeats,
-    }
+    return EvalOutputs(
+        run_id=run.info.run_id,
+        tracking_uri=uri,
+        registered_name=name,
+        version=version,
+        scores_file=ctx.relative(scores_file),
+        metrics=summary,
+        errors=results.failures,
+        repeats=repeats,
+    ).to_outputs()
 
 
 def _evaluate(

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmspec.engine.step import DeclareContext, Resource, ResourceDecl, RunContext, Step
+from llmspec.plans.address import Address
 
 
 class EvalStep(Step):
@@ -21,14 +22,14 @@ class EvalStep(Step):
         config = evaluation.model_dump(mode="json", exclude={"gates"})
         for dataset in config["datasets"].values():
             dataset.pop("path")
-        deps = [f"package.{app}"] + [f"dataset.eval-{name}" for name in evaluation.datasets]
+        deps = [Address.package(app)] + [Address.eval_dataset(n) for n in evaluation.datasets]
         # plug-in metrics are code the results depend on: their sources are digested
         files: set[str] = set()
         for metric in evaluation.metrics:
             if metric.function:
                 files.update(plugin_sources(ctx, metric.function.split(":")[0]))
         files_read = tuple(sorted(files))
-        yield ResourceDecl(self.kind, app, config, files_read, tuple(deps))
+        yield ResourceDecl(self.kind, app, config, files_read, tuple(str(d) for d in deps))
 
     def run(self, resource: Resource, ctx: RunContext) -> dict[str, Any]:
         from llmspec.kinds.evaluate.run import run_eval

@@ -24,20 +24,26 @@ from pathlib import Path
 from typing import Any
 
 from llmspec.core.diagnostics import Diagnostic, Span, error
+from llmspec.core.layout import Layout
 from llmspec.engine.step import Resource, RunContext, StepFailed
-from llmspec.integrations.mlflow import FinetuneRun, flatten, tracking_uri
+from llmspec.integrations.mlflow import FinetuneRun, Tag, flatten, tracking_uri
+from llmspec.kinds.dataset.outputs import DatasetOutputs
 from llmspec.kinds.finetune.launch import command, launch
+from llmspec.kinds.finetune.outputs import FinetuneOutputs
+from llmspec.kinds.index.outputs import IndexOutputs
+from llmspec.plans.address import Address
+from llmspec.runtime.contracts import JobConfig
 
 PROBE_EXAMPLES = 16  # training questions answered before and after, to show what was learned
 
 
 def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) -> dict[str, Any]:
-    job = json.loads(files["finetune/job.json"])
+    job = JobConfig.from_json(files["finetune/job.json"])
     work = ctx.artifact_dir
     work.mkdir(parents=True, exist_ok=True)
     for name in ("accelerate_config.yaml", "job.json"):
         (work / name).write_text(files[f"finetune/{name}"], encoding="utf-8")
-    if job["method"] == "qlora":
+    if job.method == "qlora":
         _require_cuda_for_qlora()
     from llmspec.runtime.embedding import quiet_libraries
 
@@ -46,8 +52,9 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
     ctx.log("    preparing examples and the base model")
     train, validation = _examples(job, ctx, work)
     base = _base_model(job, ctx, train + validation)
-    if job["method"] != "full" and job["lora"]["target_modules"] != "all-linear":
-        _check_modules(base, job["lora"]["target_modules"])
+    targets = job.lora.target_modules
+    if job.method != "full" and targets != "all-linear":
+        _check_modules(base, targets)
     run = _open_run(resource, ctx, job, work)
     probe = train[:PROBE_EXAMPLES]
     before = _answers_score(job, base, None, probe, work / "baseline.json")
@@ -74,7 +81,7 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
         run.finish("FAILED")
         raise StepFailed([_launch_failure(launched, work)])
     model_dir = work / "model"
-    if job["method"] == "full":  # the tuned weights are the model itself
+    if job.method == "full":  # the tuned weights are the model itself
         after = _answers_score(job, model_dir, None, probe, None)
     else:
         after = _answers_score(job, base, model_dir, probe, None)
@@ -94,7 +101,7 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
     run.log_folder(model_dir, "model")
     if served != model_dir:
         run.log_folder(served, "merged")
-    run.set_tags({"llmspec.model_digest": digest, "llmspec.base_model": ctx.relative(base)})
+    run.set_tags({Tag.MODEL_DIGEST: digest, Tag.BASE_MODEL: ctx.relative(base)})
     run.finish()
     shutil.rmtree(work / "checkpoints", ignore_errors=True)  # done: the model is kept
     ctx.log(
@@ -102,25 +109,25 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
         f"{_number(result['last_loss'])}; training answers ROUGE-L "
         f"{before['scores']['rouge_l']:.2f} → {after['scores']['rouge_l']:.2f}"
     )
-    return {
-        "run_id": run.run_id,
-        "tracking_uri": run.client.tracking_uri,
-        "method": job["method"],
-        "base_model": ctx.relative(base),
-        "model_dir": ctx.relative(served),
-        "adapter_dir": None if job["method"] == "full" else ctx.relative(model_dir),
-        "merged": served != model_dir,
-        "model_digest": digest,
-        "steps": result["steps"],
-        "first_loss": result["first_loss"],
-        "last_loss": result["last_loss"],
-        "best_eval_loss": result["best_eval_loss"],
-        "stopped_early": result["stopped_early"],
-        "tokens_per_s": result["tokens_per_s"],
-        "examples": len(train),
-        "validation_examples": len(validation),
-        "probe": {"before": before["scores"], "after": after["scores"], "changed": changed},
-    }
+    return FinetuneOutputs(
+        run_id=run.run_id,
+        tracking_uri=run.client.tracking_uri,
+        method=job.method,
+        base_model=ctx.relative(base),
+        model_dir=ctx.relative(served),
+        model_digest=digest,
+        adapter_dir=None if job.method == "full" else ctx.relative(model_dir),
+        merged=served != model_dir,
+        steps=result["steps"],
+        first_loss=result["first_loss"],
+        last_loss=result["last_loss"],
+        best_eval_loss=result["best_eval_loss"],
+        stopped_early=result["stopped_early"],
+        tokens_per_s=result["tokens_per_s"],
+        examples=len(train),
+        validation_examples=len(validation),
+        probe={"before": before["scores"], "after": after["scores"], "changed": changed},
+    ).to_outputs()
 
 
 def _require_cuda_for_qlora() -> None:
@@ -133,7 +140,7 @@ def _require_cuda_for_qlora() -> None:
         raise StepFailed(
             [
                 error(
-                    "LS612",
+                    "LS712",
                     "QLoRA needs a CUDA GPU and the bitsandbytes package; this machine lacks them",
                     hint="run this environment on a GPU machine, or use `method: lora` here",
                 )
@@ -141,26 +148,27 @@ def _require_cuda_for_qlora() -> None:
         )
 
 
-def _examples(job: dict[str, Any], ctx: RunContext, work: Path) -> tuple[list[Any], list[Any]]:
+def _examples(job: JobConfig, ctx: RunContext, work: Path) -> tuple[list[Any], list[Any]]:
     from llmspec.runtime.sft_data import DataError
     from llmspec.runtime.sft_prepare import prepare, write_examples
 
     index = None
-    if job.get("retrieval"):
-        state = ctx.inputs.get(f"index.{job['retrieval']['table']}")
-        index = state.outputs if state is not None else None
+    if job.retrieval is not None:
+        index = IndexOutputs.from_state_or_none(
+            ctx.inputs.get(str(Address.index(job.retrieval.table)))
+        )
     try:
         train, validation = prepare(
             job,
             ctx.spec_dir,
-            index_uri=index.get("uri") if index else None,
-            index_version=index.get("version") if index else None,
+            index_uri=index.uri if index else None,
+            index_version=index.version if index else None,
         )
     except DataError as exc:
         raise StepFailed(
             [
                 error(
-                    "LS606",
+                    "LS701",
                     f"{exc.path}:{line}: {message}",
                     Span(str(ctx.spec_dir / exc.path), line, 1),
                 )
@@ -171,26 +179,26 @@ def _examples(job: dict[str, Any], ctx: RunContext, work: Path) -> tuple[list[An
     return train, validation
 
 
-def _threads(job: dict[str, Any]) -> str:
+def _threads(job: JobConfig) -> str:
     """CPU threads per training process. Unless told, `accelerate launch` gives one thread to a
     process whose config does not say `use_cpu`, which `device: auto` on a machine without a
     GPU is; the cores shared by the machine's processes are the better default."""
     if os.environ.get("OMP_NUM_THREADS"):
         return os.environ["OMP_NUM_THREADS"]
-    processes = max(1, int(job["compute"]["num_processes"]))
+    processes = max(1, int(job.compute.num_processes))
     return str(max(1, (os.cpu_count() or 1) // processes))
 
 
-def _base_model(job: dict[str, Any], ctx: RunContext, examples: Sequence[Any]) -> Path:
+def _base_model(job: JobConfig, ctx: RunContext, examples: Sequence[Any]) -> Path:
     from llmspec.runtime.models import ModelUnavailable, model_folder
     from llmspec.runtime.sft_prepare import tokenizer_texts
 
     try:
         return model_folder(
-            job["model"], ctx.spec_dir, ctx.cache_dir / "models", lambda: tokenizer_texts(examples)
+            job.model, ctx.spec_dir, ctx.cache_dir / "models", lambda: tokenizer_texts(examples)
         )
     except ModelUnavailable as exc:
-        raise StepFailed([error("LS610", str(exc), hint=exc.hint)]) from exc
+        raise StepFailed([error("LS710", str(exc), hint=exc.hint)]) from exc
 
 
 def _check_modules(base: Path, targets: Sequence[str]) -> None:
@@ -211,7 +219,7 @@ def _check_modules(base: Path, targets: Sequence[str]) -> None:
         raise StepFailed(
             [
                 error(
-                    "LS611",
+                    "LS711",
                     "LoRA target module(s) "
                     + ", ".join(f"`{m}`" for m in missing)
                     + f" are not in the base model ({type(model).__name__})",
@@ -223,34 +231,38 @@ def _check_modules(base: Path, targets: Sequence[str]) -> None:
         )
 
 
-def _open_run(resource: Resource, ctx: RunContext, job: dict[str, Any], work: Path) -> FinetuneRun:
+def _open_run(resource: Resource, ctx: RunContext, job: JobConfig, work: Path) -> FinetuneRun:
     from llmspec.core.git import head_commit
 
     tracking = ctx.spec.tracking
-    recipe = {k: job[k] for k in ("model", "method", "training", "compute", "dataset")}
-    if job["method"] != "full":
-        recipe["lora"] = job["lora"]
-    if job["method"] == "qlora":
-        recipe["quantization"] = job["quantization"]
+    data = job.to_dict()
+    recipe = {k: data[k] for k in ("model", "method", "training", "compute", "dataset")}
+    if job.method != "full":
+        recipe["lora"] = data["lora"]
+    if job.method == "qlora":
+        recipe["quantization"] = data["quantization"]
     spec_json = json.dumps(ctx.spec.model_dump(mode="json"), sort_keys=True, default=str)
     tags = {
-        "llmspec.app": ctx.app,
-        "llmspec.env": ctx.env,
-        "llmspec.resource": resource.address,
-        "llmspec.inputs_digest": resource.inputs_digest,
-        "llmspec.spec_digest": "sha256:" + hashlib.sha256(spec_json.encode()).hexdigest(),
-        "llmspec.git_commit": head_commit(ctx.repo_root) or "",
-        "llmspec.prompt_template": (job.get("prompt") or {}).get("name") or "",
+        Tag.APP: ctx.app,
+        Tag.ENV: ctx.env,
+        Tag.RESOURCE: resource.address,
+        Tag.INPUTS_DIGEST: resource.inputs_digest,
+        Tag.SPEC_DIGEST: "sha256:" + hashlib.sha256(spec_json.encode()).hexdigest(),
+        Tag.GIT_COMMIT: head_commit(ctx.repo_root) or "",
+        Tag.PROMPT_TEMPLATE: job.prompt.name,
     }
     for address, state in ctx.inputs.items():
-        if address.startswith("dataset."):
-            tags[f"llmspec.{address}.digest"] = str(state.outputs.get("file_digest", ""))
-        if address.startswith("index."):
-            tags["llmspec.index_version"] = str(state.outputs.get("version", ""))
+        kind = Address.parse(address).kind
+        if kind == "dataset":
+            dataset = DatasetOutputs.from_state_or_none(state)
+            tags[Tag.FILE_DIGEST.format(address)] = dataset.file_digest if dataset else ""
+        if kind == "index":
+            index = IndexOutputs.from_state_or_none(state)
+            tags[Tag.INDEX_VERSION] = str(index.version) if index else ""
     return FinetuneRun.open(
         tracking_uri(tracking.uri, ctx.repo_root),
         tracking.experiment or f"llmspec/{ctx.app}/{ctx.env}",
-        ctx.repo_root / ".llmspec" / "mlartifacts",
+        Layout(ctx.repo_root).mlartifacts,
         work,
         flatten("", recipe),
         tags,
@@ -258,7 +270,7 @@ def _open_run(resource: Resource, ctx: RunContext, job: dict[str, Any], work: Pa
 
 
 def _answers_score(
-    job: dict[str, Any],
+    job: JobConfig,
     base: Path,
     adapter: Path | None,
     examples: Sequence[Any],
@@ -270,10 +282,10 @@ def _answers_score(
     from llmspec.runtime.generation import Generator
     from llmspec.runtime.metrics import exact_match, rouge_l
 
-    generator = Generator(base, adapter, device=job["compute"]["device"])
+    generator = Generator(base, adapter, device=job.compute.device)
     prompts = [e.prompt_text(generator.tokenizer) for e in examples]
     longest = max((len(generator.tokenizer(e.answer)["input_ids"]) for e in examples), default=8)
-    limit = job["model"].get("generation", {}).get("max_new_tokens", 256)
+    limit = job.model.get("generation", {}).get("max_new_tokens", 256)
     answers = generator.generate(prompts, max_new_tokens=min(limit, longest + 8))
     scores = {
         "rouge_l": _mean(rouge_l(a, e.answer) for a, e in zip(answers, examples, strict=True)),
@@ -314,7 +326,7 @@ def _show(event: dict[str, Any], ctx: RunContext) -> None:
 
 def _launch_failure(launched: Any, work: Path) -> Diagnostic:
     if launched.error is not None:
-        return error("LS611", launched.error["message"], hint=launched.error.get("hint") or None)
+        return error("LS711", launched.error["message"], hint=launched.error.get("hint") or None)
     tail = "\n".join(launched.tail[-12:])
     return error(
         "LS602",

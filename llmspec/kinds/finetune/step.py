@@ -11,9 +11,11 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from llmspec.engine.render import render_template, to_json
+from llmspec.engine.render import render_template
 from llmspec.engine.step import DeclareContext, Resource, ResourceDecl, RunContext, Step
-from llmspec.kinds.package.settings import prompt_settings, retrieval_settings
+from llmspec.kinds.package.settings import prompt_config, retrieval_config
+from llmspec.plans.address import Address
+from llmspec.runtime.contracts import JobConfig
 from llmspec.spec import Spec
 
 MODEL_IDENTITY = ("source", "id", "revision", "path", "dtype", "seed", "trust_remote_code")
@@ -38,10 +40,14 @@ class FinetuneStep(Step):
             ),
             "dataset": finetune.dataset.model_dump(mode="json", exclude={"train", "validation"}),
         }
-        deps = ["dataset.train"] + (["dataset.validation"] if finetune.dataset.validation else [])
+        deps = [str(Address.dataset("train"))]
+        if finetune.dataset.validation:
+            deps.append(str(Address.dataset("validation")))
         # records are rendered with context retrieved from the index, but retraining on every
         # corpus edit would be waste: the index runs first, and its digest stays out of ours
-        after = (f"index.{spec.retrieval.store.table}",) if spec.retrieval is not None else ()
+        after = (
+            (str(Address.index(spec.retrieval.store.table)),) if spec.retrieval is not None else ()
+        )
         files: tuple[str, ...] = ()
         if spec.model.source == "local":
             files = ctx.expand([f"{spec.model.path}/**/*"])
@@ -68,7 +74,7 @@ class FinetuneStep(Step):
                 compute, resource.config["training"]["gradient_accumulation_steps"]
             ),
         )
-        job = to_json(job_document(resource, spec)) + "\n"
+        job = job_document(resource, spec).to_json()
         app = spec.metadata.name
         cluster = {
             "app": app,
@@ -95,24 +101,28 @@ class FinetuneStep(Step):
         return run_finetune(resource, ctx, self.render(resource, ctx.spec))
 
 
-def job_document(resource: Resource, spec: Spec) -> dict[str, Any]:
+def job_document(resource: Resource, spec: Spec) -> JobConfig:
     """The training entrypoint's input: the recipe, plus how records become prompts (the app's
     template and index settings as they are now). Paths are relative to the spec's folder."""
     assert spec.finetune is not None
     data = spec.finetune.dataset
-    return {
-        "resource": resource.address,
-        "inputs_digest": resource.inputs_digest,
-        "app": spec.metadata.name,
-        **resource.config,
-        "dataset": {
-            **resource.config["dataset"],
-            "train": data.train,
-            "validation": data.validation,
-        },
-        "prompt": prompt_settings(spec.prompts.model_dump(mode="json"), data.prompt_template),
-        "retrieval": retrieval_settings(spec),
-    }
+    prompt = prompt_config(spec.prompts.model_dump(mode="json"), data.prompt_template)
+    retrieval = retrieval_config(spec)
+    return JobConfig.from_dict(  # the resource's config checked against the job's shape
+        {
+            "resource": resource.address,
+            "inputs_digest": resource.inputs_digest,
+            "app": spec.metadata.name,
+            **resource.config,
+            "dataset": {
+                **resource.config["dataset"],
+                "train": data.train,
+                "validation": data.validation,
+            },
+            "prompt": prompt.to_dict(),
+            "retrieval": retrieval.to_dict() if retrieval is not None else None,
+        }
+    )
 
 
 def accelerate_settings(compute: dict[str, Any], accumulation: int) -> dict[str, Any]:

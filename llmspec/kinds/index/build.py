@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from llmspec.core.secrets import SecretRef
 from llmspec.engine.step import Resource, RunContext, StepFailed
 from llmspec.kinds.index.chunking import chunk_document
 from llmspec.kinds.index.documents import CorpusError, load_documents
-from llmspec.plan.digest import digest_of
+from llmspec.kinds.index.outputs import IndexOutputs
+from llmspec.plans.digest import digest_of
 from llmspec.runtime.embedding import Embedder, quiet_libraries, resolve_model
 
 MODEL_KEY = b"llmspec.embedding"
@@ -99,19 +101,19 @@ def build_index(
         table.tags.create(tag, version)
     except Exception:  # the same digest built before: its tag already names a version
         table.tags.update(tag, version)
-    return {
-        "uri": uri,
-        "table": name,
-        "version": version,
-        "tag": tag,
-        "rows": len(rows),
-        "embedded": len(to_embed),
-        "deleted": len(set(existing) - {r["id"] for r in rows}),
-        "full_rebuild": full,
-        "model": model.identity,
-        "dim": embedder.dim,
-        "indexes": indexes,
-    }
+    return IndexOutputs(
+        uri=uri,
+        table=name,
+        version=version,
+        tag=tag,
+        rows=len(rows),
+        embedded=len(to_embed),
+        deleted=len(set(existing) - {r["id"] for r in rows}),
+        full_rebuild=full,
+        model=model.identity,
+        dim=embedder.dim,
+        indexes=tuple(indexes),
+    ).to_outputs()
 
 
 def chunk_rows(resource: Resource, ctx: RunContext, embedder: Embedder) -> list[dict[str, Any]]:
@@ -246,17 +248,16 @@ def _sub_vectors(dim: int) -> int:
     return 1
 
 
-def copy_table(
-    built: dict[str, Any], target_uri: str, name: str, ctx: RunContext
-) -> dict[str, Any]:
+def copy_table(built: IndexOutputs, target_uri: str, name: str, ctx: RunContext) -> dict[str, Any]:
+    """Another environment's table version copied into this one's store, vectors included."""
     import lancedb
 
     options = (
         storage_options(ctx.spec.retrieval.store.storage_options if ctx.spec.retrieval else {})
         or None
     )
-    source = lancedb.connect(built["uri"], storage_options=options).open_table(built["table"])
-    source.checkout(int(built["version"]))
+    source = lancedb.connect(built.uri, storage_options=options).open_table(built.table)
+    source.checkout(built.version)
     data = source.to_arrow()
     target = lancedb.connect(
         target_uri,
@@ -267,13 +268,14 @@ def copy_table(
     )
     table = target.create_table(name, data, mode="overwrite")
     retrieval = ctx.spec.retrieval
-    indexes = _indexes(table, retrieval, len(data), int(built["dim"])) if retrieval else []
-    return {
-        **built,
-        "uri": target_uri,
-        "table": name,
-        "version": int(table.version),
-        "copied_from": f"{built['uri']}#{built['table']}@{built['version']}",
-        "indexes": indexes,
-        "embedded": 0,
-    }
+    indexes = _indexes(table, retrieval, len(data), built.dim) if retrieval else []
+    copied = replace(
+        built,
+        uri=target_uri,
+        table=name,
+        version=int(table.version),
+        copied_from=built.pinned,
+        indexes=tuple(indexes),
+        embedded=0,
+    )
+    return copied.to_outputs()

@@ -7,6 +7,7 @@ from typing import Any
 
 from llmspec.engine.render import to_json
 from llmspec.engine.step import DeclareContext, Resource, ResourceDecl, RunContext, Step
+from llmspec.kinds.index.outputs import IndexOutputs
 from llmspec.runtime.embedding import resolve_model
 from llmspec.spec import Spec
 from llmspec.state.model import ResourceState
@@ -94,23 +95,23 @@ class IndexStep(Step):
 
         target = store_uri(str(resource.settings["uri"]), ctx.repo_root)
         table = str(resource.settings["table"])
-        if (target, table) == (built.get("uri"), built.get("table")):
+        source = IndexOutputs.from_outputs(built, resource.address)
+        if (target, table) == (source.uri, source.table):
             return dict(built)
-        return copy_table(dict(built), target, table, ctx)
+        return copy_table(source, target, table, ctx)
 
     def destroy(self, resource: ResourceState, ctx: RunContext) -> bool:
         from llmspec.kinds.index.build import REMOTE, _table_names
 
-        uri = str(resource.outputs.get("uri", ""))
-        if not uri or uri.startswith(REMOTE):
+        built = IndexOutputs.from_state_or_none(resource)
+        if built is None or not built.uri or built.uri.startswith(REMOTE):
             return False  # tables on object storage are left for their owners to remove
-        shared = resource.env_built not in ("", ctx.env) and "copied_from" not in resource.outputs
+        shared = resource.env_built not in ("", ctx.env) and built.copied_from is None
         if shared:
             return False  # another environment's table, taken by pointer: not ours to drop
         import lancedb
 
-        db = lancedb.connect(uri)
-        name = str(resource.outputs["table"])
-        if name in _table_names(db):
-            db.drop_table(name)
+        db = lancedb.connect(built.uri)
+        if built.table in _table_names(db):
+            db.drop_table(built.table)
         return True

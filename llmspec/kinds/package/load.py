@@ -9,7 +9,7 @@ from llmspec.core.diagnostics import SpecError, error
 
 
 def load_app_model(uri: str, tracking_uri: str | None = None) -> Any:
-    """The pyfunc model at ``uri``; a secret its model needs and this process lacks is LS616."""
+    """The pyfunc model at ``uri``; a secret its model needs and this process lacks is LS811."""
     from llmspec.integrations.mlflow import quiet_mlflow
 
     quiet_mlflow()
@@ -28,7 +28,7 @@ def load_app_model(uri: str, tracking_uri: str | None = None) -> Any:
         raise SpecError(
             [
                 error(
-                    "LS616",
+                    "LS811",
                     f"{uri} cannot be loaded: {exc}",
                     hint="export it in this shell; a served model reads it from the server's "
                     "environment",

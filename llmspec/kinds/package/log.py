@@ -4,25 +4,38 @@ as a new version of the app's registered model, with its lineage.
 The model carries `app.json` (the prompt, generation defaults and limits, and the index it
 retrieves from, at the table version this apply built), the model folder and the adapter; for
 an `openai-compatible` source, the endpoints and the *names* of their API-key secrets, which the
-serving environment provides. Its
-pip requirements are pinned to what runs here, listed explicitly: MLflow's inference drops
-torch and transformers as transitive, and explicit requirements halve the logging time.
+serving environment provides. Its code is llmspec's runtime alone (`llmspec/runtime`, without
+the compiler). Its pip requirements are pinned to what runs here, listed explicitly: MLflow's
+inference drops torch and transformers as transitive, and explicit requirements halve the
+logging time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import json
+import shutil
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from llmspec.core.diagnostics import error
 from llmspec.core.git import head_commit
 from llmspec.engine.step import Resource, RunContext, StepFailed
-from llmspec.integrations.mlflow import experiment_for, quiet_mlflow, tracking_uri
-from llmspec.kinds.package.settings import model_settings, prompt_settings, retrieval_settings
+from llmspec.integrations.mlflow import Tag, experiment_for, quiet_mlflow, tracking_uri
+from llmspec.kinds.finetune.outputs import FinetuneOutputs
+from llmspec.kinds.index.outputs import IndexOutputs
+from llmspec.kinds.package.outputs import PackageOutputs
+from llmspec.kinds.package.settings import model_config, prompt_config, retrieval_config
+from llmspec.plans.address import Address
+from llmspec.runtime.contracts import (
+    AppConfig,
+    GenerationConfig,
+    LimitsConfig,
+    MonitoringConfig,
+    PromptConfig,
+)
 
 REQUIREMENTS = (
     "mlflow",
@@ -55,26 +68,24 @@ def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     experiment = experiment_for(client, ctx.spec, ctx.app, ctx.env, ctx.repo_root)
     lineage = _lineage(resource, ctx)
     name = str(resource.settings.get("registered_name") or ctx.app)
-    prompt = prompt_settings(resource.config["prompts"])
-    question = prompt["inputs"][0]
-    example = {question: [INPUT_EXAMPLE]}
+    prompt = prompt_config(resource.config["prompts"])
+    app_config = _app_config(resource, ctx, prompt)
+    example = {prompt.inputs[0]: [INPUT_EXAMPLE]}
     with tempfile.TemporaryDirectory() as tmp:
         app = Path(tmp) / "app.json"
-        app.write_text(json.dumps(_app_config(resource, ctx, prompt), indent=2, sort_keys=True))
+        app.write_text(app_config.to_json())
         artifacts = {"app": str(app), **{k: str(v) for k, v in folders.items()}}
+        code = runtime_code(Path(tmp) / "code")
         with mlflow.start_run(
             experiment_id=experiment, run_name=resource.address, tags=lineage
         ) as run:
-            runtime = Path(__file__).resolve().parents[2] / "runtime"
             info = mlflow.pyfunc.log_model(
                 name="model",
-                python_model=str(runtime / "pyfunc_model.py"),
+                python_model=str(code / "runtime" / "pyfunc_model.py"),
                 artifacts=artifacts,
-                code_paths=[str(runtime.parent)],  # llmspec itself, beside the model
+                code_paths=[str(code)],  # the model's code/llmspec/runtime
                 signature=signature(
-                    prompt["inputs"],
-                    resource.config["model"].get("generation", {}),
-                    spec.serving.limits,
+                    list(prompt.inputs), app_config.generation, spec.serving.limits
                 ),
                 input_example=example,
                 pip_requirements=pinned(
@@ -86,7 +97,7 @@ def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     if not _exists(client, name):
         client.create_registered_model(
             name,
-            tags={"llmspec.app": ctx.app, **_card_tags(card)},
+            tags={Tag.APP: ctx.app, **_card_tags(card)},
             description=description,
         )
     version = client.create_model_version(
@@ -97,14 +108,28 @@ def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
         description=description,
     )
     ctx.log(f"    registered {name} version {version.version} (run {run.info.run_id})")
-    return {
-        "run_id": run.info.run_id,
-        "model_uri": info.model_uri,
-        "registered_name": name,
-        "version": str(version.version),
-        "version_uri": f"models:/{name}/{version.version}",
-        "tracking_uri": uri,
-    }
+    return PackageOutputs(
+        run_id=run.info.run_id,
+        model_uri=info.model_uri,
+        registered_name=name,
+        version=str(version.version),
+        version_uri=f"models:/{name}/{version.version}",
+        tracking_uri=uri,
+    ).to_outputs()
+
+
+def runtime_code(folder: Path) -> Path:
+    """``folder``/llmspec holding a copy of llmspec's runtime and nothing else, for the model's
+    code. With no `llmspec/__init__.py`, `llmspec` is a namespace package there: MLflow puts
+    the model's code folder first on `sys.path` when it loads the model, and an installed
+    llmspec (a regular package, found on any later entry) still wins; where none is installed,
+    `llmspec.runtime` comes from the model alone."""
+    runtime = Path(__file__).resolve().parents[2] / "runtime"
+    target = folder / "llmspec"
+    shutil.copytree(
+        runtime, target / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.py[co]")
+    )
+    return target
 
 
 def pinned(extra: tuple[str, ...] = ()) -> list[str]:
@@ -118,7 +143,7 @@ def pinned(extra: tuple[str, ...] = ()) -> list[str]:
     return out
 
 
-def signature(inputs: list[str], generation: Mapping[str, Any], limits: Any) -> Any:
+def signature(inputs: list[str], generation: GenerationConfig, limits: Any) -> Any:
     """Template inputs in; answer, sources and request figures out; generation overrides as
     params (bounded again at request time by the spec's limits)."""
     from mlflow.models import ModelSignature
@@ -142,10 +167,10 @@ def signature(inputs: list[str], generation: Mapping[str, Any], limits: Any) -> 
                 ParamSpec(
                     "max_new_tokens",
                     "long",
-                    min(int(generation.get("max_new_tokens", 256)), limits.max_new_tokens),
+                    min(int(generation.max_new_tokens), limits.max_new_tokens),
                 ),
-                ParamSpec("temperature", "double", float(generation.get("temperature", 0.0))),
-                ParamSpec("top_p", "double", float(generation.get("top_p", 1.0))),
+                ParamSpec("temperature", "double", float(generation.temperature)),
+                ParamSpec("top_p", "double", float(generation.top_p)),
             ]
         ),
     )
@@ -166,15 +191,10 @@ def _model_folders(resource: Resource, ctx: RunContext) -> dict[str, Path]:
     is one, else the base model itself; none for an endpoint."""
     if ctx.spec.model.source == "openai-compatible":
         return {}
-    tuned = ctx.inputs.get(f"finetune.{ctx.app}")
+    tuned = ctx.inputs.get(str(Address.finetune(ctx.app)))
     if tuned is not None:
-        out = tuned.outputs
-        if out.get("merged") or out.get("adapter_dir") is None:
-            return {"model": ctx.repo_root / out["model_dir"]}
-        return {
-            "model": ctx.repo_root / out["base_model"],
-            "adapter": ctx.repo_root / out["adapter_dir"],
-        }
+        folders = FinetuneOutputs.from_state(tuned).model_folders()
+        return {role: ctx.repo_root / folder for role, folder in folders.items()}
     from llmspec.runtime.models import ModelUnavailable, model_folder
 
     model = ctx.spec.model.model_dump(mode="json")
@@ -184,42 +204,45 @@ def _model_folders(resource: Resource, ctx: RunContext) -> dict[str, Path]:
     try:
         return {"model": model_folder(model, ctx.spec_dir, ctx.cache_dir / "models", lambda: texts)}
     except ModelUnavailable as exc:
-        raise StepFailed([error("LS610", str(exc), hint=exc.hint)]) from exc
+        raise StepFailed([error("LS710", str(exc), hint=exc.hint)]) from exc
 
 
-def _app_config(resource: Resource, ctx: RunContext, prompt: dict[str, Any]) -> dict[str, Any]:
+def _app_config(resource: Resource, ctx: RunContext, prompt: PromptConfig) -> AppConfig:
     spec = ctx.spec
-    retrieval = retrieval_settings(spec)
+    retrieval = retrieval_config(spec)
     if retrieval is not None:  # the table this apply built, at its version
         assert spec.retrieval is not None
-        index = ctx.inputs[f"index.{spec.retrieval.store.table}"].outputs
-        retrieval.update(uri=index["uri"], table=index["table"], version=index["version"])
+        index = IndexOutputs.from_state(ctx.inputs[str(Address.index(spec.retrieval.store.table))])
+        retrieval = dataclasses.replace(
+            retrieval, uri=index.uri, table=index.table, version=index.version
+        )
     model = resource.config["model"]
-    return {
-        "app": ctx.app,
-        "prompt": prompt,
-        "generation": model.get("generation", {}),
-        "limits": resource.config["limits"],
-        "model": model_settings(model),
-        "retrieval": retrieval,
-        "monitoring": resource.config.get("tracing") or {},
-    }
+    return AppConfig(
+        app=ctx.app,
+        prompt=prompt,
+        generation=GenerationConfig.from_dict(model["generation"], "model.generation"),
+        limits=LimitsConfig.from_dict(resource.config["limits"], "serving.limits"),
+        model=model_config(model),
+        retrieval=retrieval,
+        monitoring=MonitoringConfig.from_dict(resource.config["tracing"], "serving.monitoring"),
+    )
 
 
 def _lineage(resource: Resource, ctx: RunContext) -> dict[str, str]:
     tags = {
-        "llmspec.app": ctx.app,
-        "llmspec.env": ctx.env,
-        "llmspec.resource": resource.address,
-        "llmspec.inputs_digest": resource.inputs_digest,
-        "llmspec.git_commit": head_commit(ctx.repo_root) or "",
+        Tag.APP: ctx.app,
+        Tag.ENV: ctx.env,
+        Tag.RESOURCE: resource.address,
+        Tag.INPUTS_DIGEST: resource.inputs_digest,
+        Tag.GIT_COMMIT: head_commit(ctx.repo_root) or "",
     }
     for address, state in ctx.inputs.items():
         if "run_id" in state.outputs:
-            tags[f"llmspec.upstream.{address}.run_id"] = str(state.outputs["run_id"])
-        if address.startswith("index."):
-            tags["llmspec.index_version"] = str(state.outputs.get("version", ""))
-        tags[f"llmspec.upstream.{address}.digest"] = state.inputs_digest
+            tags[Tag.UPSTREAM_RUN_ID.format(address)] = str(state.outputs["run_id"])
+        if Address.parse(address).kind == "index":
+            index = IndexOutputs.from_state_or_none(state)
+            tags[Tag.INDEX_VERSION] = str(index.version) if index else ""
+        tags[Tag.UPSTREAM_DIGEST.format(address)] = state.inputs_digest
     return tags
 
 

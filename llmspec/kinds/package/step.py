@@ -7,6 +7,7 @@ from typing import Any
 
 from llmspec.engine.render import to_json
 from llmspec.engine.step import DeclareContext, Resource, ResourceDecl, RunContext, Step
+from llmspec.plans.address import Address
 from llmspec.spec import Spec
 
 
@@ -26,13 +27,13 @@ class PackageStep(Step):
             "card": spec.metadata.card.model_dump(mode="json") if spec.metadata.card else None,
         }
         if spec.retrieval is not None:
-            deps.append(f"index.{spec.retrieval.store.table}")
+            deps.append(str(Address.index(spec.retrieval.store.table)))
             config["retrieval"] = {
                 "top_k": spec.retrieval.top_k,
                 "reranker": spec.retrieval.reranker,
             }
         if spec.finetune is not None:
-            deps.append(f"finetune.{app}")
+            deps.append(str(Address.finetune(app)))
         settings = {"registered_name": spec.registered_name}
         yield ResourceDecl(self.kind, app, config, (), tuple(deps), settings=settings)
 

@@ -1,40 +1,47 @@
-"""The model version an environment serves: its registry alias, as apply last promoted it."""
+"""The model version an environment serves: its registry alias, as apply last promoted it, and
+the tracking server apply recorded. Every command that reads the served model asks here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from llmspec.core.diagnostics import SpecError, error
 from llmspec.engine.workspace import Workspace
+from llmspec.kinds.promote.outputs import PromoteOutputs
+from llmspec.plans.address import Address
+from llmspec.state.model import ResourceState
+
+Promoted = PromoteOutputs  # what serve, predict, try and monitor read of the promotion
 
 
-@dataclass(frozen=True)
-class Promoted:
-    name: str  # registered model
-    alias: str
-    tracking_uri: str
-
-    @property
-    def uri(self) -> str:
-        return f"models:/{self.name}@{self.alias}"
-
-
-def promoted_model(ws: Workspace) -> Promoted:
-    """The environment's promoted model, or LS615 when apply has not promoted one yet."""
+def promoted_state(ws: Workspace) -> ResourceState | None:
+    """The promote resource of the environment's alias, as state records it; None before the
+    first promotion or when the spec registers no model."""
     registry = ws.resolved.spec.serving.registry
-    state = None
-    if registry is not None:
-        state = ws.backend.read(ws.app, ws.env).resources.get(f"promote.{ws.app}@{registry.alias}")
-    if registry is None or state is None:
+    if registry is None:
+        return None
+    address = str(Address.promote(ws.app, registry.alias))
+    return ws.backend.read(ws.app, ws.env).resources.get(address)
+
+
+def promoted_model(ws: Workspace) -> PromoteOutputs:
+    """The environment's promoted model, or LS810 when apply has not promoted one yet."""
+    promoted = PromoteOutputs.from_state_or_none(promoted_state(ws))
+    if promoted is None:
         raise SpecError(
             [
                 error(
-                    "LS615",
+                    "LS810",
                     f"no version of `{ws.app}` is promoted in `{ws.env}` yet",
                     hint=f"run `llmspec apply {ws.resolved.path} -e {ws.env}` first",
                 )
             ]
         )
-    return Promoted(
-        str(state.outputs["registered_name"]), registry.alias, str(state.outputs["tracking_uri"])
+    return promoted
+
+
+def recorded_tracking_uri(ws: Workspace) -> str | None:
+    """The MLflow tracking URI apply recorded for the environment (any resource that logged to
+    MLflow names it); None before anything was logged."""
+    resources = ws.backend.read(ws.app, ws.env).resources.values()
+    return next(
+        (str(r.outputs["tracking_uri"]) for r in resources if "tracking_uri" in r.outputs), None
     )

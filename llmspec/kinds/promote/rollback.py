@@ -3,64 +3,61 @@ before the last promotion, under the apply lock, recorded in state and the journ
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+from dataclasses import dataclass, replace
 
 from llmspec.core.diagnostics import SpecError, error
+from llmspec.engine.locking import holding
 from llmspec.engine.workspace import Workspace
-from llmspec.state.backend import LockHeld
-from llmspec.state.model import JournalEntry, LockInfo, now
+from llmspec.integrations.mlflow import Tag
+from llmspec.kinds.promote.outputs import PromoteOutputs
+from llmspec.plans.address import Address
+from llmspec.state.model import JournalEntry, now
 
 
-def rollback(ws: Workspace, lock_timeout: float = 0.0) -> dict[str, Any]:
-    """(alias, from version, to version); the promote resource's outputs now say so too."""
+@dataclass(frozen=True)
+class Rollback:
+    name: str  # the registered model
+    alias: str
+    from_version: str
+    to_version: str
+
+
+def rollback(ws: Workspace, lock_timeout: float = 0.0) -> Rollback:
+    """Point the alias at the version before the last promotion; the promote resource's outputs
+    now say so too (LS801 when there is none, LS603 while an apply holds the lock)."""
     registry = ws.resolved.spec.serving.registry
     if registry is None:
-        raise SpecError([error("LS614", "this spec registers no model: nothing to roll back")])
+        raise SpecError([error("LS801", "this spec registers no model: nothing to roll back")])
     alias = registry.alias
-    address = f"promote.{ws.app}@{alias}"
-    try:
-        return _rollback(ws, address, alias, lock_timeout)
-    except LockHeld as exc:
-        from llmspec.engine.apply import lock_diagnostic
-
-        raise lock_diagnostic(exc, ws.app, ws.env) from exc
-
-
-def _rollback(ws: Workspace, address: str, alias: str, lock_timeout: float) -> dict[str, Any]:
-    with ws.backend.lock(LockInfo(ws.app, ws.env, "rollback"), lock_timeout):
+    address = str(Address.promote(ws.app, alias))
+    with holding(ws, "rollback", lock_timeout):
         state = ws.backend.read(ws.app, ws.env).resources.get(address)
-        previous = state.outputs.get("previous") if state is not None else None
-        if state is None or not previous:
+        promoted = PromoteOutputs.from_state_or_none(state)
+        if state is None or promoted is None or not promoted.previous:
             raise SpecError(
                 [
                     error(
-                        "LS614",
+                        "LS801",
                         f"`{address}` has no earlier version to roll back to in `{ws.env}`",
                         hint="a rollback undoes the last promotion; the first one has none",
                     )
                 ]
             )
-        from mlflow import MlflowClient
+        from llmspec.integrations.mlflow import client_for
 
-        from llmspec.integrations.mlflow import quiet_mlflow
-
-        quiet_mlflow()
-        outputs = state.outputs
-        uri = str(outputs["tracking_uri"])
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        name, current = str(outputs["registered_name"]), str(outputs["version"])
-        client.set_registered_model_alias(name, alias, str(previous))
-        client.set_model_version_tag(name, current, "llmspec.rolled_back_from", alias)
-        rolled = {**outputs, "version": str(previous), "previous": current, "rolled_back_at": now()}
-        ws.backend.put_resource(ws.app, ws.env, dataclasses.replace(state, outputs=rolled))
+        client = client_for(promoted.tracking_uri)
+        name, current, previous = promoted.registered_name, promoted.version, promoted.previous
+        client.set_registered_model_alias(name, alias, previous)
+        client.set_model_version_tag(name, current, Tag.ROLLED_BACK_FROM, alias)
+        rolled = replace(promoted, version=previous, previous=current, rolled_back_at=now())
+        ws.backend.put_resource(ws.app, ws.env, replace(state, outputs=rolled.to_outputs()))
         ws.backend.append_journal(
             JournalEntry(
                 "rollback",
                 ws.app,
                 ws.env,
                 result="ok",
-                detail={"alias": alias, "from": current, "to": str(previous)},
+                detail={"alias": alias, "from": current, "to": previous},
             )
         )
-    return {"alias": alias, "name": name, "from": current, "to": str(previous)}
+    return Rollback(name, alias, current, previous)

@@ -12,29 +12,33 @@ from typing import Any
 
 from llmspec.core.diagnostics import error
 from llmspec.engine.step import Resource, RunContext, StepFailed
-from llmspec.integrations.mlflow import quiet_mlflow
+from llmspec.integrations.mlflow import Tag, quiet_mlflow
 from llmspec.kinds.evaluate.gates import GateResult, Scores, check, table
+from llmspec.kinds.evaluate.outputs import EvalOutputs
 from llmspec.kinds.evaluate.run import SCORES
+from llmspec.kinds.package.outputs import PackageOutputs
+from llmspec.kinds.promote.outputs import PromoteOutputs
+from llmspec.plans.address import Address
 
 
 def run_promote(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     quiet_mlflow()
     from mlflow import MlflowClient
 
-    evaluated = ctx.inputs.get(f"eval.{ctx.app}")
-    source = evaluated or ctx.inputs[f"package.{ctx.app}"]
-    outputs = source.outputs
-    name, version = str(outputs["registered_name"]), str(outputs["version"])
-    alias = str(resource.settings["alias"])
-    client = MlflowClient(
-        tracking_uri=str(outputs["tracking_uri"]), registry_uri=str(outputs["tracking_uri"])
+    eval_state = ctx.inputs.get(str(Address.eval(ctx.app)))
+    evaluated = EvalOutputs.from_state(eval_state) if eval_state is not None else None
+    source: EvalOutputs | PackageOutputs = evaluated or PackageOutputs.from_state(
+        ctx.inputs[str(Address.package(ctx.app))]
     )
+    name, version, tracking = source.registered_name, source.version, source.tracking_uri
+    alias = str(resource.settings["alias"])
+    client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
     previous = _alias_version(client, name, alias)
     results: list[GateResult] = []
     gates = list(resource.config["gates"])
     if gates:
         assert evaluated is not None  # gates imply an evaluation (checked at validate time)
-        scores = _scores(ctx.repo_root / str(evaluated.outputs["scores_file"]))
+        scores = _scores(ctx.repo_root / evaluated.scores_file)
         bootstrap = ctx.spec.evaluation.bootstrap if ctx.spec.evaluation else None
         samples, seed = (bootstrap.samples, bootstrap.seed) if bootstrap else (1000, 0)
         for gate in gates:
@@ -46,12 +50,12 @@ def run_promote(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     failed = [r for r in results if not r.passed]
     if failed:
         reasons = "; ".join(f"{r.gate}: {r.note or 'below threshold'}" for r in failed)
-        client.set_model_version_tag(name, version, "llmspec.rejected", "true")
-        client.set_model_version_tag(name, version, "llmspec.rejected_reasons", reasons[:5000])
+        client.set_model_version_tag(name, version, Tag.REJECTED, "true")
+        client.set_model_version_tag(name, version, Tag.REJECTED_REASONS, reasons[:5000])
         raise StepFailed(
             [
                 error(
-                    "LS613",
+                    "LS720",
                     f"{len(failed)} of {len(results)} gate(s) failed: version {version} of "
                     f"`{name}` is not promoted to `{alias}`"
                     + (f" (it stays on version {previous})" if previous else ""),
@@ -64,20 +68,20 @@ def run_promote(resource: Resource, ctx: RunContext) -> dict[str, Any]:
             ]
         )
     client.set_registered_model_alias(name, alias, version)
-    client.set_model_version_tag(name, version, f"llmspec.kinds.promote.promoted.{alias}", ctx.env)
+    client.set_model_version_tag(name, version, Tag.PROMOTED.format(alias), ctx.env)
     if ctx.approved_by:  # the registry keeps who let this version in, beside the journal
         client.set_model_version_tag(
-            name, version, f"llmspec.approved_by.{alias}", ", ".join(ctx.approved_by)
+            name, version, Tag.APPROVED_BY.format(alias), ", ".join(ctx.approved_by)
         )
     ctx.log(f"    {name}@{alias}: version {previous or '—'} → {version}")
-    return {
-        "registered_name": name,
-        "alias": alias,
-        "version": version,
-        "previous": previous,
-        "tracking_uri": outputs["tracking_uri"],
-        "gates": [r.__dict__ for r in results],
-    }
+    return PromoteOutputs(
+        registered_name=name,
+        alias=alias,
+        version=version,
+        previous=previous,
+        tracking_uri=tracking,
+        gates=tuple(r.__dict__ for r in results),
+    ).to_outputs()
 
 
 def _alias_version(client: Any, name: str, alias: str) -> str | None:
@@ -100,7 +104,7 @@ def _champion_scores(client: Any, name: str, alias: str, ours: str) -> Scores | 
     current = _alias_version(client, name, alias)
     if current is None or current == ours:
         return None
-    run_id = client.get_model_version(name, current).tags.get("llmspec.eval_run_id")
+    run_id = client.get_model_version(name, current).tags.get(Tag.EVAL_RUN_ID)
     if not run_id:
         return None
     import tempfile

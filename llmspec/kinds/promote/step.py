@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmspec.engine.step import DeclareContext, Resource, ResourceDecl, RunContext, Step
+from llmspec.plans.address import Address
 
 
 class PromoteStep(Step):
@@ -21,11 +22,10 @@ class PromoteStep(Step):
             [g.model_dump(mode="json") for g in spec.evaluation.gates] if spec.evaluation else []
         )
         config = {"gates": gates, "approvals": spec.governance.approvals}
-        dep = f"eval.{app}" if spec.evaluation is not None else f"package.{app}"
+        dep = Address.eval(app) if spec.evaluation is not None else Address.package(app)
         settings = {"registered_name": spec.registered_name, "alias": registry.alias}
-        yield ResourceDecl(
-            self.kind, f"{app}@{registry.alias}", config, (), (dep,), settings=settings
-        )
+        name = Address.promote(app, registry.alias).name
+        yield ResourceDecl(self.kind, name, config, (), (str(dep),), settings=settings)
 
     def run(self, resource: Resource, ctx: RunContext) -> dict[str, Any]:
         from llmspec.kinds.promote.run import run_promote

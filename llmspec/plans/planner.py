@@ -8,8 +8,8 @@ from typing import Any
 
 from llmspec.engine.build_store import ArtifactStore
 from llmspec.engine.step import Resource, Step
-from llmspec.plan.digest import digest_of
-from llmspec.plan.graph import Graph
+from llmspec.plans.digest import digest_of
+from llmspec.plans.graph import Graph
 from llmspec.state.model import AppState, ResourceState
 
 PLAN_FORMAT_VERSION = 1

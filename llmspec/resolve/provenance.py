@@ -1,13 +1,16 @@
-"""Where each part of a resolved value came from: a file and line, an overlay, or a default."""
+"""`llmspec explain`: where each part of a resolved value came from (a file and line, an overlay,
+or a default), read from the positions every stage keeps."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmspec.core.diagnostics import Span
-from llmspec.frontend import ResolvedSpec
 from llmspec.source.document import ABSENT, Path, child, format_path, parse_path
+
+if TYPE_CHECKING:  # the front end's result; it imports this room, not the reverse
+    from llmspec.frontend import ResolvedSpec
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmspec.plan.planner import ACTIONS, Change, Plan, Reason
+from llmspec.plans.planner import ACTIONS, Change, Plan, Reason
 
 SYMBOLS = {
     "create": "+",

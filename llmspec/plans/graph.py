@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from llmspec.core.diagnostics import SpecError, error
 from llmspec.engine.step import DEFAULT_ENV, DeclareContext, Resource, ResourceDecl, Step
-from llmspec.plan.digest import FileDigests, digest_of
+from llmspec.plans.address import Address
+from llmspec.plans.digest import FileDigests, digest_of
 
 if TYPE_CHECKING:
     from llmspec.frontend import ResolvedSpec
@@ -52,6 +53,7 @@ def build_graph(
     declared: dict[str, tuple[ResourceDecl, Step]] = {}
     for step in steps.values():
         for decl in step.declare(ctx):
+            _check_address(decl)
             if decl.address in declared:
                 raise SpecError(
                     [
@@ -93,6 +95,24 @@ def build_graph(
             dep_digests,
         )
     return Graph(spec.metadata.name, resolved.env or DEFAULT_ENV, resources)
+
+
+def _check_address(decl: ResourceDecl) -> None:
+    """A declared kind and name that cannot form an address (a plug-in's empty kind, a name
+    with blanks) stop the plan with a diagnostic, not a traceback."""
+    try:
+        Address(decl.kind, decl.name)
+    except ValueError as exc:
+        raise SpecError(
+            [
+                error(
+                    "LS471",
+                    f"a `{decl.kind}` step declared `{decl.kind}.{decl.name}`: {exc}",
+                    hint="a step kind names its resources in declare(); "
+                    "if it is a plug-in's, report it to its authors",
+                )
+            ]
+        ) from None
 
 
 def _topological(declared: Mapping[str, tuple[ResourceDecl, Step]]) -> list[str]:

@@ -1,0 +1,101 @@
+"""Where llmspec keeps things in a repository, named once.
+
+Everything llmspec writes lives under ``.llmspec/`` beside the specs (state, the build store,
+the local MLflow store, LanceDB tables, caches, the server's log), except the rendered
+artifacts under ``build/<app>/<env>/``, which are meant to be read and committed or shipped.
+The relative names are class constants because the spec's schema defaults and the source
+discovery spell them too (a test holds them equal); a :class:`Layout` joins them to a root.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+__all__ = ["Layout", "templates_root"]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The places under one repository root."""
+
+    root: Path
+
+    HOME: ClassVar[str] = ".llmspec"
+    STATE: ClassVar[str] = ".llmspec/state"  # the local state backend (`state.path`)
+    ARTIFACTS: ClassVar[str] = ".llmspec/artifacts"  # the build store (`state.artifacts`)
+    MLFLOW_DB: ClassVar[str] = ".llmspec/mlflow.db"
+    TRACKING_URI: ClassVar[str] = "sqlite:///.llmspec/mlflow.db"  # `tracking.uri`, relative
+    MLARTIFACTS: ClassVar[str] = ".llmspec/mlartifacts"  # MLflow experiments' artifacts
+    CACHE: ClassVar[str] = ".llmspec/cache"
+    FILE_DIGESTS: ClassVar[str] = ".llmspec/cache/file-digests.json"
+    SERVE_LOG: ClassVar[str] = ".llmspec/serve.log"
+    LANCEDB: ClassVar[str] = ".llmspec/lancedb"  # `retrieval.store.uri`
+    BUILD: ClassVar[str] = "build"
+    CACHE_ENV: ClassVar[str] = "LLMSPEC_CACHE"  # one model cache shared by many repositories
+
+    @property
+    def home(self) -> Path:
+        return self.root / self.HOME
+
+    @property
+    def state(self) -> Path:
+        """The local state backend's folder when the spec does not name one."""
+        return self.root / self.STATE
+
+    @property
+    def artifacts(self) -> Path:
+        """The build store when the spec does not name one."""
+        return self.root / self.ARTIFACTS
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.root / self.MLFLOW_DB
+
+    @property
+    def tracking_uri(self) -> str:
+        """The local MLflow store's URI, absolute (a relative sqlite URI depends on the cwd)."""
+        return f"sqlite:///{self.mlflow_db.resolve()}"
+
+    @property
+    def mlartifacts(self) -> Path:
+        return self.root / self.MLARTIFACTS
+
+    @property
+    def cache(self) -> Path:
+        """Built and converted models: ``$LLMSPEC_CACHE`` where set (shared between
+        repositories and CI jobs), else the repository's own ``.llmspec/cache``."""
+        return Path(os.environ.get(self.CACHE_ENV) or self.root / self.CACHE)
+
+    @property
+    def file_digests(self) -> Path:
+        """The file-digest cache. Always the repository's own: it is keyed by this
+        repository's files, so ``$LLMSPEC_CACHE`` does not move it."""
+        return self.root / self.FILE_DIGESTS
+
+    @property
+    def serve_log(self) -> Path:
+        return self.root / self.SERVE_LOG
+
+    @property
+    def lancedb(self) -> Path:
+        """LanceDB tables when the spec does not name a store."""
+        return self.root / self.LANCEDB
+
+    def build(self, app: str, env: str) -> Path:
+        """``build/<app>/<env>/``: the rendered artifacts of one app in one environment."""
+        return self.root / self.BUILD / app / env
+
+    def under(self, relative: str) -> Path:
+        """A spec's repository-relative path (``state.path``, ``state.artifacts``)."""
+        return self.root / relative
+
+
+def templates_root() -> Path:
+    """Templates ship inside the wheel as llmspec/templates; a source checkout keeps them at
+    the repository's top level."""
+    package = Path(__file__).resolve().parents[1]  # llmspec/
+    packaged = package / "templates"
+    return packaged if packaged.is_dir() else package.parent / "templates"

@@ -1,0 +1,37 @@
+"""What a `dataset.*` resource records: how many records it checked, and the file's digest
+(the fine-tune's MLflow run is tagged with it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from llmspec.state.model import ResourceState, required_output
+
+
+@dataclass(frozen=True)
+class DatasetOutputs:
+    records: int
+    file_digest: str  # the content digest of the file checked
+
+    @classmethod
+    def from_outputs(cls, outputs: Mapping[str, Any], address: str = "") -> DatasetOutputs:
+        return cls(
+            int(required_output(outputs, "records", address)),
+            str(required_output(outputs, "file_digest", address)),
+        )
+
+    @classmethod
+    def from_state(cls, state: ResourceState) -> DatasetOutputs:
+        return cls.from_outputs(state.outputs, state.address)
+
+    @classmethod
+    def from_state_or_none(cls, state: ResourceState | None) -> DatasetOutputs | None:
+        try:
+            return None if state is None else cls.from_state(state)
+        except (ValueError, TypeError):
+            return None
+
+    def to_outputs(self) -> dict[str, Any]:
+        return {"records": self.records, "file_digest": self.file_digest}

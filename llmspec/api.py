@@ -16,7 +16,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 
-from llmspec.frontend import Report, ResolvedSpec, SourceSpec, load, resolve, validate
+# the front end's calls and types, re-exported: the API is one import
+from llmspec.frontend import Report as Report
+from llmspec.frontend import ResolvedSpec as ResolvedSpec
+from llmspec.frontend import SourceSpec as SourceSpec
+from llmspec.frontend import load as load
+from llmspec.frontend import resolve as resolve
+from llmspec.frontend import validate as validate
 
 if TYPE_CHECKING:
     from llmspec.engine.apply import ApplyResult
@@ -36,45 +42,6 @@ if TYPE_CHECKING:
     from llmspec.plans.planner import Plan
     from llmspec.resolve.provenance import Provenance
     from llmspec.state.model import AppState
-
-# the types, then one function per command (llmspec/__init__.py exports the same functions)
-__all__ = [
-    "Promotion",
-    "Report",
-    "ResolvedSpec",
-    "SourceSpec",
-    "Tried",
-    "apply",
-    "approve",
-    "audit",
-    "destroy",
-    "destroy_plan",
-    "diff",
-    "explain",
-    "export_feedback",
-    "feedback",
-    "init",
-    "load",
-    "locations",
-    "monitor",
-    "open_workspace",
-    "plan",
-    "plan_promotion",
-    "predict",
-    "query",
-    "render",
-    "resolve",
-    "rollback",
-    "schema_files",
-    "serve",
-    "show",
-    "state_list",
-    "state_show",
-    "try_edits",
-    "unlock",
-    "unmark",
-    "validate",
-]
 
 
 def open_workspace(
@@ -457,8 +424,9 @@ def feedback(
     """Attach a rating, comment or correction to a served request's MLflow trace; returns
     the assessment ids. The tracking server: ``tracking_uri``, else `MLFLOW_TRACKING_URI`, else
     the repository's local one."""
+    from llmspec.core.diagnostics import SpecError, error
     from llmspec.integrations.mlflow import quiet_mlflow
-    from llmspec.operate.feedback import record_feedback
+    from llmspec.runtime.feedback import FeedbackError, record_feedback
     from llmspec.state.model import current_user
 
     quiet_mlflow()
@@ -471,7 +439,10 @@ def feedback(
 
         uri = Layout(repository_root(FsPath.cwd())).tracking_uri
     mlflow.set_tracking_uri(uri)
-    return list(record_feedback(trace_id, rating, comment, correction, user or current_user()))
+    try:
+        return record_feedback(trace_id, rating, comment, correction, user or current_user())
+    except FeedbackError as exc:  # an unknown trace, or no feedback given
+        raise SpecError([error("LS830", str(exc), hint=exc.hint)]) from None
 
 
 def export_feedback(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
@@ -15,10 +15,6 @@ from llmspec.cli.common import (
     use_color,
 )
 from llmspec.core.diagnostics import SpecError, error
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "approve a saved plan: apply of that exact plan may then proceed"
 EXAMPLES = """examples:

@@ -7,17 +7,13 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
     resolve_warned,
     spec_command,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "the audit trail of an app in an environment: journal and registry, oldest first"
 EXAMPLES = """examples:

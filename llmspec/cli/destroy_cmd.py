@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
@@ -13,10 +13,6 @@ from llmspec.cli.common import (
     spec_command,
     usage,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "remove what apply created in an environment (aliases, deployments, local tables)"
 EXAMPLES = """examples:

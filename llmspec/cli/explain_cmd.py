@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
     Formatter,
     add_env_options,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "show a resolved value and the file, line and overlay that set each part"
 EXAMPLES = """examples:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
@@ -13,10 +13,6 @@ from llmspec.cli.common import (
     add_env_options,
 )
 from llmspec.core.diagnostics import SpecError, error
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "attach human feedback (rating, comment, correction) to a served request's trace"
 EXAMPLES = """examples:

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
     Formatter,
     usage,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "scaffold a new app spec with sample data that validates at once"
 EXAMPLES = """examples:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
@@ -16,10 +16,6 @@ from llmspec.cli.common import (
     usage,
     use_color,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "show what apply would create, update, replace, reuse or delete, and why"
 EXAMPLES = """examples:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
@@ -13,10 +13,6 @@ from llmspec.cli.common import (
     spec_command,
 )
 from llmspec.core.diagnostics import SpecError, error
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "run the environment's promoted model over a file of records (jsonl, parquet, csv)"
 EXAMPLES = """examples:

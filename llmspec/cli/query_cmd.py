@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
@@ -12,10 +12,6 @@ from llmspec.cli.common import (
     add_env_options,
     add_state_option,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "search the retrieval index an apply built (the version recorded in state)"
 EXAMPLES = """examples:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
@@ -11,10 +11,6 @@ from llmspec.cli.common import (
     add_env_options,
     resolve_warned,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "render the artifacts (Accelerate config, jobs, manifests…) into build/<app>/<env>/"
 EXAMPLES = """examples:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
     spec_command,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "move the environment's registry alias back to the version it pointed at before"
 EXAMPLES = """examples:

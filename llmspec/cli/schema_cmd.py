@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
     Formatter,
     Status,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "write the JSON Schema (and the Markdown spec reference) generated from the models"
 EXAMPLES = """examples:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
@@ -12,10 +12,6 @@ from llmspec.cli.common import (
     spec_command,
 )
 from llmspec.core.diagnostics import SpecError, error
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "serve the environment's registry alias over HTTP (MLflow + OpenAI routes, health-checked)"
 EXAMPLES = """examples:

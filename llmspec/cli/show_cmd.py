@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
@@ -13,10 +13,6 @@ from llmspec.cli.common import (
     add_env_options,
     resolve_warned,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "print the resolved spec for an environment (overlays merged, defaults filled in)"
 EXAMPLES = """examples:

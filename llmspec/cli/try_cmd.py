@@ -5,16 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
     spec_command,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "try edits (--set) on a few questions beside the served version's answers; not applied"
 EXAMPLES = """examples:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspec.cli.common import (
     Done,
@@ -14,10 +14,6 @@ from llmspec.cli.common import (
     use_color,
 )
 from llmspec.core.diagnostic_views import FORMATS, render_text
-
-if TYPE_CHECKING:
-    pass
-
 
 HELP = "check specs: schema, environments, interpolation and cross-section rules"
 EXAMPLES = """examples:

@@ -1,28 +1,10 @@
-"""Human feedback on served requests, from the CLI: recorded on the request's trace by the
-runtime (`runtime/feedback.py`, which the server's `/v1/feedback` route uses too), with its
-problems as LS830; and the feedback turned into fine-tune records."""
+"""Human feedback turned into fine-tune records: corrected and up-rated requests in the spec's
+dataset format. (Recording feedback on a trace is the runtime's `runtime/feedback.py`, which
+the server's `/v1/feedback` route and `llmspec.api.feedback` share.)"""
 
 from __future__ import annotations
 
 from typing import Any
-
-from llmspec.core.diagnostics import SpecError, error
-from llmspec.runtime import feedback
-
-
-def record_feedback(
-    trace_id: str,
-    rating: str | None = None,
-    comment: str | None = None,
-    correction: str | None = None,
-    user: str = "anonymous",
-) -> list[str]:
-    """Attach the feedback to the trace (MLflow's tracking URI must point at its store); the
-    assessment ids. An unknown trace or an empty feedback is LS830."""
-    try:
-        return feedback.record_feedback(trace_id, rating, comment, correction, user)
-    except feedback.FeedbackError as exc:
-        raise SpecError([error("LS830", str(exc), hint=exc.hint)]) from None
 
 
 def training_records(

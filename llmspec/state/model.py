@@ -8,7 +8,7 @@ import socket
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Self
 
 STATE_FORMAT_VERSION = 1
 
@@ -66,6 +66,32 @@ class ResourceState:
     def needs(self) -> tuple[str, ...]:
         """Every address this resource was built after: its dependencies, then ``after``."""
         return (*self.deps, *(a for a in self.after if a not in self.deps))
+
+
+class RecordedOutputs:
+    """Base of the typed outputs a step kind records: read back from a record's outputs
+    (``from_outputs``, ValueError when what a reader needs is missing) and written as the same
+    dict (``to_outputs``), so state's JSON never changes shape."""
+
+    @classmethod
+    def from_outputs(cls, outputs: Mapping[str, Any], address: str = "") -> Self:
+        raise NotImplementedError
+
+    @classmethod
+    def from_state(cls, state: ResourceState) -> Self:
+        return cls.from_outputs(state.outputs, state.address)
+
+    @classmethod
+    def from_state_or_none(cls, state: ResourceState | None) -> Self | None:
+        """None when there is no record, or it lacks what a reader needs (a failed build, a
+        stand-in step, state from another version)."""
+        try:
+            return None if state is None else cls.from_state(state)
+        except (ValueError, TypeError):
+            return None
+
+    def to_outputs(self) -> dict[str, Any]:
+        raise NotImplementedError
 
 
 def required_output(outputs: Mapping[str, Any], key: str, address: str = "") -> Any:

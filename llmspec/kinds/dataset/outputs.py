@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from llmspec.state.model import ResourceState, required_output
+from llmspec.state.model import RecordedOutputs, required_output
 
 
 @dataclass(frozen=True)
-class DatasetOutputs:
+class DatasetOutputs(RecordedOutputs):
     records: int
     file_digest: str  # the content digest of the file checked
 
@@ -21,17 +21,6 @@ class DatasetOutputs:
             int(required_output(outputs, "records", address)),
             str(required_output(outputs, "file_digest", address)),
         )
-
-    @classmethod
-    def from_state(cls, state: ResourceState) -> DatasetOutputs:
-        return cls.from_outputs(state.outputs, state.address)
-
-    @classmethod
-    def from_state_or_none(cls, state: ResourceState | None) -> DatasetOutputs | None:
-        try:
-            return None if state is None else cls.from_state(state)
-        except (ValueError, TypeError):
-            return None
 
     def to_outputs(self) -> dict[str, Any]:
         return {"records": self.records, "file_digest": self.file_digest}

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmspec.state.model import ResourceState, required_output
+from llmspec.state.model import RecordedOutputs, required_output
 
 
 @dataclass(frozen=True)
-class EvalOutputs:
+class EvalOutputs(RecordedOutputs):
     run_id: str  # the MLflow run holding the tables and metrics
     tracking_uri: str
     registered_name: str  # the model version evaluated
@@ -38,17 +38,6 @@ class EvalOutputs:
             errors=int(outputs.get("errors", 0)),
             repeats=int(outputs.get("repeats", 1)),
         )
-
-    @classmethod
-    def from_state(cls, state: ResourceState) -> EvalOutputs:
-        return cls.from_outputs(state.outputs, state.address)
-
-    @classmethod
-    def from_state_or_none(cls, state: ResourceState | None) -> EvalOutputs | None:
-        try:
-            return None if state is None else cls.from_state(state)
-        except (ValueError, TypeError):
-            return None
 
     def to_outputs(self) -> dict[str, Any]:
         return {

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmspec.state.model import ResourceState, required_output
+from llmspec.state.model import RecordedOutputs, required_output
 
 
 @dataclass(frozen=True)
-class FinetuneOutputs:
+class FinetuneOutputs(RecordedOutputs):
     run_id: str
     tracking_uri: str
     method: str  # lora, qlora, full
@@ -58,17 +58,6 @@ class FinetuneOutputs:
             validation_examples=int(outputs.get("validation_examples", 0)),
             probe=dict(outputs.get("probe", {})),
         )
-
-    @classmethod
-    def from_state(cls, state: ResourceState) -> FinetuneOutputs:
-        return cls.from_outputs(state.outputs, state.address)
-
-    @classmethod
-    def from_state_or_none(cls, state: ResourceState | None) -> FinetuneOutputs | None:
-        try:
-            return None if state is None else cls.from_state(state)
-        except (ValueError, TypeError):
-            return None
 
     def model_folders(self) -> dict[str, str]:
         """What a package logs, relative to the repository root: the served model alone when it

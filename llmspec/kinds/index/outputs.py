@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from llmspec.state.model import ResourceState, required_output
+from llmspec.state.model import RecordedOutputs, required_output
 
 
 @dataclass(frozen=True)
-class IndexOutputs:
+class IndexOutputs(RecordedOutputs):
     uri: str  # the store, resolved (a folder's absolute path, or an object-store URI)
     table: str
     version: int  # the table version this build wrote
@@ -49,18 +49,6 @@ class IndexOutputs:
             indexes=tuple(str(i) for i in outputs.get("indexes", ())),
             copied_from=None if copied is None else str(copied),
         )
-
-    @classmethod
-    def from_state(cls, state: ResourceState) -> IndexOutputs:
-        return cls.from_outputs(state.outputs, state.address)
-
-    @classmethod
-    def from_state_or_none(cls, state: ResourceState | None) -> IndexOutputs | None:
-        """None when there is no record, or it names no table (a failed or stand-in build)."""
-        try:
-            return None if state is None else cls.from_state(state)
-        except (ValueError, TypeError):
-            return None
 
     def to_outputs(self) -> dict[str, Any]:
         """The outputs as state records them (JSON values; ``copied_from`` only for a copy)."""

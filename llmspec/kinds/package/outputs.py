@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from llmspec.state.model import ResourceState, required_output
+from llmspec.state.model import RecordedOutputs, required_output
 
 
 @dataclass(frozen=True)
-class PackageOutputs:
+class PackageOutputs(RecordedOutputs):
     run_id: str  # the MLflow run that logged the model
     model_uri: str  # `models:/m-…`: the logged model
     registered_name: str
@@ -36,18 +36,6 @@ class PackageOutputs:
             version_uri=need("version_uri"),
             tracking_uri=need("tracking_uri"),
         )
-
-    @classmethod
-    def from_state(cls, state: ResourceState) -> PackageOutputs:
-        return cls.from_outputs(state.outputs, state.address)
-
-    @classmethod
-    def from_state_or_none(cls, state: ResourceState | None) -> PackageOutputs | None:
-        """None when there is no record, or it registered no model (failed, stand-in)."""
-        try:
-            return None if state is None else cls.from_state(state)
-        except ValueError:
-            return None
 
     def to_outputs(self) -> dict[str, Any]:
         return {

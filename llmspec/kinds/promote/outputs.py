@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from llmspec.state.model import ResourceState, required_output
+from llmspec.state.model import RecordedOutputs, required_output
 
 
 @dataclass(frozen=True)
-class PromoteOutputs:
+class PromoteOutputs(RecordedOutputs):
     registered_name: str
     alias: str
     version: str  # the version the alias points at
@@ -37,18 +37,6 @@ class PromoteOutputs:
             gates=tuple(dict(g) for g in outputs.get("gates", ())),
             rolled_back_at=None if rolled is None else str(rolled),
         )
-
-    @classmethod
-    def from_state(cls, state: ResourceState) -> PromoteOutputs:
-        return cls.from_outputs(state.outputs, state.address)
-
-    @classmethod
-    def from_state_or_none(cls, state: ResourceState | None) -> PromoteOutputs | None:
-        """None when there is no record, or it promoted nothing (failed, stand-in)."""
-        try:
-            return None if state is None else cls.from_state(state)
-        except (ValueError, TypeError):
-            return None
 
     @property
     def uri(self) -> str:

@@ -140,9 +140,10 @@ def plan(
     if out is not None:
         from llmspec.plans.saved import save_plan
 
-        path = spec if not isinstance(spec, ResolvedSpec) else spec.path
-        save_plan(found, out, path, env if not isinstance(spec, ResolvedSpec) else spec.env,
-                  list(overrides))  # fmt: skip
+        if isinstance(spec, ResolvedSpec):  # what it was resolved from, to resolve it again
+            save_plan(found, out, spec.path, spec.env, list(spec.overrides))
+        else:
+            save_plan(found, out, spec, env, list(overrides))
     return found
 
 
@@ -163,6 +164,8 @@ def plan_promotion(
     state: str | None = None,
     targets: Sequence[str] = (),
 ) -> Promotion:
+    """`plan --from A --to B`: the resolved specs' differences, field by field (the same
+    comparison as :func:`diff`), and B's plan, which shows what B reuses of what A built."""
     from llmspec.operate.diff import compare
     from llmspec.resolve.provenance import resolved_data
 
@@ -320,16 +323,10 @@ def unmark(ws: Workspace, address: str) -> None:
     """Clear a retraining mark: LS471 for an address not recorded, LS623 when it is not
     marked, LS603 while an apply holds the lock."""
     from llmspec.core.diagnostics import SpecError, error
-    from llmspec.engine.locking import held
     from llmspec.engine.marks import unmark as clear
-    from llmspec.state.backend import LockHeld
 
     state_show(ws, address)
-    try:
-        cleared = clear(ws, address)
-    except LockHeld as exc:
-        raise held(exc, ws.app, ws.env) from None
-    if not cleared:
+    if not clear(ws, address):
         hint = f"`llmspec state show` lists the marks of {ws.app}"
         raise SpecError([error("LS623", f"`{address}` is not marked for rebuilding", hint=hint)])
 
@@ -529,7 +526,7 @@ def try_edits(
     """Run ``questions`` through the spec with ``overrides`` beside the served version's
     answers, on ``model`` (a registered version or a base model) when given; logged to MLflow,
     never applied."""
-    from llmspec.integrations.mlflow import quiet_mlflow
+    from llmspec.integrations.mlflow import experiment_name, quiet_mlflow
     from llmspec.kinds.promote.promoted import promoted_model
     from llmspec.operate.sandbox import edited_llm, log_try, parse_model, try_questions
 
@@ -539,6 +536,6 @@ def try_edits(
     quiet_mlflow()
     llm = edited_llm(parsed, promoted, ws) if parsed else None
     attempts = try_questions(ws.resolved, promoted, list(questions), llm)
-    run_id = log_try(attempts, promoted, ws.app, ws.env, list(overrides), model)
-    experiment = f"llmspec/{ws.app}/{ws.env}/sandbox"
+    experiment = experiment_name(ws.resolved.spec, ws.app, ws.env, "sandbox")
+    run_id = log_try(attempts, promoted, ws.app, ws.env, list(overrides), model, experiment)
     return Tried(run_id, model or promoted.uri, promoted.uri, experiment, attempts)

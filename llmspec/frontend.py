@@ -57,6 +57,7 @@ class ResolvedSpec:
     env: str | None
     path: FsPath
     diagnostics: tuple[Diagnostic, ...]  # warnings; errors raise instead
+    overrides: tuple[str, ...] = ()  # the --set overrides it was resolved with
 
 
 def display_path(path: FsPath) -> str:
@@ -101,7 +102,7 @@ def resolve(
     found = check(context)
     if has_errors(found):
         raise SpecError(found)
-    return ResolvedSpec(spec, doc, env, source.path, tuple(found))
+    return ResolvedSpec(spec, doc, env, source.path, tuple(found), tuple(overrides))
 
 
 def validate_document(doc: Document) -> Spec:

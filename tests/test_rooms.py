@@ -27,13 +27,14 @@ ALLOWED: dict[str, set[str]] = {
     # the graph asks each kind to declare itself: the step interface lives in the engine
     "plans": {"core", "state", "engine"},
     "engine": FRONT_END | {"frontend", "plans", "state"},
-    "steps": {"engine"},  # the plug-in import path
+    "steps": {"engine", "kinds"},  # the plug-in import paths, old and new
     "kinds": {"core", "spec", "plans", "state", "engine", "integrations", "runtime"},
     "operate": FRONT_END
     | {"frontend", "plans", "state", "engine", "kinds", "integrations", "runtime"},
     "authoring": {"core", "spec", "cli"},  # the command reference reads the CLI's parsers
     "api": FRONT_END
-    | {"frontend", "plans", "state", "engine", "kinds", "integrations", "operate", "authoring"},
+    | {"frontend", "plans", "state", "engine", "kinds", "integrations", "operate", "authoring"}
+    | {"runtime"},
     # the CLI calls the API; it renders plans and diagnostics and implements the progress hook
     "cli": {"api", "core", "frontend", "source", "plans", "engine"},
     "__init__": {"core"},

@@ -93,11 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from llmspec.cli.common import Done, print_diagnostics
+    from llmspec.cli.common import print_diagnostics
 
     try:
         done = COMMANDS[args.command].run(args)
     except SpecError as exc:  # a user error any command may meet (state unreachable, locked…)
+        _warnings(args)
         print_diagnostics(exc.diagnostics)
         return EXIT_ERRORS
     except KeyboardInterrupt:
@@ -115,11 +116,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_BUG
-    if not isinstance(done, Done):
-        return int(done)
+    _warnings(args)
     stream = sys.stdout if done.to_stdout else sys.stderr
     print_diagnostics(done.diagnostics, done.fmt, done.sources, stream)
+    if done.footer is not None:
+        print(done.footer, file=stream)
     return int(done.status)
+
+
+def _warnings(args: argparse.Namespace) -> None:
+    """The warnings of the spec a command resolved (`cli.common.resolve_warned`)."""
+    from llmspec.cli.common import print_diagnostics
+
+    found = getattr(args, "warnings", None)
+    if found is not None:
+        print_diagnostics(found[0], sources=found[1])
 
 
 def run() -> None:

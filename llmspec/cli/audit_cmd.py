@@ -11,7 +11,6 @@ from typing import Any
 
 from llmspec.cli.common import (
     Done,
-    resolve_warned,
     spec_command,
 )
 
@@ -29,7 +28,7 @@ def add_parser(sub: Any, name: str) -> None:
 def run(args: argparse.Namespace) -> Done:
     from llmspec import api
 
-    resolved, done = resolve_warned(args.spec, args.env, args.overrides)
+    resolved = api.resolve(args.spec, args.env, args.overrides)
     events = api.audit(resolved, state=args.state)
     if args.format == "json":
         print(json.dumps([asdict(e) for e in events], indent=2, default=str))
@@ -37,4 +36,4 @@ def run(args: argparse.Namespace) -> Done:
         print(f"nothing recorded for {resolved.spec.metadata.name} in {resolved.env or 'default'}")
     for event in events if args.format != "json" else ():
         print(f"{event.at[:19]}  {event.event:<18} {event.who:<22} {event.what}")
-    return done
+    return Done()

@@ -123,6 +123,7 @@ class Done:
     sources: SourceLines | None = None
     fmt: str = "text"
     to_stdout: bool = False  # validate's report is its output
+    footer: str | None = None  # printed after the diagnostics, on the same stream
 
 
 def usage(message: str, hint: str | None = None) -> SpecError:
@@ -131,10 +132,11 @@ def usage(message: str, hint: str | None = None) -> SpecError:
     return SpecError([error("LS001", message, hint=hint)])
 
 
-def resolve_warned(spec: str, env: str | None, overrides: Sequence[str]) -> tuple[Any, Done]:
-    """The resolved spec and a `Done` carrying its warnings for the command to return."""
+def resolve_warned(args: argparse.Namespace) -> Any:
+    """The spec resolved from SPEC, -e and --set; its warnings are kept on ``args`` for
+    `cli.main` to show, whether the command then succeeds or fails."""
     from llmspec.api import resolve
 
-    resolved = resolve(spec, env, overrides)
-    sources = SourceLines(resolved.document.sources)
-    return resolved, Done(diagnostics=resolved.diagnostics, sources=sources)
+    resolved = resolve(args.spec, args.env, args.overrides)
+    args.warnings = (resolved.diagnostics, SourceLines(resolved.document.sources))
+    return resolved

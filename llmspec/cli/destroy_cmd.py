@@ -9,7 +9,6 @@ from typing import Any
 from llmspec.cli.common import (
     Done,
     Status,
-    resolve_warned,
     spec_command,
     usage,
 )
@@ -37,11 +36,11 @@ def run(args: argparse.Namespace) -> Done:
     from llmspec.cli.progress import TerminalHook
     from llmspec.plans.views import render_text
 
-    resolved, done = resolve_warned(args.spec, args.env, args.overrides)
+    resolved = api.resolve(args.spec, args.env, args.overrides)
     plan = api.destroy_plan(resolved, state=args.state)
     sys.stdout.write(render_text(plan))
     if not plan.has_changes:
-        return done
+        return Done()
     if not args.yes:
         if not sys.stdin.isatty():
             raise usage("refusing to destroy without confirmation", "pass --yes")

@@ -45,8 +45,6 @@ def run(args: argparse.Namespace) -> Done:
     report = api.monitor(
         args.spec, args.env, args.overrides, since=args.since, html=args.html, state=args.state
     )
-    for note in report.notes:
-        print(f"note: {note}", file=sys.stderr)
     if args.format == "json":
         print(
             json.dumps(
@@ -67,7 +65,7 @@ def run(args: argparse.Namespace) -> Done:
             print(f"\nMarked {address} for retraining: the next plan rebuilds it.")
     if args.html:
         print(f"Report written to {args.html}", file=sys.stderr)
-    return Done(Status.FAILED if report.firing else Status.OK)
+    return Done(Status.FAILED if report.firing else Status.OK, report.notes)
 
 
 def _table(report: MonitorReport, markdown: bool) -> str:

@@ -62,12 +62,8 @@ def run(args: argparse.Namespace) -> Done:
 
     if args.from_env or args.to_env:
         return _promotion(args)
-    resolved, done = resolve_warned(args.spec, args.env, args.overrides)
-    plan = api.plan(resolved, state=args.state, targets=args.target)
-    if args.out:
-        from llmspec.plans.saved import save_plan
-
-        save_plan(plan, args.out, args.spec, args.env, args.overrides)
+    resolved = resolve_warned(args)
+    plan = api.plan(resolved, state=args.state, targets=args.target, out=args.out)
     if args.format == "json":
         sys.stdout.write(render_json(plan))
     elif args.format == "markdown":
@@ -77,7 +73,7 @@ def run(args: argparse.Namespace) -> Done:
         if args.out:
             print(f"Saved to {args.out}: apply it with `llmspec apply {args.out}`.")
     changed = args.detailed_exitcode and plan.has_changes
-    return Done(Status.CHANGES if changed else Status.OK, done.diagnostics, done.sources)
+    return Done(Status.CHANGES if changed else Status.OK)
 
 
 def _promotion(args: argparse.Namespace) -> Done:

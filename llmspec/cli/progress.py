@@ -20,6 +20,9 @@ class TerminalHook(Hook):
     def __init__(self) -> None:
         self._began = time.perf_counter()
 
+    def applying(self, app: str, env: str) -> None:
+        print(f"Applying {app} in {env}", flush=True)
+
     def started(self, change: Change) -> None:
         self._began = time.perf_counter()
         print(f"  … {change.address}: {change.action}", flush=True)

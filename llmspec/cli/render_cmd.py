@@ -9,7 +9,6 @@ from llmspec.cli.common import (
     Done,
     Formatter,
     add_env_options,
-    resolve_warned,
 )
 
 HELP = "render the artifacts (Accelerate config, jobs, manifests…) into build/<app>/<env>/"
@@ -32,7 +31,6 @@ def add_parser(sub: Any, name: str) -> None:
 def run(args: argparse.Namespace) -> Done:
     from llmspec import api
 
-    resolved, done = resolve_warned(args.spec, args.env, args.overrides)
-    for path, digest in api.render(resolved, out=args.out).items():
+    for path, digest in api.render(args.spec, args.env, args.overrides, out=args.out).items():
         print(f"{digest[7:19]}  {path}")
-    return done
+    return Done()

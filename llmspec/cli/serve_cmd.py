@@ -8,7 +8,6 @@ from typing import Any
 
 from llmspec.cli.common import (
     Done,
-    resolve_warned,
     spec_command,
 )
 from llmspec.core.diagnostics import SpecError, error
@@ -39,7 +38,7 @@ def run(args: argparse.Namespace) -> Done:
 
     from llmspec import api
 
-    resolved, done = resolve_warned(args.spec, args.env, args.overrides)
+    resolved = api.resolve(args.spec, args.env, args.overrides)
 
     def interrupted(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -56,10 +55,10 @@ def run(args: argparse.Namespace) -> Done:
         sys.stdout.flush()
         code = server.process.wait()
     except KeyboardInterrupt:
-        return done
+        return Done()
     finally:
         server.stop()
     if code != 0:  # the server died on its own: its log says why
         raise SpecError([error("LS810", f"the server stopped with exit status {code}",
                                hint=f"see {server.log}" if server.log else None)])  # fmt: skip
-    return done
+    return Done()

@@ -34,13 +34,13 @@ def add_parser(sub: Any, name: str) -> None:
 def run(args: argparse.Namespace) -> Done:
     from llmspec import api
 
-    resolved, done = resolve_warned(args.spec, args.env, args.overrides)
+    resolved = resolve_warned(args)
     data = api.show(resolved)
     if args.format == "json":
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(to_yaml(data))
-    return done
+    return Done()
 
 
 def to_yaml(data: Any) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from llmspec.cli.common import (
@@ -11,9 +10,8 @@ from llmspec.cli.common import (
     Formatter,
     Status,
     add_env_options,
-    use_color,
 )
-from llmspec.core.diagnostic_views import FORMATS, render_text
+from llmspec.core.diagnostic_views import FORMATS
 
 HELP = "check specs: schema, environments, interpolation and cross-section rules"
 EXAMPLES = """examples:
@@ -46,17 +44,16 @@ def run(args: argparse.Namespace) -> Done:
 
         print(render_json(report.diagnostics, {"specs": report.summary()}))
         return Done(status)
+    footer = None
     if args.format == "text":
-        view = render_text(report.diagnostics, report.sources, use_color(sys.stdout))
-        if view:
-            print(view)
+        lines = []
         for path, envs in report.summary().items():
             ok = "ok" if all(v == "ok" for v in envs.values()) else "failed"
             listed = ", ".join(f"{e}" + ("" if v == "ok" else " ✗") for e, v in envs.items())
-            print(f"{ok:>6}  {path}  ({listed})")
-        print(
+            lines.append(f"{ok:>6}  {path}  ({listed})")
+        lines.append(
             f"{len(report.specs)} spec(s), {report.checked} spec-environment(s): "
             f"{report.errors} error(s), {report.warnings} warning(s)"
         )
-        return Done(status)
-    return Done(status, report.diagnostics, report.sources, args.format, to_stdout=True)
+        footer = "\n".join(lines)
+    return Done(status, report.diagnostics, report.sources, args.format, True, footer)

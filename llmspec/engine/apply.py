@@ -59,6 +59,7 @@ def apply(
     """Plan again under the lock, check a saved plan still holds and that the plan has the
     approvals governance asks for, then execute."""
     hook = hook or Hook()
+    hook.applying(ws.app, ws.env)
     spec = ws.resolved.spec
     timeout = spec.state.lock_timeout_s if lock_timeout is None else lock_timeout
     with holding(ws, "apply", timeout):
@@ -127,7 +128,7 @@ def _execute(
                 outcome = Outcome(change.address, "delete", "skipped")
             else:
                 hook.started(change)
-                outcome = _delete(ws, change, recorded)
+                outcome = _delete(ws, change, recorded, hook)
             result.outcomes.append(outcome)
             hook.finished(outcome)
     except BaseException:
@@ -284,11 +285,14 @@ def _failed(
     )
 
 
-def _delete(ws: Workspace, change: Change, recorded: dict[str, ResourceState]) -> Outcome:
+def _delete(
+    ws: Workspace, change: Change, recorded: dict[str, ResourceState], hook: Hook
+) -> Outcome:
     started = time.perf_counter()
     old = recorded[change.address]
     step = ws.steps.get(old.kind)
-    ctx = _context(ws, old.kind, old.inputs_digest, "delete", old, inputs={})
+    ctx = _context(ws, old.kind, old.inputs_digest, "delete", old, inputs={}, log=hook.log,
+                   progress=hook.progress)  # fmt: skip
     try:
         removed = step.destroy(old, ctx) if step is not None else False
     except Exception as exc:

@@ -49,11 +49,11 @@ def destroy(
                     )
                 ]
             )
-        result = ApplyResult(plan)
+        result = ApplyResult(plan, workspace=ws)
         recorded = dict(ws.backend.read(ws.app, ws.env).resources)
         for change in plan.changes:  # in deletion order
             hook.started(change)
-            outcome = _delete(ws, change, recorded)
+            outcome = _delete(ws, change, recorded, hook)
             result.outcomes.append(outcome)
             hook.finished(outcome)
         ws.backend.append_journal(

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 class Hook:
     """Every method does nothing: override the ones you want."""
 
+    def applying(self, app: str, env: str) -> None:
+        """An apply of ``app`` in ``env`` begins (before it waits for the lock)."""
+
     def started(self, change: Change) -> None:
         """A resource's work begins."""
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from llmspec.state.model import JournalEntry, LockInfo, now
+from llmspec.engine.locking import holding
+from llmspec.state.model import JournalEntry, now
 
 MARK_LOCK_SECONDS = 10.0  # a monitor run does not wait long behind an apply
 
@@ -33,9 +34,9 @@ def last_rebuilt_ms(ws: Any) -> int:
 
 def mark(ws: Any, why: str, by: str = "monitor") -> list[str]:
     """Mark every fine-tune of the app in its environment and return their addresses (one
-    already marked keeps its first reason). Raises LockHeld while an apply runs."""
+    already marked keeps its first reason). LS603 while an apply holds the lock."""
     marked = []
-    with ws.backend.lock(LockInfo(ws.app, ws.env, "mark"), MARK_LOCK_SECONDS):
+    with holding(ws, "mark", MARK_LOCK_SECONDS):
         for address in finetune_addresses(ws):
             old = ws.backend.read(ws.app, ws.env).resources[address]
             marked.append(address)
@@ -50,8 +51,8 @@ def mark(ws: Any, why: str, by: str = "monitor") -> list[str]:
 
 
 def unmark(ws: Any, address: str) -> bool:
-    """Clear a mark; False when the resource was not marked."""
-    with ws.backend.lock(LockInfo(ws.app, ws.env, "unmark"), MARK_LOCK_SECONDS):
+    """Clear a mark; False when the resource was not marked (LS603 while locked)."""
+    with holding(ws, "unmark", MARK_LOCK_SECONDS):
         old = ws.backend.read(ws.app, ws.env).resources.get(address)
         if old is None or not old.marked:
             return False

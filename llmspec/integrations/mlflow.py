@@ -74,13 +74,19 @@ def experiment_id(client: Any, name: str, artifacts: Path) -> str:
     return str(client.create_experiment(name, artifact_location=artifacts.resolve().as_uri()))
 
 
+def experiment_name(spec: Any, app: str, env: str, purpose: str | None = None) -> str:
+    """`tracking.experiment`, else `llmspec/<app>/<env>`; a ``purpose`` (the sandbox's tries)
+    gets a folder of its own below it."""
+    base = spec.tracking.experiment or f"llmspec/{app}/{env}"
+    return f"{base}/{purpose}" if purpose else base
+
+
 def experiment_for(client: Any, spec: Any, app: str, env: str, repo_root: Path) -> str:
     """The experiment of an app in an environment: `tracking.experiment`, or
     `llmspec/<app>/<env>`."""
-    name = spec.tracking.experiment or f"llmspec/{app}/{env}"
     from llmspec.core.layout import Layout
 
-    return experiment_id(client, name, Layout(repo_root).mlartifacts)
+    return experiment_id(client, experiment_name(spec, app, env), Layout(repo_root).mlartifacts)
 
 
 def search_traces(tracking: str, experiment: str, since_ms: int) -> list[Any]:

@@ -28,7 +28,7 @@ class SpecDiff:
 def compare(old: Any, new: Any, a: str, b: str) -> SpecDiff:
     from llmspec.plans.planner import diff_values
 
-    return SpecDiff(a, b, tuple(diff_values(_indexed(old), _indexed(new))))
+    return SpecDiff(a, b, tuple(diff_values(*_aligned(old, new))))
 
 
 def environments(spec: str, env_a: str, env_b: str) -> SpecDiff:
@@ -59,14 +59,22 @@ def values(spec: str, env: str | None) -> dict[str, Any]:
     return data
 
 
-def _indexed(value: Any) -> Any:
-    """Lists of mappings (gates, targets, metrics) by position, so a change names the item's
-    field (`evaluation.gates.0.min_examples`) rather than the whole list."""
-    if isinstance(value, dict):
-        return {k: _indexed(v) for k, v in value.items()}
-    if isinstance(value, list) and any(isinstance(v, dict) for v in value):
-        return {str(i): _indexed(v) for i, v in enumerate(value)}
-    return value
+def _aligned(old: Any, new: Any) -> tuple[Any, Any]:
+    """Both sides with lists of mappings (gates, targets, metrics) keyed by position, so a
+    change names the item's field (`evaluation.gates.0.min_examples`) rather than the whole
+    list; an empty or absent list on one side is an empty mapping, so an added item reads
+    `serving.targets.0: — → {…}`."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        pairs = {k: _aligned(old.get(k), new.get(k)) for k in {*old, *new}}
+        return (
+            {k: a for k, (a, _) in pairs.items() if k in old},
+            {k: b for k, (_, b) in pairs.items() if k in new},
+        )
+    sides = (old, new)
+    items = [item for side in sides if isinstance(side, list) for item in side]
+    if any(isinstance(i, dict) for i in items) and all(isinstance(s, list | None) for s in sides):
+        return _aligned(*({str(i): v for i, v in enumerate(s or [])} for s in sides))
+    return old, new
 
 
 def _at_revision(spec: Path, ref: str, into: Path) -> Path:

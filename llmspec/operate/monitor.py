@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmspec.core.diagnostics import Diagnostic
 from llmspec.kinds.evaluate.gates import OPS
 from llmspec.kinds.evaluate.stats import percentile
 
@@ -185,7 +186,7 @@ class MonitorReport:
     figures: dict[str, float]
     alerts: list[AlertResult]
     marked: list[str]
-    notes: list[str] = field(default_factory=list)
+    notes: list[Diagnostic] = field(default_factory=list)  # a mark that could not be made
 
     @property
     def firing(self) -> bool:
@@ -221,7 +222,7 @@ def monitor(ws: Any, since_window: str = "24h", html: str | None = None) -> Moni
         start = max(start, rebuilt) if alert["action"] == "retrain" else start
         alerts += check_alerts([alert], {alert["window"]: figures(since(requests, start),
                                                                    questions, cost)})  # fmt: skip
-    notes: list[str] = []
+    notes: list[Diagnostic] = []
     marked = _mark_for_retraining(ws, [a for a in alerts if not a.passed and a.action == "retrain"],
                                   notes)  # fmt: skip
     report = MonitorReport(ws.app, ws.env, since_window, found.values, alerts, marked, notes)
@@ -262,23 +263,24 @@ def eval_questions(resolved: Any) -> list[str]:
     return out
 
 
-def _mark_for_retraining(ws: Any, fired: list[AlertResult], notes: list[str]) -> list[str]:
+def _mark_for_retraining(ws: Any, fired: list[AlertResult], notes: list[Diagnostic]) -> list[str]:
     """Mark the fine-tune when a `retrain` alert fired; a note when that cannot be done."""
     if not fired:
         return []
-    from llmspec.core.diagnostics import SpecError
+    from llmspec.core.diagnostics import Severity, SpecError
     from llmspec.engine.marks import finetune_addresses, mark
-    from llmspec.state.backend import LockHeld
 
     if not finetune_addresses(ws):
-        notes.append(f"`{fired[0].alert}` asks to retrain, but {ws.app} in {ws.env} has no "
-                     "fine-tune")  # fmt: skip
+        message = f"`{fired[0].alert}` asks to retrain, but {ws.app} in {ws.env} has no fine-tune"
+        notes.append(Diagnostic("LS462", message, severity=Severity.NOTE))
         return []
     why = "; ".join(f"{a.alert} failed over {a.window} ({a.value:.4g})" for a in fired)
     try:
         return mark(ws, why)
-    except (LockHeld, SpecError) as exc:  # an apply holds the lock
-        held = exc.diagnostics[0].message if isinstance(exc, SpecError) else str(exc)
-        notes.append(f"could not mark the fine-tune for retraining: {held}; the next monitor "
-                     "run will")  # fmt: skip
+    except SpecError as exc:
+        if exc.diagnostics[0].code != "LS603":
+            raise
+        held = exc.diagnostics[0].message  # an apply holds the lock: the next run marks it
+        message = f"could not mark the fine-tune for retraining: {held}; the next monitor run will"
+        notes.append(Diagnostic("LS603", message, severity=Severity.NOTE))
         return []

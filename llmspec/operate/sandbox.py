@@ -146,14 +146,17 @@ def log_try(
     env: str,
     overrides: list[str],
     model: str | None = None,
+    experiment_name: str | None = None,
 ) -> str:
-    """One MLflow run per try, in `llmspec/<app>/<env>/sandbox`: the edits as params, the
+    """One MLflow run per try, in ``experiment_name`` (by default `llmspec/<app>/<env>/sandbox`,
+    see `integrations.mlflow.experiment_name`): the edits as params, the
     attempts as a table, the prompts as text."""
     import mlflow
     import pandas as pd  # type: ignore[import-untyped]
 
     mlflow.set_tracking_uri(promoted.tracking_uri)
-    experiment = mlflow.set_experiment(f"llmspec/{app}/{env}/sandbox").experiment_id
+    name = experiment_name or f"llmspec/{app}/{env}/sandbox"
+    experiment = mlflow.set_experiment(name).experiment_id
     tags = {Tag.APP: app, Tag.ENV: env, Tag.COMPARED_WITH: promoted.uri}
     with mlflow.start_run(experiment_id=experiment, run_name="try", tags=tags) as run:
         params = {f"set.{i}": o[:500] for i, o in enumerate(overrides)} or {"set": "-"}

@@ -49,3 +49,13 @@ def test_entry_point_step_kind_joins_the_graph(project: Path, tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     change = next(c for c in json.loads(result.stdout)["changes"] if c["address"] == "notify.slack")
     assert change["action"] == "create" and change["depends_on"] == ["package.support-bot"]
+
+
+def test_the_import_paths_plug_ins_used_before_the_rooms_still_load() -> None:
+    import llmspec.steps.base as base
+    import llmspec.steps.index as index
+    from llmspec.engine.step import DEFAULT_ENV, Step
+    from llmspec.kinds.index.step import IndexStep
+
+    assert base.Step is Step and base.DEFAULT_ENV == DEFAULT_ENV
+    assert index.IndexStep is IndexStep  # a plug-in replacing a built-in kind subclasses it

@@ -29,11 +29,11 @@ class EvalOutputs(RecordedOutputs):
             return str(required_output(outputs, key, address))
 
         return cls(
-            run_id=need("run_id"),
+            run_id=str(outputs.get("run_id", "")),  # optional: no reader needs it
             tracking_uri=need("tracking_uri"),
             registered_name=need("registered_name"),
             version=need("version"),
-            scores_file=need("scores_file"),
+            scores_file=str(outputs.get("scores_file", "")),  # optional: no reader needs it
             metrics=dict(outputs.get("metrics", {})),
             errors=int(outputs.get("errors", 0)),
             repeats=int(outputs.get("repeats", 1)),

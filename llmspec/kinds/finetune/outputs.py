@@ -40,12 +40,12 @@ class FinetuneOutputs(RecordedOutputs):
 
         adapter = outputs.get("adapter_dir")
         return cls(
-            run_id=need("run_id"),
-            tracking_uri=need("tracking_uri"),
-            method=need("method"),
+            run_id=str(outputs.get("run_id", "")),  # optional: no reader needs it
+            tracking_uri=str(outputs.get("tracking_uri", "")),  # optional: no reader needs it
+            method=str(outputs.get("method", "")),  # optional: no reader needs it
             base_model=need("base_model"),
             model_dir=need("model_dir"),
-            model_digest=need("model_digest"),
+            model_digest=str(outputs.get("model_digest", "")),  # optional: no reader needs it
             adapter_dir=None if adapter is None else str(adapter),
             merged=bool(outputs.get("merged", False)),
             steps=int(outputs.get("steps", 0)),

@@ -26,7 +26,7 @@ from typing import Any
 from llmspec.core.diagnostics import Diagnostic, Span, error
 from llmspec.core.layout import Layout
 from llmspec.engine.step import Resource, RunContext, StepFailed
-from llmspec.integrations.mlflow import FinetuneRun, Tag, flatten, tracking_uri
+from llmspec.integrations.mlflow import FinetuneRun, Tag, experiment_name, flatten, tracking_uri
 from llmspec.kinds.dataset.outputs import DatasetOutputs
 from llmspec.kinds.finetune.launch import command, launch
 from llmspec.kinds.finetune.outputs import FinetuneOutputs
@@ -261,7 +261,7 @@ def _open_run(resource: Resource, ctx: RunContext, job: JobConfig, work: Path) -
             tags[Tag.INDEX_VERSION] = str(index.version) if index else ""
     return FinetuneRun.open(
         tracking_uri(tracking.uri, ctx.repo_root),
-        tracking.experiment or f"llmspec/{ctx.app}/{ctx.env}",
+        experiment_name(ctx.spec, ctx.app, ctx.env),
         Layout(ctx.repo_root).mlartifacts,
         work,
         flatten("", recipe),

@@ -23,14 +23,14 @@ class PackageOutputs(RecordedOutputs):
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, Any], address: str = "") -> PackageOutputs:
-        """Read recorded outputs; ValueError when one is missing."""
+        """Read recorded outputs; ValueError when one a reader needs is missing."""
 
         def need(key: str) -> str:
             return str(required_output(outputs, key, address))
 
         return cls(
-            run_id=need("run_id"),
-            model_uri=need("model_uri"),
+            run_id=str(outputs.get("run_id", "")),  # optional: no reader needs it
+            model_uri=str(outputs.get("model_uri", "")),  # optional: no reader needs it
             registered_name=need("registered_name"),
             version=need("version"),
             version_uri=need("version_uri"),

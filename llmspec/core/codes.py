@@ -87,6 +87,7 @@ CODES: dict[str, str] = {
     "LS711": "fine-tune recipe does not fit the model",
     "LS712": "QLoRA needs a CUDA GPU and bitsandbytes",
     "LS720": "a gate failed: not promoted",
+    "LS730": "a metric failed on an example",
     # LS8xx: operating an applied environment (rollback, serve, predict, feedback, monitor, try)
     "LS801": "nothing to roll back",
     "LS810": "nothing to serve, or the server did not start",

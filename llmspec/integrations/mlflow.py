@@ -26,6 +26,7 @@ class Tag:
     INPUTS_DIGEST = "llmspec.inputs_digest"
     SPEC_DIGEST = "llmspec.spec_digest"
     GIT_COMMIT = "llmspec.git_commit"
+    GIT_DIRTY = "llmspec.git_dirty"  # "true": tracked files differed from that commit
     MODEL_VERSION = "llmspec.model_version"
     MODEL_DIGEST = "llmspec.model_digest"
     BASE_MODEL = "llmspec.base_model"
@@ -43,6 +44,17 @@ class Tag:
     UPSTREAM_RUN_ID = "llmspec.upstream.{}.run_id"  # address -> the run that built an input
     UPSTREAM_DIGEST = "llmspec.upstream.{}.digest"  # address -> the input's inputs digest
     FILE_DIGEST = "llmspec.{}.digest"  # address -> a dataset file's digest
+
+
+def lineage_tags(repo_root: Path) -> dict[str, str]:
+    """The code a run or model version came from: the commit and whether the working tree
+    differed from it (empty when the repository is not under git)."""
+    from llmspec.core.git import revision
+
+    found = revision(repo_root)
+    if found is None:
+        return {Tag.GIT_COMMIT: ""}
+    return {Tag.GIT_COMMIT: found.commit, Tag.GIT_DIRTY: str(found.dirty).lower()}
 
 
 def tracking_uri(uri: str, repo_root: Path) -> str:

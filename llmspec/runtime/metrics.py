@@ -1,40 +1,43 @@
-"""Answer metrics (exact match, ROUGE-L) and retrieval metrics against an eval record."""
+"""Answer metrics and retrieval metrics against an eval record, each following a stated
+definition: ROUGE-L and BLEU are their reference implementations' (`rouge-score`,
+`sacrebleu`); the others are defined here, in their docstrings, and tested against those
+definitions."""
 
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
 
 _PUNCT = str.maketrans("", "", string.punctuation)
 
 
 def normalize(text: str) -> str:
-    """Lower case, no punctuation, single spaces (the usual SQuAD-style normalisation)."""
+    """Lower case, ASCII punctuation (`string.punctuation`) removed, whitespace collapsed to
+    single spaces: SQuAD's answer normalisation without its removal of articles."""
     return " ".join(text.lower().translate(_PUNCT).split())
 
 
 def exact_match(prediction: str, reference: str) -> float:
+    """1.0 when the normalised answer equals the normalised reference (see `normalize`)."""
     return float(normalize(prediction) == normalize(reference))
 
 
-def rouge_l(prediction: str, reference: str) -> float:
-    """ROUGE-L F1 over lower-cased word tokens: the longest common subsequence's precision and
-    recall combined (as ROUGE-1.5.5 with beta = 1)."""
-    pred, ref = re.findall(r"\w+", prediction.lower()), re.findall(r"\w+", reference.lower())
-    if not pred or not ref:
-        return float(pred == ref)
-    previous = [0] * (len(ref) + 1)
-    for token in pred:
-        current = [0]
-        for j, other in enumerate(ref):
-            current.append(previous[j] + 1 if token == other else max(previous[j + 1], current[j]))
-        previous = current
-    lcs = previous[-1]
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(pred), lcs / len(ref)
-    return 2 * precision * recall / (precision + recall)
+def rouge_l(prediction: str, reference: str, *, use_stemmer: bool = False) -> float:
+    """ROUGE-L F-measure as Google's `rouge-score` computes it (the reference implementation of
+    ROUGE-1.5.5's ROUGE-L): its default tokenizer lower-cases and keeps runs of ``[a-z0-9]``
+    (other characters, accented letters included, separate tokens), no stemming unless
+    ``use_stemmer`` (Porter); the longest common subsequence's precision and recall combined
+    with beta = 1. An empty side scores 0."""
+    return float(_rouge(use_stemmer).score(reference, prediction)["rougeL"].fmeasure)
+
+
+@lru_cache(maxsize=2)
+def _rouge(use_stemmer: bool) -> Any:
+    from rouge_score import rouge_scorer  # type: ignore[import-untyped]
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=use_stemmer)
 
 
 def matches(source: str, relevant: str) -> bool:
@@ -61,27 +64,30 @@ def mrr_at_k(sources: Sequence[str], relevant: Sequence[str], k: int) -> float:
     return 0.0
 
 
-def bleu(prediction: str, reference: str, max_n: int = 4) -> float:
-    """Sentence BLEU-4 over lower-cased word tokens, with add-one smoothing of the n-gram
-    precisions above unigrams (Lin & Och 2004) and the brevity penalty."""
-    import math
-    from collections import Counter
+def bleu(
+    prediction: str,
+    reference: str,
+    *,
+    tokenize: str = "13a",
+    lowercase: bool = False,
+    smooth_method: str = "exp",
+) -> float:
+    """Sentence BLEU as `sacrebleu.sentence_bleu` computes it, on a 0-1 scale (sacrebleu
+    reports 0-100): its defaults are the `13a` tokenizer (mteval's), case-sensitive, 4-grams,
+    exponential smoothing of zero n-gram counts, and the brevity penalty. ``tokenize``,
+    ``lowercase`` and ``smooth_method`` are sacrebleu's options of the same names."""
+    scorer = _bleu(tokenize, lowercase, smooth_method)
+    return float(scorer.sentence_score(prediction, [reference]).score) / 100.0
 
-    pred, ref = re.findall(r"\w+", prediction.lower()), re.findall(r"\w+", reference.lower())
-    if not pred or not ref:
-        return float(pred == ref)
-    logs = 0.0
-    for n in range(1, max_n + 1):
-        grams = Counter(tuple(pred[i : i + n]) for i in range(len(pred) - n + 1))
-        refs = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n + 1))
-        matched, total = sum((grams & refs).values()), max(sum(grams.values()), 0)
-        if n > 1:
-            matched, total = matched + 1, total + 1
-        if matched == 0 or total == 0:
-            return 0.0
-        logs += math.log(matched / total) / max_n
-    brevity = 1.0 if len(pred) > len(ref) else math.exp(1 - len(ref) / len(pred))
-    return brevity * math.exp(logs)
+
+@lru_cache(maxsize=8)
+def _bleu(tokenize: str, lowercase: bool, smooth_method: str) -> Any:
+    from sacrebleu.metrics.bleu import BLEU
+
+    # effective order, as sacrebleu.sentence_bleu: a short sentence is not scored on n-grams
+    # it cannot have
+    return BLEU(tokenize=tokenize, lowercase=lowercase, smooth_method=smooth_method,
+                effective_order=True)  # fmt: skip
 
 
 def contains(prediction: str, reference: str) -> float:

@@ -55,6 +55,31 @@ class Judge(SpecModel):
     scale: PositiveInt = Field(5, le=100, description="Scores run from 1 to `scale`.")
 
 
+BleuTokenizer = Literal[
+    "13a", "none", "intl", "char", "zh", "ja-mecab", "ko-mecab", "flores101", "flores200"
+]
+# the options of the reference implementation behind a built-in metric
+METRIC_OPTIONS = {"rouge_l": ("use_stemmer",), "bleu": ("tokenize", "lowercase", "smooth_method")}
+
+
+class MetricOptions(SpecModel):
+    """Options passed to the library that defines a built-in metric."""
+
+    use_stemmer: bool | None = Field(
+        None, description="`rouge_l`: Porter stemming of tokens (rouge-score's `use_stemmer`)."
+    )
+    tokenize: BleuTokenizer | None = Field(
+        None, description="`bleu`: sacrebleu's tokenizer (default `13a`)."
+    )
+    lowercase: bool | None = Field(None, description="`bleu`: compare lower-cased (sacrebleu).")
+    smooth_method: Literal["exp", "floor", "add-k", "none"] | None = Field(
+        None, description="`bleu`: sacrebleu's smoothing of zero n-gram counts (default `exp`)."
+    )
+
+    def given(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class Metric(SpecModel):
     """A metric: a built-in name, a `module:function` plug-in, or a model-judged rubric."""
 
@@ -72,11 +97,19 @@ class Metric(SpecModel):
         examples=["evals.custom:cites_source"],
     )
     judge: Judge | None = Field(None, description="Score with another model and a rubric.")
+    options: MetricOptions = section(
+        "Options of the library that defines a built-in metric: `use_stemmer` for `rouge_l` "
+        "(rouge-score); `tokenize`, `lowercase`, `smooth_method` for `bleu` (sacrebleu)."
+    )
 
     @model_validator(mode="after")
     def _known(self) -> "Metric":
         if self.function and self.judge:
             raise invalid("give either `function` or `judge`, not both", "judge")
+        for option in self.options.given():
+            if option not in METRIC_OPTIONS.get(self.name, ()) or self.function or self.judge:
+                takes = [m for m, names in METRIC_OPTIONS.items() if option in names]
+                raise invalid(f"`{option}` is an option of `{', '.join(takes)}` only", "options")
         if not self.function and not self.judge and not is_builtin_metric(self.name):
             raise PydanticCustomError(
                 "unknown_choice",

@@ -18,6 +18,7 @@ from llmspec.kinds.package.step import PackageStep
 from llmspec.plans.order import deletion_order
 from llmspec.plans.planner import Change, Reason
 from llmspec.state.model import AppState, ResourceState
+from tests.engine.conftest import record_graph
 
 APP = "support-bot"
 VAULT = "vault.keys"
@@ -72,22 +73,7 @@ def test_a_plug_in_that_a_built_in_needs_is_deleted_after_it(project: Path, plug
     assert list(registry())[-1] == "vault"  # what ranking by registration got wrong
     ws = open_workspace(resolve("specs/support-bot.yaml", "dev"))
     graph = ws.graph()
-    for r in graph.resources.values():  # recorded as apply records them
-        ws.backend.put_resource(
-            ws.app,
-            ws.env,
-            ResourceState(
-                r.address,
-                r.kind,
-                r.inputs_digest,
-                "complete",
-                {},
-                dict(r.config),
-                dict(r.file_digests),
-                dict(r.dep_digests),
-                after=r.after,
-            ),
-        )
+    record_graph(ws)  # as apply records them
     assert VAULT in graph.resources[f"package.{APP}"].deps
     before = ws.backend.read(ws.app, ws.env).resources
 

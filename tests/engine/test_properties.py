@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from llmspec.plans.digest import digest_of
 from llmspec.plans.planner import diff_values
+from tests.engine.conftest import record_graph
 
 leaf = st.one_of(
     st.integers(), st.text(max_size=8), st.booleans(), st.none(), st.floats(allow_nan=False)
@@ -58,7 +59,6 @@ def test_plan_of_an_applied_spec_is_all_no_op(tmp_path, monkeypatch) -> None:  #
 
     from llmspec.api import resolve
     from llmspec.engine.workspace import open_workspace
-    from llmspec.state.model import ResourceState
     from tests.conftest import ROOT
 
     shutil.copytree(ROOT / "specs", tmp_path / "specs")
@@ -67,21 +67,6 @@ def test_plan_of_an_applied_spec_is_all_no_op(tmp_path, monkeypatch) -> None:  #
     for spec in ("support-bot", "docs-assistant", "ticket-triage"):
         for env in ("dev", "prod"):
             ws = open_workspace(resolve(f"specs/{spec}.yaml", env))
-            graph = ws.graph()
-            for r in graph.resources.values():  # record the graph as built: plan(s, s)
-                ws.backend.put_resource(
-                    ws.app,
-                    ws.env,
-                    ResourceState(
-                        r.address,
-                        r.kind,
-                        r.inputs_digest,
-                        "complete",
-                        {},
-                        dict(r.config),
-                        dict(r.file_digests),
-                        dict(r.dep_digests),
-                    ),
-                )
+            record_graph(ws)  # the graph as built: plan(s, s)
             _, plan = ws.plan()
             assert {c.action for c in plan.changes} == {"no-op"}, (spec, env)

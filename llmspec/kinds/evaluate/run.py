@@ -156,6 +156,7 @@ def _evaluate(
             ctx.spec_dir,
             question_field=dataset.question_field,
             cache_dir=ctx.cache_dir / "models",
+            ids=ids,
         )
         for metric, column in scored.items():
             for example, value, prediction in zip(ids, column, predictions, strict=True):

@@ -42,8 +42,11 @@ def scorer(
             str(out["answer"]),
         )
     if name in TEXT:
-        measure = TEXT[name]
-        return lambda record, out: measure(str(out["answer"]), str(record.get(answer_field, "")))
+        measure, options = TEXT[name], dict(metric.get("options") or {})
+        given = {k: v for k, v in options.items() if v is not None}
+        return lambda record, out: measure(
+            str(out["answer"]), str(record.get(answer_field, "")), **given
+        )
     if name.startswith("latency_p"):
         return lambda record, out: float(out["latency_ms"])
     if name in FIGURES:
@@ -85,20 +88,36 @@ def score_all(
     *,
     question_field: str = "question",
     cache_dir: Path | None = None,
+    ids: Sequence[str] = (),
 ) -> dict[str, list[float | None]]:
-    """metric -> one score per record; None where the metric failed on that record (kept,
-    not fatal: one bad record does not lose the evaluation)."""
+    """metric -> one score per record; None where nothing was answered. A metric that raises
+    on an example stops the evaluation (LS730 naming both): a mean over the examples it
+    happened to score would pass a gate it should not."""
+    from llmspec.core.diagnostics import error
+    from llmspec.engine.step import StepFailed
+
     out: dict[str, list[float | None]] = {}
     for metric in metrics:
         score = scorer(metric, answer_field, relevant_field, spec_dir, question_field, cache_dir)
         values: list[float | None] = []
-        for record, prediction in zip(records, predictions, strict=True):
+        for i, (record, prediction) in enumerate(zip(records, predictions, strict=True)):
             if prediction.get("error"):  # nothing was answered: nothing to score
                 values.append(None)
                 continue
             try:
                 values.append(score(record, prediction))
-            except Exception:
-                values.append(None)
+            except Exception as exc:
+                example = ids[i] if i < len(ids) else f"record {i + 1}"
+                why = f"{type(exc).__name__}: {exc}"
+                raise StepFailed(
+                    [
+                        error(
+                            "LS730",
+                            f"metric `{metric['name']}` failed on example `{example}`: {why}",
+                            hint="fix the metric (or the record) and apply again; the "
+                            "evaluation does not score a subset of its examples",
+                        )
+                    ]
+                ) from exc
         out[metric["name"]] = values
     return out

@@ -232,7 +232,7 @@ def _check_modules(base: Path, targets: Sequence[str]) -> None:
 
 
 def _open_run(resource: Resource, ctx: RunContext, job: JobConfig, work: Path) -> FinetuneRun:
-    from llmspec.core.git import head_commit
+    from llmspec.integrations.mlflow import lineage_tags
 
     tracking = ctx.spec.tracking
     data = job.to_dict()
@@ -248,7 +248,7 @@ def _open_run(resource: Resource, ctx: RunContext, job: JobConfig, work: Path) -
         Tag.RESOURCE: resource.address,
         Tag.INPUTS_DIGEST: resource.inputs_digest,
         Tag.SPEC_DIGEST: "sha256:" + hashlib.sha256(spec_json.encode()).hexdigest(),
-        Tag.GIT_COMMIT: head_commit(ctx.repo_root) or "",
+        **lineage_tags(ctx.repo_root),
         Tag.PROMPT_TEMPLATE: job.prompt.name,
     }
     for address, state in ctx.inputs.items():

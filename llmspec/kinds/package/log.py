@@ -21,9 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from llmspec.core.diagnostics import error
-from llmspec.core.git import head_commit
 from llmspec.engine.step import Resource, RunContext, StepFailed
-from llmspec.integrations.mlflow import Tag, experiment_for, quiet_mlflow, tracking_uri
+from llmspec.integrations.mlflow import (
+    Tag,
+    experiment_for,
+    lineage_tags,
+    quiet_mlflow,
+    tracking_uri,
+)
 from llmspec.kinds.finetune.outputs import FinetuneOutputs
 from llmspec.kinds.index.outputs import IndexOutputs
 from llmspec.kinds.package.outputs import PackageOutputs
@@ -234,7 +239,7 @@ def _lineage(resource: Resource, ctx: RunContext) -> dict[str, str]:
         Tag.ENV: ctx.env,
         Tag.RESOURCE: resource.address,
         Tag.INPUTS_DIGEST: resource.inputs_digest,
-        Tag.GIT_COMMIT: head_commit(ctx.repo_root) or "",
+        **lineage_tags(ctx.repo_root),
     }
     for address, state in ctx.inputs.items():
         if "run_id" in state.outputs:

@@ -138,7 +138,7 @@ def _evaluate(
 
     records = _records(ctx.spec_dir / dataset.path)
     plain = [r for _, r in records]
-    ids = [f"{name}:{line}" for line, _ in records]
+    ids = example_ids(name, plain, dataset.question_field)
     question = model.metadata.get_input_schema().inputs[0].name
     questions = [str(r.get(dataset.question_field, "")) for r in plain]
     metrics = [m.model_dump(mode="json") for m in ctx.spec.evaluation.metrics]  # type: ignore[union-attr]
@@ -202,6 +202,30 @@ def _answers(
         except Exception as exc:  # kept per record: one bad record does not lose the run
             row = {**FAILED, "error": f"{type(exc).__name__}: {exc}"}
         out.append(row)
+    return out
+
+
+def example_ids(
+    dataset: str, records: Sequence[Mapping[str, Any]], question_field: str
+) -> list[str]:
+    """A stable identity per eval example, so that a paired comparison with the champion, the
+    repeats of a sample and the per-example table match the same question wherever it stands
+    in the file: `<dataset>:<id>` from the record's `id` field, else `<dataset>:sha256:<12 hex>`
+    of its question; a repeated identity gets `#2`, `#3`… in file order."""
+    import hashlib
+    from collections import Counter
+
+    seen: Counter[str] = Counter()
+    out = []
+    for record in records:
+        given = record.get("id")
+        if given is not None and str(given) != "":
+            key = str(given)
+        else:
+            question = str(record.get(question_field, ""))
+            key = "sha256:" + hashlib.sha256(question.encode("utf-8")).hexdigest()[:12]
+        seen[key] += 1
+        out.append(f"{dataset}:{key}" + (f"#{seen[key]}" if seen[key] > 1 else ""))
     return out
 
 

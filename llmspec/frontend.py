@@ -92,7 +92,10 @@ def resolve(
     doc = source.document
     if env is not None:
         doc = select_environment(doc, env, source.overlays, display_path)
-    doc = apply_overrides(doc, overrides)
+    if overrides:
+        from llmspec.spec.paths import field_names
+
+        doc = apply_overrides(doc, overrides, field_names)
     doc = interpolate(doc, environ)
     spec = validate_document(doc)
     spec_dir = FsPath(os.path.realpath(source.path)).parent

@@ -9,7 +9,7 @@ merged, because fields of one model source (say `revision` of `hf`) mean nothing
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Any
@@ -162,10 +162,17 @@ def _check_identity(base: Document, result: Document, env: str) -> None:
 # -- --set overrides (Hydra's override grammar) -----------------------------------------------
 
 
-def apply_overrides(doc: Document, overrides: Iterable[str]) -> Document:
+def apply_overrides(
+    doc: Document,
+    overrides: Iterable[str],
+    fields: Callable[[Path, Any], list[str]] = lambda path, data: [],
+) -> Document:
     """Apply ``--set`` overrides in order (Hydra's grammar).
 
     ``a.b=v`` changes a value, ``+a.b=v`` adds one, ``++a.b=v`` adds or changes, ``~a.b`` deletes.
+    As Hydra with a structured config, ``a.b=v`` also sets a field the spec leaves to its
+    default when the schema declares it: ``fields(path, data)`` names the fields declared under
+    a path (the front end asks the spec models; this room knows no schema).
     """
     overrides = list(overrides)
     if not overrides:
@@ -204,8 +211,11 @@ def apply_overrides(doc: Document, overrides: Iterable[str]) -> Document:
         path = tuple(int(p) if p.isdigit() else p for p in override.key_or_group.split("."))
         kind = override.type.name
         value = None if kind == "DEL" else override.value()
+        declared = str(path[-1]) in fields(path[:-1], doc.data)
+        if kind == "CHANGE" and declared and doc.get(path, _MISSING) is _MISSING:
+            kind = "FORCE_ADD"  # a declared field at its default: set it, parents included
         try:
-            doc = _set_path(doc, path, value, kind, span, sources)
+            doc = _set_path(doc, path, value, kind, span, sources, fields)
         except SpecError as exc:
             problems.extend(exc.diagnostics)
     if problems:
@@ -214,19 +224,32 @@ def apply_overrides(doc: Document, overrides: Iterable[str]) -> Document:
 
 
 def _set_path(
-    doc: Document, path: Path, value: Any, kind: str, span: Span, sources: dict[str, str]
+    doc: Document,
+    path: Path,
+    value: Any,
+    kind: str,
+    span: Span,
+    sources: dict[str, str],
+    fields: Callable[[Path, Any], list[str]],
 ) -> Document:
     parent = doc.get(path[:-1], _MISSING)
     last = path[-1]
     dotted = format_path(path)
+    above = path[:-1]
+    parent_declared = len(above) == 0 or str(above[-1]) in fields(above[:-1], doc.data)
+    creatable = kind in ("ADD", "FORCE_ADD") and not any(isinstance(p, int) for p in path)
+    if parent is _MISSING and creatable and parent_declared:
+        parent = {}  # a declared section the spec leaves out is created, as its defaults are
     if not isinstance(parent, (dict, list)):
         raise SpecError(
             [
                 error(
                     "LS307",
-                    f"`{format_path(path[:-1])}` is not set in this spec",
+                    f"`{format_path(above)}` is not set in this spec",
                     span,
-                    hint="create the parent first, e.g. `+SECTION={...}`",
+                    hint=f"to add it use `+{dotted}=...`"
+                    if parent_declared and parent is _MISSING
+                    else f"create the parent first: `+{format_path(above)}={{...}}`",
                 )
             ]
         )
@@ -237,6 +260,7 @@ def _set_path(
     )
     if kind == "CHANGE" and not exists:
         choices = [str(k) for k in parent] if isinstance(parent, dict) else []
+        choices += fields(above, doc.data)
         raise SpecError(
             [
                 error(

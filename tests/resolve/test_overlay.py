@@ -174,3 +174,54 @@ def test_bad_set_value_is_reported_against_the_override(spec) -> None:
         resolve(spec, None, ["finetune.training.epochs=many"])
     diag = info.value.diagnostics[0]
     assert diag.code == "LS203" and diag.span is not None and diag.span.file == "--set #1"
+
+
+@pytest.mark.parametrize("env", [None, "dev", "prod"])
+@pytest.mark.parametrize(
+    ("override", "path", "expected"),
+    [
+        pytest.param(
+            "finetune.training.max_steps=10",
+            ("finetune", "training", "max_steps"),
+            10,
+            id="declared-field-at-its-default",
+        ),
+        pytest.param(
+            "finetune.compute.fsdp.cpu_offload=true",
+            ("finetune", "compute", "fsdp", "cpu_offload"),
+            True,
+            id="inside-a-section-left-out",
+        ),
+    ],
+)
+def test_a_field_the_schema_declares_is_set_without_plus(
+    spec, env, override, path, expected
+) -> None:
+    from llmspec.resolve.provenance import explain
+
+    resolved = resolve(spec, env, [override])
+    node = resolved.spec.model_dump()
+    for part in path:
+        node = node[part]
+    assert node == expected
+    (found,) = explain(resolved, ".".join(path))
+    assert found.span is not None and found.span.layer == "--set"
+
+
+@pytest.mark.parametrize(
+    ("override", "hint_part"),
+    [
+        pytest.param("vars.region=eu", "+vars.region", id="vars-are-the-users"),
+        pytest.param("finetune.training.max_step=1", "did you mean `max_steps`", id="typo"),
+        pytest.param(
+            "evaluation.datasets.extra.path=x.jsonl",
+            "+evaluation.datasets.extra",
+            id="a-new-name-is-an-addition",
+        ),
+    ],
+)
+def test_what_the_schema_does_not_declare_still_needs_plus(spec, override, hint_part) -> None:
+    with pytest.raises(SpecError) as info:
+        resolve(spec, None, [override])
+    diag = info.value.diagnostics[0]
+    assert diag.code == "LS307" and hint_part in (diag.hint or "")

@@ -117,6 +117,13 @@ class _Message(_Part):  # a prompt message's JSON form
 class EmbeddingConfig(_Part):
     model: str
     revision: str | None
+    query_prompt: str | None = None  # None: the model's own `query` prompt, if it names one
+    document_prompt: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:  # the prompts only when set: older files stay as they were
+        data = {"model": self.model, "revision": self.revision}
+        prompts = {"query_prompt": self.query_prompt, "document_prompt": self.document_prompt}
+        return {**data, **{k: v for k, v in prompts.items() if v is not None}}
 
 
 @dataclass(frozen=True)

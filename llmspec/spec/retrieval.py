@@ -60,6 +60,19 @@ class Embedding(SpecModel):
     batch_size: PositiveInt = Field(64, description="Texts embedded per batch.")
     normalize: Flag = Field(True, description="L2-normalise vectors (needed for cosine).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to embed.")
+    query_prompt: str | None = Field(
+        None,
+        description="Text put before each question when it is embedded (e5's `query: `, BGE's "
+        "instruction); unset: the model's own `query` prompt, when its sentence-transformers "
+        "config names one. Part of the index digest.",
+        examples=["query: "],
+    )
+    document_prompt: str | None = Field(
+        None,
+        description="Text put before each chunk when it is embedded (e5's `passage: `); unset: "
+        "the model's own `document` prompt, if any. Part of the index digest.",
+        examples=["passage: "],
+    )
 
 
 class AnnIndex(SpecModel):

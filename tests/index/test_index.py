@@ -67,9 +67,9 @@ class Counting:
         self.texts = 0
         original = embedding_module.Embedder.encode
 
-        def encode(embedder: Any, texts: Any, progress: Any = None) -> Any:
+        def encode(embedder: Any, texts: Any, progress: Any = None, **role: Any) -> Any:
             self.texts += len(texts)
-            return original(embedder, texts, progress)
+            return original(embedder, texts, progress, **role)
 
         monkeypatch.setattr(embedding_module.Embedder, "encode", encode)
 

@@ -51,7 +51,13 @@ def build_index(
     embedding, store = retrieval.embedding, retrieval.store
     model = resolve_model(embedding.model, embedding.revision, ctx.spec_dir)
     embedder = embedder or Embedder(
-        model, embedding.batch_size, embedding.device, embedding.normalize, embedding.revision
+        model,
+        embedding.batch_size,
+        embedding.device,
+        embedding.normalize,
+        embedding.revision,
+        embedding.query_prompt,
+        embedding.document_prompt,
     )
     rows = chunk_rows(resource, ctx, embedder)
     # a model folder of the repository is identified by its files' content: new weights

@@ -31,7 +31,7 @@ class IndexStep(Step):
             "chunking": retrieval.chunking.model_dump(mode="json"),
             # the model's identity (package version, revision), not where it is installed
             "embedding": {
-                **embedding.model_dump(mode="json", exclude={"device", "batch_size"}),
+                **embedding.model_dump(mode="json", exclude=_NOT_DIGESTED | _unset(embedding)),
                 "identity": model.identity,
             },
             "index": store.index.model_dump(mode="json"),
@@ -115,3 +115,11 @@ class IndexStep(Step):
         if built.table in _table_names(db):
             db.drop_table(built.table)
         return True
+
+
+_NOT_DIGESTED = {"device", "batch_size"}  # where and how fast, not what is embedded
+
+
+def _unset(embedding: Any) -> set[str]:
+    """Prompts left unset are not in the digest: indexes built before they existed keep theirs."""
+    return {k for k in ("query_prompt", "document_prompt") if getattr(embedding, k) is None}

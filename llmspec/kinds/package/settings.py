@@ -45,7 +45,12 @@ def retrieval_config(spec: Spec) -> RetrievalConfig | None:
     return RetrievalConfig(
         uri=store.uri,
         table=store.table,
-        embedding=EmbeddingConfig(retrieval.embedding.model, retrieval.embedding.revision),
+        embedding=EmbeddingConfig(
+            retrieval.embedding.model,
+            retrieval.embedding.revision,
+            retrieval.embedding.query_prompt,
+            retrieval.embedding.document_prompt,
+        ),
         top_k=retrieval.top_k,
         hybrid=store.full_text,
         reranker=retrieval.reranker,

@@ -1,7 +1,7 @@
-"""Which dotted paths the schema declares, for `--set` (as Hydra does with a structured config):
+"""The fields the schema declares under a dotted path, for `--set` (Hydra's structured-config rule):
 a declared field may be set with plain `key=value` even where the spec leaves it to its default;
-`+` stays for what the schema does not declare (`vars`, a new dataset or template name,
-plug-in settings)."""
+`+` stays for what the schema does not declare (`vars`, a new dataset or template name, plug-in
+settings)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,6 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 
 Path = tuple[str | int, ...]
-
-
-def declared(path: Path, data: Any) -> bool:
-    """Whether ``path`` names a field of the schema for a spec holding ``data``: model fields
-    by name; the keys of a mapping and the items of a list only where ``data`` has them;
-    a union (a model `source`, a target `kind`) by the member ``data`` selects."""
-    from llmspec.spec.root import Spec
-
-    return _declares(Spec, path, data)
 
 
 def field_names(path: Path, data: Any) -> list[str]:
@@ -50,28 +41,6 @@ def _names(annotation: Any, path: Path, data: Any) -> set[str]:
         inside = path[0] < len(data)
         return _names(get_args(annotation)[0], path[1:], data[path[0]]) if inside else set()
     return set()
-
-
-def _declares(annotation: Any, path: Path, data: Any) -> bool:
-    if not path:
-        return True
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _declares(get_args(annotation)[0], path, data)
-    if origin in (Union, types.UnionType):
-        members = [m for m in get_args(annotation) if m is not type(None)]
-        chosen = [m for m in members if _selected(m, data)] or members
-        return any(_declares(m, path, data) for m in chosen)
-    head, rest = path[0], path[1:]
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        field = annotation.model_fields.get(str(head))
-        inner = data.get(head) if isinstance(data, dict) else None
-        return field is not None and _declares(field.annotation, rest, inner)
-    if origin is dict and isinstance(data, dict) and head in data:
-        return _declares(get_args(annotation)[1], rest, data[head])
-    if origin is list and isinstance(data, list) and isinstance(head, int) and head < len(data):
-        return _declares(get_args(annotation)[0], rest, data[head])
-    return False
 
 
 def _selected(member: Any, data: Any) -> bool:

@@ -79,6 +79,34 @@ def quiet_libraries() -> None:
             transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
 
+def folder_dim(folder: Path) -> int | None:
+    """The embedding size a model folder's configs state: the transformer's hidden size under a
+    single-mode pooling (or no sentence-transformers config at all); None where a module such
+    as a Dense layer or a concatenated pooling changes it (the model must then be asked)."""
+    config, modules = folder / "config.json", folder / "modules.json"
+    if not config.is_file():
+        return None
+    hidden = int(json.loads(config.read_text(encoding="utf-8"))["hidden_size"])
+    if not modules.is_file():
+        return hidden
+    for module in json.loads(modules.read_text(encoding="utf-8")):
+        kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+        if kind in ("Transformer", "Normalize"):
+            continue
+        if kind != "Pooling":
+            return None
+        pooling = json.loads((folder / module["path"] / "config.json").read_text(encoding="utf-8"))
+        # sentence-transformers 6 writes `pooling_mode`: "cls"; earlier ones a flag per mode
+        mode = pooling.get("pooling_mode")
+        modes = [mode] if isinstance(mode, str) else mode if isinstance(mode, list) else []
+        modes += [k for k, v in pooling.items() if k.startswith("pooling_mode_") and v is True]
+        if len(modes) != 1:
+            return None
+        size = pooling.get("embedding_dimension", pooling.get("word_embedding_dimension"))
+        hidden = int(size) if size is not None else hidden
+    return hidden
+
+
 class Embedder:
     """Encode texts into normalised vectors. ``texts_embedded`` counts every text encoded, so
     callers (and tests) can see what an incremental build actually embedded."""
@@ -107,10 +135,11 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        folder = Path(self.ref.location)
-        if (folder / "config.json").is_file() and not (folder / "modules.json").is_file():
-            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-            return int(config["hidden_size"])  # no Dense layer can change it: no model load
+        """The vectors' size; read from the folder's configs when they tell it, so a build
+        with nothing to embed loads no model."""
+        found = folder_dim(Path(self.ref.location))
+        if found is not None:
+            return found
         model = self._load()  # the method's name changed in sentence-transformers 6
         measure = getattr(model, "get_embedding_dimension", None)
         return int(measure() if measure else model.get_sentence_embedding_dimension())

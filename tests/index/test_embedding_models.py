@@ -56,8 +56,13 @@ def reference(folder: Path, texts: list[str], **prompt: Any) -> Any:
 
 
 def test_a_cls_pooling_model_is_pooled_by_its_cls_token(tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
     folder = tiny_model(tmp_path / "cls-model", "cls")
-    ours = Embedder(ModelRef("cls-model", str(folder), "local:cls-model")).encode(TEXTS)
+    embedder = Embedder(ModelRef("cls-model", str(folder), "local:cls-model"))
+    assert embedder.dim == 32 and embedder._model is None  # told by the configs: nothing loaded
+    assert embedder.dim == SentenceTransformer(str(folder)).get_embedding_dimension()
+    ours = embedder.encode(TEXTS)
     np.testing.assert_allclose(ours, reference(folder, TEXTS), atol=1e-6)
     mean = tiny_model(tmp_path / "mean-model", "mean")
     assert not np.allclose(ours, reference(mean, TEXTS), atol=1e-3)  # the pooling mattered

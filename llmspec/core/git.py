@@ -17,10 +17,6 @@ class Revision:
     commit: str
     dirty: bool  # tracked files differ from the commit: the lineage names code it does not hold
 
-    @property
-    def label(self) -> str:
-        return self.commit + ("-dirty" if self.dirty else "")
-
 
 def revision(repo_root: Path) -> Revision | None:
     commit = _git(repo_root, "rev-parse", "--verify", "--quiet", "HEAD")

@@ -113,8 +113,10 @@ def validate_document(doc: Document) -> Spec:
     from pydantic import ValidationError
 
     from llmspec.spec import Spec
+    from llmspec.spec.compiled import prepare
     from llmspec.spec.errors import diagnostics_from
 
+    prepare(Spec)
     try:
         return Spec.model_validate(doc.data)
     except ValidationError as exc:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,16 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache of built and converted models for the whole session (a GGUF conversion takes
     half a minute; once is enough)."""
     return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The built validator and template analyses go to a cache of the session's own, never the
+    user's ``~/.cache`` (``core.layout.user_cache``)."""
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("user-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved

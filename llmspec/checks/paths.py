@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import glob
 import os
 from collections.abc import Iterator
@@ -83,6 +82,8 @@ def _problem(
 def _suggest(value: str, target: FsPath) -> str:
     if target.parent.is_dir():
         siblings = [p.name for p in target.parent.iterdir()]
+        import difflib  # only when something is misspelt
+
         match = difflib.get_close_matches(target.name, siblings, n=1, cutoff=0.6)
         if match:
             return f"did you mean `{FsPath(value).parent / match[0]}`?"

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import zlib
 from collections.abc import Iterator
 from functools import lru_cache
+from importlib.util import find_spec
 from typing import Any
 
 from llmspec.checks.context import CheckContext
 from llmspec.core.diagnostics import Diagnostic, Related, did_you_mean, error, warning
+from llmspec.core.layout import file_key, user_cache
 from llmspec.source.document import Path
 from llmspec.source.locate import span_in_value
 
@@ -21,9 +26,46 @@ def _environment() -> Any:
     return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
+Analysis = tuple[frozenset[str], tuple[int, str] | None]
+
+
 @lru_cache(maxsize=512)
-def analyse(text: str) -> tuple[frozenset[str], tuple[int, str] | None]:
-    """(variables the template reads, (line, message) of a syntax error or None)."""
+def analyse(text: str) -> Analysis:
+    """(variables the template reads, (line, message) of a syntax error or None).
+
+    Remembered across processes in the user cache, keyed by Jinja's and this module's files and
+    by the text itself: a `validate` whose templates did not change imports no Jinja (a tenth of
+    its cold start).
+    """
+    key = _analysis_key()
+    path = user_cache("templates") / f"{zlib.crc32(text.encode()):08x}{len(text):x}.json"
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored["key"] == key and stored["text"] == text:
+            syntax = stored["syntax"]
+            return frozenset(stored["variables"]), (syntax[0], syntax[1]) if syntax else None
+    except Exception:  # missing, partial or from another version: parse it
+        pass
+    found = _parse(text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        record = {"key": key, "text": text, "variables": sorted(found[0]), "syntax": found[1]}
+        partial.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(partial, path)
+    except OSError:  # a read-only home: nothing is remembered
+        pass
+    return found
+
+
+@lru_cache(maxsize=1)
+def _analysis_key() -> str:
+    jinja = find_spec("jinja2")
+    origin = jinja.origin if jinja and jinja.origin else "absent"
+    return file_key(origin, __file__) if os.path.exists(origin) else origin
+
+
+def _parse(text: str) -> Analysis:
     from jinja2 import TemplateSyntaxError, meta
 
     env = _environment()

@@ -9,61 +9,57 @@ firing alert), 2 changes with `plan --detailed-exitcode` (and argparse's usage e
 from __future__ import annotations
 
 import argparse
+import gc
+import importlib
+import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
-from llmspec.cli import (
-    apply_cmd,
-    approve_cmd,
-    audit_cmd,
-    destroy_cmd,
-    diff_cmd,
-    explain_cmd,
-    feedback_cmd,
-    init_cmd,
-    monitor_cmd,
-    plan_cmd,
-    predict_cmd,
-    query_cmd,
-    render_cmd,
-    rollback_cmd,
-    schema_cmd,
-    serve_cmd,
-    show_cmd,
-    state_cmd,
-    try_cmd,
-    validate_cmd,
-)
 from llmspec.core.diagnostics import SpecError
 from llmspec.version import __version__
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 
+# name -> module under llmspec.cli, imported only when the command runs or help lists it
 COMMANDS = {
-    "validate": validate_cmd,
-    "show": show_cmd,
-    "explain": explain_cmd,
-    "schema": schema_cmd,
-    "init": init_cmd,
-    "plan": plan_cmd,
-    "apply": apply_cmd,
-    "approve": approve_cmd,
-    "render": render_cmd,
-    "query": query_cmd,
-    "destroy": destroy_cmd,
-    "state": state_cmd,
-    "rollback": rollback_cmd,
-    "serve": serve_cmd,
-    "predict": predict_cmd,
-    "feedback": feedback_cmd,
-    "monitor": monitor_cmd,
-    "diff": diff_cmd,
-    "audit": audit_cmd,
-    "try": try_cmd,
+    "validate": "validate_cmd",
+    "show": "show_cmd",
+    "explain": "explain_cmd",
+    "schema": "schema_cmd",
+    "init": "init_cmd",
+    "plan": "plan_cmd",
+    "apply": "apply_cmd",
+    "approve": "approve_cmd",
+    "render": "render_cmd",
+    "query": "query_cmd",
+    "destroy": "destroy_cmd",
+    "state": "state_cmd",
+    "rollback": "rollback_cmd",
+    "serve": "serve_cmd",
+    "predict": "predict_cmd",
+    "feedback": "feedback_cmd",
+    "monitor": "monitor_cmd",
+    "diff": "diff_cmd",
+    "audit": "audit_cmd",
+    "try": "try_cmd",
 }
 
+# Commands that read specs and print, and own no thread, server or child process: the console
+# entry point leaves them with os._exit once their output is flushed. Tearing down the
+# interpreter (every module and model class freed one by one) is a fifth of a cold `validate`.
+SHORT_LIVED = frozenset({"validate", "show", "explain", "schema", "plan", "render", "diff"})
 
-def build_parser() -> argparse.ArgumentParser:
+
+def command(name: str) -> ModuleType:
+    """The module of command ``name`` (``KeyError`` for an unknown one)."""
+    return importlib.import_module(f"llmspec.cli.{COMMANDS[name]}")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (``only``) the top level with just that command's subparser: a
+    command's arguments never depend on another's, and importing the other nineteen command
+    modules is most of what `llmspec validate` would spend before it reads a file."""
     parser = argparse.ArgumentParser(
         prog="llmspec",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -75,28 +71,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"llmspec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in COMMANDS.items():
-        module.add_parser(sub, name)
+    for name in COMMANDS if only is None else (only,):
+        command(name).add_parser(sub, name)
     return parser
 
 
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names first, when it is a known one (else the full parser decides)."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only=_named_command(argv))
     args, extra = parser.parse_known_args(argv)
     # argparse cannot take an optional positional after options (`explain SPEC -e prod PATH`):
     # a command names the positional that a single leftover word fills.
-    field = getattr(COMMANDS.get(args.command or ""), "EXTRA_POSITIONAL", None)
+    module = command(args.command) if args.command else None
+    field = getattr(module, "EXTRA_POSITIONAL", None)
     if field and len(extra) == 1 and not extra[0].startswith("-") and not getattr(args, field):
         setattr(args, field, extra.pop())
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.command is None:
+    if module is None:
         parser.print_help()
         return EXIT_USAGE
     from llmspec.cli.common import print_diagnostics
 
     try:
-        done = COMMANDS[args.command].run(args)
+        done = module.run(args)
     except SpecError as exc:  # a user error any command may meet (state unreachable, locked…)
         _warnings(args)
         print_diagnostics(exc.diagnostics)
@@ -135,4 +138,18 @@ def _warnings(args: argparse.Namespace) -> None:
 
 def run() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    argv = sys.argv[1:]
+    short_lived = _named_command(argv) in SHORT_LIVED
+    if short_lived:
+        # Nothing these commands allocate is garbage in a cycle worth a collection: the
+        # collector would walk the tens of thousands of objects that importing creates.
+        gc.disable()
+    code = main(argv)
+    if short_lived:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BrokenPipeError:  # `llmspec plan … | head`: the reader has gone
+            pass
+        os._exit(code)
+    sys.exit(code)

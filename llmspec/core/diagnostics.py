@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -131,6 +130,8 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A ``did you mean `x`?`` hint for a misspelt key or value, or None."""
+    import difflib  # only when something is misspelt
+
     options = [c for c in choices if isinstance(c, str)]
     match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     if not match:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-__all__ = ["Layout", "templates_root"]
+__all__ = ["Layout", "file_key", "templates_root", "user_cache"]
 
 
 @dataclass(frozen=True)
@@ -99,3 +99,24 @@ def templates_root() -> Path:
     package = Path(__file__).resolve().parents[1]  # llmspec/
     packaged = package / "templates"
     return packaged if packaged.is_dir() else package.parent / "templates"
+
+
+def user_cache(kind: str) -> Path:
+    """What this installation computes once for every repository (built validators, template
+    analyses): ``$LLMSPEC_CACHE/<kind>`` where set, else ``$XDG_CACHE_HOME/llmspec/<kind>``
+    (``~/.cache``). Always safe to delete."""
+    shared = os.environ.get(Layout.CACHE_ENV)
+    if shared:
+        return Path(shared) / kind
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "llmspec" / kind
+
+
+def file_key(*paths: str | Path) -> str:
+    """Name, size and modification time of each file: the key Python's own bytecode cache
+    trusts, and a ``stat`` each where hashing the text would import OpenSSL."""
+    parts = []
+    for path in paths:
+        stat = os.stat(path)
+        parts.append(f"{os.path.basename(path)}:{stat.st_size}:{stat.st_mtime_ns}")
+    return ";".join(parts)

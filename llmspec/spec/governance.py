@@ -11,6 +11,10 @@ from llmspec.spec.base import Flag, SpecModel
 Source = Literal["hf", "local", "builtin", "openai-compatible"]
 
 
+def _every_source() -> list[Source]:  # a function, not a lambda: the validator is cached
+    return list(get_args(Source))
+
+
 class Governance(SpecModel):
     approvals: int = Field(
         0,
@@ -20,7 +24,7 @@ class Governance(SpecModel):
         "before apply executes it.",
     )
     allowed_sources: list[Source] = Field(
-        default_factory=lambda: list(get_args(Source)),
+        default_factory=_every_source,
         description="Model sources this app may use.",
     )
     require_pinned_revision: Flag = Field(

@@ -12,6 +12,10 @@ class Message(SpecModel):
     content: str = Field(description="A Jinja2 template for the message text.")
 
 
+def _default_inputs() -> list[str]:  # a function, not a lambda: the validator is cached
+    return ["question"]
+
+
 class PromptTemplate(SpecModel):
     """One prompt: a single text template, or a list of chat messages."""
 
@@ -26,7 +30,7 @@ class PromptTemplate(SpecModel):
         description="Chat messages, each a template; rendered with the tokenizer's chat template.",
     )
     inputs: list[Identifier] = Field(
-        default_factory=lambda: ["question"],
+        default_factory=_default_inputs,
         description="Fields a caller sends.",
         examples=[["question"]],
     )

@@ -197,3 +197,19 @@ def test_examples_validate_in_every_environment() -> None:
 def test_an_overlay_file_named_directly_validates_its_spec(capsys) -> None:
     assert main(["validate", str(ROOT / "specs" / "docs-assistant.staging.yaml")]) == 0
     assert "docs-assistant.yaml  (base, dev, prod, staging)" in capsys.readouterr().out
+
+
+def test_a_short_lived_command_exits_fast_with_its_output_and_code(write) -> None:
+    """`validate` and the other read-only commands leave with os._exit once flushed: the whole
+    output arrives (larger than a pipe buffer), and the exit code is the command's."""
+    good = write("good.yaml")
+    assert run_cli("validate", str(good)).returncode == 0
+    bad = [write(f"bad{i}.yaml", MINIMAL.replace("tiny-gpt2", "nope")) for i in range(150)]
+    done = run_cli("validate", *map(str, bad), "--format", "json")
+    assert done.returncode == 1, done.stderr
+    assert len(done.stdout) > 65536 and json.loads(done.stdout)["errors"] == 150
+    # a reader that goes away early (`llmspec validate … | head -c 10`) is no error
+    shell = f"{sys.executable} -m llmspec validate {' '.join(map(str, bad))} | head -c 10"
+    piped = subprocess.run(shell, shell=True, capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and len(piped.stdout) == 10
+    assert "Traceback" not in piped.stderr, piped.stderr

@@ -66,6 +66,9 @@ def cold(runs: int, env: dict[str, str]) -> None:
         runs,
         env,
     )
+    models = wall(
+        [sys.executable, "-c", "import llmspec.spec, yaml"], runs, {**env, "PYTHONPATH": str(ROOT)}
+    )
     python = wall([sys.executable, "-c", "pass"], runs, env)
     print(
         f"cold `llmspec validate {EXAMPLE.relative_to(ROOT)}`: {validate * 1000:.0f} ms "
@@ -82,6 +85,10 @@ def cold(runs: int, env: dict[str, str]) -> None:
     print(
         f"  first run with an empty user cache (builds the validator, parses templates): "
         f"{first * 1000:.0f} ms, ratio {first / pydantic:.2f}"
+    )
+    print(
+        f"  the spec's pydantic models and PyYAML alone (`import llmspec.spec, yaml`): "
+        f"{models * 1000:.0f} ms, ratio {models / pydantic:.2f}"
     )
     print(f"  (bare interpreter start: {python * 1000:.0f} ms)")
 

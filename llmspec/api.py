@@ -50,13 +50,15 @@ def open_workspace(
     overrides: Sequence[str] = (),
     *,
     state: str | None = None,
+    tracking_uri: str | None = None,
 ) -> Workspace:
     """A spec in one environment with its state backend, build store and build folder: what
-    every command on an applied environment starts from."""
+    every command on an applied environment starts from. ``tracking_uri`` (`--tracking-uri`)
+    comes before `MLFLOW_TRACKING_URI` and the spec's `tracking.uri`."""
     from llmspec.engine.workspace import open_workspace as open_resolved
 
     resolved = spec if isinstance(spec, ResolvedSpec) else resolve(spec, env, overrides)
-    return open_resolved(resolved, state)
+    return open_resolved(resolved, state, tracking_uri)
 
 
 def explain(
@@ -132,10 +134,11 @@ def plan(
     state: str | None = None,
     targets: Sequence[str] = (),
     out: str | os.PathLike[str] | None = None,
+    tracking_uri: str | None = None,
 ) -> Plan:
     """What apply would create, update, replace, reuse or delete, and why; with ``out``, the
     plan is saved for `approve` and `apply`."""
-    ws = open_workspace(spec, env, overrides, state=state)
+    ws = open_workspace(spec, env, overrides, state=state, tracking_uri=tracking_uri)
     _, found = ws.plan(targets)
     if out is not None:
         from llmspec.plans.saved import save_plan
@@ -183,6 +186,7 @@ def apply(
     targets: Sequence[str] = (),
     lock_timeout: float | None = None,
     hook: Hook | None = None,
+    tracking_uri: str | None = None,
 ) -> ApplyResult:
     """Make the environment match the spec: plan under the lock, check approvals, execute in
     dependency order, record each finished resource at once. A path ending in `.json` is a
@@ -196,7 +200,7 @@ def apply(
         saved = read_saved_plan(spec)
         spec, env, overrides = saved.spec, saved.env_option, saved.overrides
         targets = saved.targets or targets
-    ws = open_workspace(spec, env, overrides, state=state)
+    ws = open_workspace(spec, env, overrides, state=state, tracking_uri=tracking_uri)
     return execute(ws, saved_plan=saved, lock_timeout=lock_timeout, targets=targets, hook=hook)
 
 
@@ -234,6 +238,7 @@ def destroy(
     confirmed: Plan | None = None,
     lock_timeout: float | None = None,
     hook: Hook | None = None,
+    tracking_uri: str | None = None,
 ) -> ApplyResult:
     """Remove what apply made, dependents first; with ``confirmed`` (the plan a person agreed
     to), only while the state still matches it (LS604)."""

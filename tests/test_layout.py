@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from llmspec.core.layout import Layout
+from llmspec.core.tracking import choose_tracking
 from llmspec.state.local import LocalState
 from tests.conftest import ROOT
 
@@ -69,7 +70,8 @@ def test_spec_defaults_name_the_same_places() -> None:
 
     assert StateConfig.model_fields["path"].default == Layout.STATE
     assert StateConfig.model_fields["artifacts"].default == Layout.ARTIFACTS
-    assert Tracking.model_fields["uri"].default == Layout.TRACKING_URI
+    assert Tracking.model_fields["uri"].default is None
+    assert choose_tracking(None, environ={}).uri == Layout.TRACKING_URI
     assert Store.model_fields["uri"].default == Layout.LANCEDB
 
 

@@ -13,6 +13,7 @@ from llmspec.cli.common import (
     add_env_options,
     add_state_option,
     add_target_option,
+    add_tracking_option,
     use_color,
 )
 from llmspec.frontend import display_path
@@ -45,6 +46,7 @@ def add_parser(sub: Any, name: str) -> None:
     )
     add_env_options(parser)
     add_state_option(parser)
+    add_tracking_option(parser)
     add_target_option(parser)
     parser.add_argument(
         "--lock-timeout",
@@ -69,7 +71,9 @@ def run(args: argparse.Namespace) -> Done:
             saved = read_saved_plan(spec)
             spec, env, overrides = saved.spec, saved.env_option, saved.overrides
             targets = saved.targets or targets
-        plan = api.plan(spec, env, overrides, state=args.state, targets=targets)
+        plan = api.plan(
+            spec, env, overrides, state=args.state, targets=targets, tracking_uri=args.tracking_uri
+        )
         sys.stdout.write(render_text(plan, use_color()))
         return Done()
     result = api.apply(
@@ -80,6 +84,7 @@ def run(args: argparse.Namespace) -> Done:
         targets=args.target,
         lock_timeout=args.lock_timeout,
         hook=TerminalHook(),
+        tracking_uri=args.tracking_uri,
     )
     if not result.plan.has_changes:
         print("No changes: the environment matches the spec.")
@@ -99,6 +104,7 @@ def where_to_look(ws: Workspace, spec_arg: str) -> list[str]:
     """What apply made and how to look at it: the promoted model, serving it, MLflow's UI, the
     rendered files."""
     from llmspec import api
+    from llmspec.core.tracking import is_remote
 
     found = api.locations(ws)
     lines = ["", "Where to look:"]
@@ -110,7 +116,9 @@ def where_to_look(ws: Workspace, spec_arg: str) -> list[str]:
             f"  serve    llmspec serve {spec} -e {ws.env}   "
             f"then POST {url}/invocations or {url}/v1/chat/completions",
         ]
-    if found.tracking_uri is not None:
+    if found.tracking_uri is not None and is_remote(found.tracking_uri):
+        lines.append(f"  runs     {found.tracking_uri}  (the team's MLflow server)")
+    elif found.tracking_uri is not None:
         lines.append(f"  runs     mlflow ui --backend-store-uri {found.tracking_uri}")
     if found.build_dir is not None:
         lines.append(f"  files    {display_path(found.build_dir)}/")

@@ -105,6 +105,15 @@ def add_state_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_tracking_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="the MLflow tracking server, before MLFLOW_TRACKING_URI and the spec's "
+        "`tracking.uri` (default: the repository's local store)",
+    )
+
+
 class Status(IntEnum):
     """How a command ended when it raised nothing; `cli.main` turns it into the exit code."""
 

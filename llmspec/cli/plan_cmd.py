@@ -11,6 +11,7 @@ from llmspec.cli.common import (
     Done,
     Status,
     add_target_option,
+    add_tracking_option,
     resolve_warned,
     spec_command,
     usage,
@@ -41,6 +42,7 @@ def add_parser(sub: Any, name: str) -> None:
     )
     parser.add_argument("--out", metavar="FILE", help="save the plan for `llmspec apply FILE`")
     add_target_option(parser)
+    add_tracking_option(parser)
     parser.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -63,7 +65,13 @@ def run(args: argparse.Namespace) -> Done:
     if args.from_env or args.to_env:
         return _promotion(args)
     resolved = resolve_warned(args)
-    plan = api.plan(resolved, state=args.state, targets=args.target, out=args.out)
+    plan = api.plan(
+        resolved,
+        state=args.state,
+        targets=args.target,
+        out=args.out,
+        tracking_uri=args.tracking_uri,
+    )
     if args.format == "json":
         sys.stdout.write(render_json(plan))
     elif args.format == "markdown":

@@ -60,6 +60,7 @@ def apply(
     approvals governance asks for, then execute."""
     hook = hook or Hook()
     hook.applying(ws.app, ws.env)
+    hook.log(f"Tracking: {ws.tracking.describe()}")
     spec = ws.resolved.spec
     timeout = spec.state.lock_timeout_s if lock_timeout is None else lock_timeout
     with holding(ws, "apply", timeout):

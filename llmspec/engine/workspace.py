@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from llmspec.checks.context import repository_root
 from llmspec.core.layout import Layout
 from llmspec.core.secrets import SecretRef
+from llmspec.core.tracking import TrackingChoice, choose_tracking
 from llmspec.engine.build_store import ArtifactStore
 from llmspec.engine.registry import registry
 from llmspec.engine.step import DEFAULT_ENV, Step
@@ -30,6 +31,7 @@ class Workspace:
     artifacts: ArtifactStore
     files: FileDigests
     steps: dict[str, Step]
+    tracking: TrackingChoice
 
     @property
     def app(self) -> str:
@@ -74,14 +76,23 @@ class Workspace:
         spec_file = display_path(Path(self.resolved.path))
         backend = repr(self.backend)  # SqlState's repr hides the password
         plan = build_plan(graph, state, self.steps, spec_file, self.artifacts, targets, backend)
-        return graph, plan
+        return graph, replace(plan, tracking=self.tracking.describe())
 
 
-def open_workspace(resolved: ResolvedSpec, state_url: str | None = None) -> Workspace:
-    """The workspace of a resolved spec: paths are relative to its repository root."""
+def open_workspace(
+    resolved: ResolvedSpec, state_url: str | None = None, tracking_uri: str | None = None
+) -> Workspace:
+    """The workspace of a resolved spec: paths are relative to its repository root. The spec
+    the steps see names the tracking server :func:`choose_tracking` decided on."""
     layout = Layout(repository_root(Path(resolved.path).resolve().parent))
     config = resolved.spec.state
     backend = open_backend(layout.root, config.backend, config.path, state_url or config.url)
+    spec = resolved.spec
+    tracking = choose_tracking(spec.tracking.uri, spec.tracking.registry_uri, tracking_uri)
+    chosen = spec.tracking.model_copy(
+        update={"uri": tracking.uri, "registry_uri": tracking.registry_uri}
+    )
+    resolved = replace(resolved, spec=spec.model_copy(update={"tracking": chosen}))
     return Workspace(
         resolved,
         layout,
@@ -89,6 +100,7 @@ def open_workspace(resolved: ResolvedSpec, state_url: str | None = None) -> Work
         ArtifactStore(layout.under(config.artifacts)),
         FileDigests(layout.file_digests),
         registry(),
+        tracking,
     )
 
 

@@ -1,8 +1,8 @@
-"""MLflow in one place: where apply's records go (one experiment per app and environment,
-artifacts under `.llmspec/mlartifacts`), the tag names llmspec writes on runs and model versions
-and reads back, the trace search of monitor and feedback export, and the MLflow run of a
-fine-tune: started once per inputs digest, resumed after an interruption, closed with the
-trained model as its artifact."""
+"""MLflow in one place: where apply's records go (one experiment per app and environment, its
+artifacts under `.llmspec/mlartifacts` with the local store, where the server says with a remote
+one), the tag names llmspec writes on runs and model versions and reads back, the trace search of
+monitor and feedback export, and the MLflow run of a fine-tune: started once per inputs digest,
+resumed after an interruption, closed with the trained model as its artifact."""
 
 from __future__ import annotations
 
@@ -79,9 +79,16 @@ def quiet_mlflow() -> None:
 
 
 def experiment_id(client: Any, name: str, artifacts: Path) -> str:
+    """The experiment's id, created when missing. A local store keeps artifacts in the
+    repository (``artifacts``); a tracking server decides for itself (its default artifact root
+    or proxied ``mlflow-artifacts:``), so that what one runner logs another can load."""
+    from llmspec.core.tracking import is_remote
+
     found = client.get_experiment_by_name(name)
     if found is not None:
         return str(found.experiment_id)
+    if is_remote(client.tracking_uri):
+        return str(client.create_experiment(name))
     artifacts.mkdir(parents=True, exist_ok=True)
     return str(client.create_experiment(name, artifact_location=artifacts.resolve().as_uri()))
 

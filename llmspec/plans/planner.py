@@ -66,6 +66,7 @@ class Plan:
     changes: tuple[Change, ...]
     targets: tuple[str, ...] = ()
     backend: str = ""  # the state backend planned against (a saved plan applies only there)
+    tracking: str = ""  # the MLflow tracking server in use, and what chose it
 
     @property
     def has_changes(self) -> bool:
@@ -83,6 +84,7 @@ class Plan:
                 "app": self.app,
                 "env": self.env,
                 "backend": self.backend,
+                "tracking": self.tracking.split(" (from ")[0],  # the server, whatever chose it
                 "serial": self.state_serial,
                 "changes": [(c.address, c.action, c.inputs_digest) for c in self.changes],
             }
@@ -97,6 +99,7 @@ class Plan:
             "state_serial": self.state_serial,
             "plan_digest": self.digest,
             "state_backend": self.backend,
+            "tracking": self.tracking,
             "targets": list(self.targets),
             "summary": {a: self.count(a) for a in ACTIONS},
             "changes": [c.to_json() for c in self.changes],

@@ -98,6 +98,18 @@ def check_saved(saved: SavedPlan | None, plan: Plan) -> None:
                 )
             ]
         )
+    made_for, now = str(data.get("tracking", "")), plan.tracking
+    if made_for.split(" (from ")[0] != now.split(" (from ")[0]:
+        raise SpecError(
+            [
+                error(
+                    "LS604",
+                    f"the saved plan was made for tracking server {made_for or '(unrecorded)'}, "
+                    f"this apply would use {now}",
+                    hint="apply with the same --tracking-uri / MLFLOW_TRACKING_URI as the plan",
+                )
+            ]
+        )
     if data.get("plan_digest") != plan.digest:
         why = (
             "state changed since the plan was made"

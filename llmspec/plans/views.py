@@ -70,6 +70,7 @@ def render_text(plan: Plan, color: bool = False, show_unchanged: bool = False) -
     lines = [
         f"Plan for {plan.app} in {plan.env} (state serial {plan.state_serial})"
         + (f", targets: {', '.join(plan.targets)}" if plan.targets else ""),
+        *([f"Tracking: {plan.tracking}"] if plan.tracking else []),
         "",
     ]
     width = max((len(c.address) for c in plan.changes), default=10)
@@ -103,6 +104,8 @@ def render_json(plan: Plan) -> str:
 def render_markdown(plan: Plan) -> str:
     """For a pull-request comment: a summary table, details folded."""
     lines = [f"### llmspec plan: `{plan.app}` in `{plan.env}`", "", summary(plan), ""]
+    if plan.tracking:
+        lines[3:3] = [f"Tracking: `{plan.tracking}`", ""]
     changed = [c for c in plan.changes if c.action != "no-op"]
     if not changed:
         lines.append("No changes.")

@@ -45,7 +45,9 @@ class Retriever:
         quiet_libraries()
         import lancedb
 
-        self.db = lancedb.connect(uri, storage_options=storage_options or None)
+        from llmspec.runtime.storage import lance_options
+
+        self.db = lancedb.connect(uri, storage_options=lance_options(uri, storage_options) or None)
         self.table = self.db.open_table(table)
         if version is not None:
             self.table.checkout(version)

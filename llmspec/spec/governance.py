@@ -67,12 +67,17 @@ class RepositoryPolicy(SpecModel):
 
 
 class Tracking(SpecModel):
-    uri: str = Field(
-        "sqlite:///.llmspec/mlflow.db",
-        description="MLflow tracking URI.",
+    uri: str | None = Field(
+        None,
+        description="MLflow tracking URI. `--tracking-uri` and `MLFLOW_TRACKING_URI` take "
+        "precedence; default: the repository's local store `sqlite:///.llmspec/mlflow.db`.",
         examples=["https://mlflow.internal.example.com"],
     )
-    registry_uri: str | None = Field(None, description="MLflow registry URI (default: `uri`).")
+    registry_uri: str | None = Field(
+        None,
+        description="MLflow registry URI (`MLFLOW_REGISTRY_URI` takes precedence; default: the "
+        "tracking server's own).",
+    )
     experiment: str | None = Field(
         None, description="Experiment name (default: `llmspec/<app>/<env>`)."
     )

@@ -15,7 +15,7 @@ def test_minimal_spec_is_valid_with_defaults(write) -> None:
     assert spec.model.source == "builtin"
     assert spec.serving.registry is not None and spec.serving.registry.alias == "champion"
     assert spec.registered_name == "demo"
-    assert spec.tracking.uri.startswith("sqlite:///")
+    assert spec.tracking.uri is None  # decided when a workspace opens (core.tracking)
     assert spec.retrieval is None and spec.finetune is None and spec.evaluation is None
 
 

@@ -260,7 +260,7 @@ def _open_run(resource: Resource, ctx: RunContext, job: JobConfig, work: Path) -
             index = IndexOutputs.from_state_or_none(state)
             tags[Tag.INDEX_VERSION] = str(index.version) if index else ""
     return FinetuneRun.open(
-        tracking_uri(tracking.uri, ctx.repo_root),
+        tracking_uri(tracking.uri or Layout.TRACKING_URI, ctx.repo_root),
         experiment_name(ctx.spec, ctx.app, ctx.env),
         Layout(ctx.repo_root).mlartifacts,
         work,

@@ -34,9 +34,13 @@ def store_uri(uri: str, repo_root: Path) -> str:
     return uri if uri.startswith(REMOTE) else str((repo_root / uri).resolve())
 
 
-def storage_options(options: dict[str, Any]) -> dict[str, str]:
-    """Object-store credentials, resolved from secret references only here, in the builder."""
-    return {k: v.resolve() if isinstance(v, SecretRef) else str(v) for k, v in options.items()}
+def storage_options(options: dict[str, Any], uri: str = "") -> dict[str, str]:
+    """LanceDB's object-store options for ``uri``: the standard variables' endpoint and region
+    (runtime.storage), then the spec's, credentials resolved from secret references only here."""
+    from llmspec.runtime.storage import lance_options
+
+    given = {k: v.resolve() if isinstance(v, SecretRef) else str(v) for k, v in options.items()}
+    return lance_options(uri, given)
 
 
 def build_index(
@@ -69,7 +73,7 @@ def build_index(
     }
     model_key = model.identity + ("#" + digest_of(model_files) if model_files else "")
     uri = store_uri(str(resource.settings["uri"]), ctx.repo_root)
-    db = lancedb.connect(uri, storage_options=storage_options(store.storage_options) or None)
+    db = lancedb.connect(uri, storage_options=storage_options(store.storage_options, uri) or None)
     name = str(resource.settings["table"])
     table = db.open_table(name) if name in _table_names(db) else None
     existing: dict[str, Any] = {}
@@ -258,20 +262,12 @@ def copy_table(built: IndexOutputs, target_uri: str, name: str, ctx: RunContext)
     """Another environment's table version copied into this one's store, vectors included."""
     import lancedb
 
-    options = (
-        storage_options(ctx.spec.retrieval.store.storage_options if ctx.spec.retrieval else {})
-        or None
-    )
-    source = lancedb.connect(built.uri, storage_options=options).open_table(built.table)
+    given = ctx.spec.retrieval.store.storage_options if ctx.spec.retrieval else {}
+    source_options = storage_options(given, built.uri) or None
+    source = lancedb.connect(built.uri, storage_options=source_options).open_table(built.table)
     source.checkout(built.version)
     data = source.to_arrow()
-    target = lancedb.connect(
-        target_uri,
-        storage_options=storage_options(
-            ctx.spec.retrieval.store.storage_options if ctx.spec.retrieval else {}
-        )
-        or None,
-    )
+    target = lancedb.connect(target_uri, storage_options=storage_options(given, target_uri) or None)
     table = target.create_table(name, data, mode="overwrite")
     retrieval = ctx.spec.retrieval
     indexes = _indexes(table, retrieval, len(data), built.dim) if retrieval else []

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from llmspec.core.diagnostics import error
+from llmspec.core.layout import Layout
 from llmspec.engine.step import Resource, RunContext, StepFailed
 from llmspec.integrations.mlflow import (
     Tag,
@@ -64,12 +65,12 @@ def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     from mlflow import MlflowClient
 
     folders = _model_folders(resource, ctx)
-    uri = tracking_uri(spec.tracking.uri, ctx.repo_root)
-    client = MlflowClient(tracking_uri=uri)
+    chosen = spec.tracking.uri or Layout.TRACKING_URI  # the workspace decided (core.tracking)
+    uri = tracking_uri(chosen, ctx.repo_root)
+    registry = tracking_uri(spec.tracking.registry_uri or chosen, ctx.repo_root)
+    client = MlflowClient(tracking_uri=uri, registry_uri=registry)
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(
-        tracking_uri(spec.tracking.registry_uri or spec.tracking.uri, ctx.repo_root)
-    )
+    mlflow.set_registry_uri(registry)
     experiment = experiment_for(client, ctx.spec, ctx.app, ctx.env, ctx.repo_root)
     lineage = _lineage(resource, ctx)
     name = str(resource.settings.get("registered_name") or ctx.app)
@@ -111,6 +112,7 @@ def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
         run_id=run.info.run_id,
         tags={**lineage, **_card_tags(card)},
         description=description,
+        model_id=info.model_id,  # a tracking server refuses a `models:/m-…` source without it
     )
     ctx.log(f"    registered {name} version {version.version} (run {run.info.run_id})")
     return PackageOutputs(

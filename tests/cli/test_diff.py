@@ -22,12 +22,12 @@ def test_two_environments_differ_by_their_overlays_only() -> None:
                    "--format", "json", cwd=ROOT)  # fmt: skip
     assert done.returncode == 0, done.stderr
     changes = {c["path"]: (c["staging"], c["prod"]) for c in json.loads(done.stdout)["changes"]}
-    assert changes["model.revision"] == ("main", "3f2a9c1d")
+    assert changes["finetune.compute.num_machines"] == (1, 2)
     assert changes["serving.registry.alias"] == ("challenger", "champion")
     assert "prompts.system" not in changes  # the same in both
     flagged = llmspec("diff", "specs/support-bot.yaml", "--env-a", "staging", "--env-b", "prod",
                       "--exit-code", cwd=ROOT)  # fmt: skip
-    assert flagged.returncode == 1 and "model.revision" in flagged.stdout
+    assert flagged.returncode == 1 and "finetune.compute.num_machines" in flagged.stdout
 
 
 def test_a_revision_against_the_working_tree(tmp_path: Path) -> None:

@@ -162,6 +162,10 @@ def test_prod_reuses_what_staging_built(cli) -> None:
         "dataset.validation": "staging",
         "dataset.eval-golden": "staging",
         "index.help_center": "staging",
+        # prod's 16 GPUs keep staging's global batch: the same weights, trained once
+        "finetune.support-bot": "staging",
+        "package.support-bot": "staging",
+        "eval.support-bot": "staging",
     }
     text = cli("plan", SPEC, "--from", "staging", "--to", "prod").stdout
     assert '~ serving.registry.alias: "challenger" → "champion"' in text
@@ -209,10 +213,14 @@ def test_prod_apply_takes_staging_outputs_without_running(cli, project: Path) ->
     assert cli("approve", "plan.json").returncode == 0
     assert cli("apply", "plan.json").returncode == 0
     ran = runs(project)[len(before) :]
-    assert "start index.help_center" not in ran and "start finetune.support-bot" in ran
+    assert [r for r in ran if r.startswith("start")] == ["start promote.support-bot@champion"]
     state = json.loads((project / ".llmspec/state/support-bot/prod/state.json").read_text())
     assert state["resources"]["index.help_center"]["env_built"] == "staging"
-    assert state["resources"]["finetune.support-bot"]["env_built"] == "prod"
+    assert state["resources"]["finetune.support-bot"]["env_built"] == "staging"
+    # another global batch (4 × 1 × 8 × 2 = 64, not 32) is other weights: prod trains its own
+    other = plan_json(cli, "prod", "--set", "finetune.training.batch_size=4")
+    actions = {c["address"]: c["action"] for c in other["changes"]}
+    assert actions["finetune.support-bot"] == "update", actions
 
 
 def test_saved_plan_is_stale_after_another_state_write(cli) -> None:

@@ -1,8 +1,13 @@
 """`finetune.<app>`: the fine-tune recipe rendered as an Accelerate job.
 
-The digest covers the recipe, the base model and the training data; it deliberately leaves out
-the prompt templates and the retrieval index, so editing a prompt or a corpus document does not
-retrain (records are rendered through the template current when training runs).
+The digest covers what determines the weights: the base model (and revision), the training data,
+the recipe, the seed, the mixed precision and the effective global batch (examples per device ×
+accumulation × processes × machines). Where it runs stays out (device, processes, machines,
+strategy, FSDP/DeepSpeed options, the per-device split of the batch, image, namespace): two
+layouts with the same global batch share one fine-tune, so prod reuses what staging trained on
+fewer machines, while a different global batch retrains. It also leaves out the prompt templates
+and the retrieval index, so editing a prompt or a corpus document does not retrain (records are
+rendered through the template current when training runs).
 """
 
 from __future__ import annotations
@@ -33,11 +38,15 @@ class FinetuneStep(Step):
         if finetune is None:
             return
         model = spec.model.model_dump(mode="json")
+        training, compute = finetune.training, finetune.compute
         config = {
             "model": {k: model[k] for k in MODEL_IDENTITY if k in model},
-            **finetune.model_dump(
-                mode="json", exclude={"dataset": True, "compute": {"image", "namespace"}}
-            ),
+            **finetune.model_dump(mode="json", exclude={"dataset", "compute", "training"}),
+            "training": {
+                **training.model_dump(mode="json", exclude=set(PER_DEVICE)),
+                "global_batch": global_batch(finetune),
+            },
+            "mixed_precision": compute.mixed_precision,
             "dataset": finetune.dataset.model_dump(mode="json", exclude={"train", "validation"}),
         }
         deps = [str(Address.dataset("train"))]
@@ -61,17 +70,22 @@ class FinetuneStep(Step):
             files,
             tuple(deps),
             after,
-            settings=finetune.compute.model_dump(mode="json", include={"image", "namespace"}),
+            settings={  # where and how it runs: not in the digest
+                **compute.model_dump(mode="json", include={"image", "namespace"}),
+                "compute": compute.model_dump(mode="json", exclude={"image", "namespace"}),
+                **training.model_dump(mode="json", include=set(PER_DEVICE)),
+            },
             estimate=estimate,
         )
 
     def render(self, resource: Resource, spec: Spec) -> dict[str, str]:
-        compute = resource.config["compute"]
+        recipe = full_recipe(resource)
+        compute = recipe["compute"]
         accelerate = render_template(
             "accelerate_config.yaml.j2",
             compute=compute,
             accelerate=accelerate_settings(
-                compute, resource.config["training"]["gradient_accumulation_steps"]
+                compute, recipe["training"]["gradient_accumulation_steps"]
             ),
         )
         job = job_document(resource, spec).to_json()
@@ -113,7 +127,7 @@ def job_document(resource: Resource, spec: Spec) -> JobConfig:
             "resource": resource.address,
             "inputs_digest": resource.inputs_digest,
             "app": spec.metadata.name,
-            **resource.config,
+            **full_recipe(resource),
             "dataset": {
                 **resource.config["dataset"],
                 "train": data.train,
@@ -123,6 +137,26 @@ def job_document(resource: Resource, spec: Spec) -> JobConfig:
             "retrieval": retrieval.to_dict() if retrieval is not None else None,
         }
     )
+
+
+PER_DEVICE = ("batch_size", "gradient_accumulation_steps")  # their product with the layout counts
+
+
+def global_batch(finetune: Any) -> int:
+    """Examples per optimizer step, whatever the layout that splits them."""
+    training, compute = finetune.training, finetune.compute
+    per_device = training.batch_size * training.gradient_accumulation_steps
+    return int(per_device * compute.num_processes * compute.num_machines)
+
+
+def full_recipe(resource: Resource) -> dict[str, Any]:
+    """The digested recipe joined with its placement: what the training job reads."""
+    config, settings = dict(resource.config), resource.settings
+    training = {k: v for k, v in config.pop("training").items() if k != "global_batch"}
+    config.pop("mixed_precision")
+    compute = dict(settings["compute"])
+    training.update({k: settings[k] for k in PER_DEVICE})
+    return {**config, "training": training, "compute": compute}
 
 
 def accelerate_settings(compute: dict[str, Any], accumulation: int) -> dict[str, Any]:

@@ -81,11 +81,13 @@ CODES: dict[str, str] = {
     "LS608": "skipped: a dependency failed",
     "LS609": "saved plan cannot be read",
     "LS623": "nothing marked to unmark",
+    "LS624": "build store unavailable",
     # LS7xx: step kinds at work (dataset, finetune, package, eval, promote)
     "LS701": "invalid dataset record",
     "LS710": "base model not available",
     "LS711": "fine-tune recipe does not fit the model",
     "LS712": "QLoRA needs a CUDA GPU and bitsandbytes",
+    "LS713": "fine-tuned model cannot be fetched",
     "LS720": "a gate failed: not promoted",
     "LS730": "a metric failed on an example",
     # LS8xx: operating an applied environment (rollback, serve, predict, feedback, monitor, try)

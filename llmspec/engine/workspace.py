@@ -97,11 +97,18 @@ def open_workspace(
         resolved,
         layout,
         backend,
-        ArtifactStore(layout.under(config.artifacts)),
+        build_store(layout, config.artifacts),
         FileDigests(layout.file_digests),
         registry(),
         tracking,
     )
+
+
+def build_store(layout: Layout, artifacts: str) -> ArtifactStore:
+    """`state.artifacts`: a folder of the repository, or ``s3://bucket/prefix``."""
+    if artifacts.startswith("s3://"):
+        return ArtifactStore(layout.artifacts, artifacts)
+    return ArtifactStore(layout.under(artifacts))
 
 
 def open_backend(root: Path, kind: str, path: str, url: str | SecretRef | None) -> StateBackend:

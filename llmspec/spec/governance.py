@@ -104,8 +104,10 @@ class StateConfig(SpecModel):
     artifacts: str = Field(
         ".llmspec/artifacts",
         description="Content-addressed store shared by the app's "
-        "environments, relative to the repository root: a resource built in staging is reused "
-        "by prod when its inputs digest is the same.",
+        "environments, relative to the repository root, or `s3://bucket/prefix` for CI runners "
+        "that share nothing else: a resource built in staging is reused by prod when its inputs "
+        "digest is the same.",
+        examples=[".llmspec/artifacts", "s3://acme-llm/llmspec/artifacts"],
     )
     lock_timeout_s: float = Field(
         0.0,

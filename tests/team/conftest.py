@@ -19,3 +19,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3]:
 def tracking_server(tmp_path_factory: pytest.TempPathFactory, s3: S3) -> Iterator[Tracking]:
     with mlflow_server(tmp_path_factory.mktemp("mlflow-server"), s3) as server:
         yield server
+
+
+# the SQL state tests' PostgreSQL server: the runners' shared state
+from tests.state.conftest import fresh_postgres_url, postgres_server  # noqa: E402, F401

@@ -38,9 +38,7 @@ def test_a_table_on_s3_is_created_merged_and_searched(
     rows = pa.table({"id": ["a", "b"], "vector": [[1.0, 0.0], [0.0, 1.0]]})
     table = db.create_table("chunks", rows, mode="overwrite")
     update = pa.table({"id": ["b", "c"], "vector": [[0.5, 0.5], [0.1, 0.9]]})
-    table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(
-        update
-    )
+    table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(update)
     again = lancedb.connect(uri, storage_options=lance_options(uri)).open_table("chunks")
     assert again.count_rows() == 3
     assert again.search([0.0, 1.0]).limit(1).to_list()[0]["id"] == "c"

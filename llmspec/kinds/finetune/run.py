@@ -101,6 +101,10 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
     run.log_folder(model_dir, "model")
     if served != model_dir:
         run.log_folder(served, "merged")
+    if ctx.spec.model.source == "builtin" and job.method != "full":
+        # a built-in base is generated (its tokenizer learns the app's texts): an adapter loaded
+        # on another machine needs this very base, which the spec alone does not give back
+        run.log_folder(base, "base")
     run.set_tags({Tag.MODEL_DIGEST: digest, Tag.BASE_MODEL: ctx.relative(base)})
     run.finish()
     shutil.rmtree(work / "checkpoints", ignore_errors=True)  # done: the model is kept

@@ -200,8 +200,66 @@ def _model_folders(resource: Resource, ctx: RunContext) -> dict[str, Path]:
         return {}
     tuned = ctx.inputs.get(str(Address.finetune(ctx.app)))
     if tuned is not None:
-        folders = FinetuneOutputs.from_state(tuned).model_folders()
-        return {role: ctx.repo_root / folder for role, folder in folders.items()}
+        outputs = FinetuneOutputs.from_state(tuned)
+        folders = {role: ctx.repo_root / f for role, f in outputs.model_folders().items()}
+        if all(folder.is_dir() for folder in folders.values()):
+            return folders
+        return _fetch_finetuned(outputs, ctx)  # trained on another machine (a CI runner)
+    return {"model": _base_model(ctx)}
+
+
+def _fetch_finetuned(outputs: FinetuneOutputs, ctx: RunContext) -> dict[str, Path]:
+    """The fine-tune's folders from its MLflow run, where the runner that trained it logged
+    them (the trained model as `model`, a merged one as `merged`, a built-in base as `base`);
+    any other base model of an adapter is fetched as a base model always is. The served folder
+    must have the digest the fine-tune recorded."""
+    from llmspec.integrations.mlflow import client_for
+    from llmspec.kinds.finetune.run import folder_digest
+
+    client = client_for(outputs.tracking_uri)
+    target = ctx.artifact_dir / "fetched"
+    target.mkdir(parents=True, exist_ok=True)
+    ctx.log(f"    fetching the fine-tuned model from run {outputs.run_id}")
+
+    def fetch(path: str) -> Path:
+        try:
+            return Path(client.download_artifacts(outputs.run_id, path, str(target)))
+        except Exception as exc:  # MLflow's: no such run or artifact, server unreachable
+            raise StepFailed(
+                [
+                    error(
+                        "LS713",
+                        f"the fine-tuned model is on neither this machine nor run "
+                        f"{outputs.run_id} ({outputs.tracking_uri}): {type(exc).__name__}: {exc}",
+                        hint="runners share models through the tracking server: set "
+                        "MLFLOW_TRACKING_URI (or --tracking-uri) to the one that trained it",
+                    )
+                ]
+            ) from exc
+
+    if outputs.merged or outputs.adapter_dir is None:
+        folders = {"model": fetch("merged" if outputs.merged else "model")}
+        served = folders["model"]
+    else:
+        base = fetch("base") if ctx.spec.model.source == "builtin" else _base_model(ctx)
+        folders = {"model": base, "adapter": fetch("model")}
+        served = folders["adapter"]
+    if folder_digest(served) != outputs.model_digest:
+        raise StepFailed(
+            [
+                error(
+                    "LS713",
+                    f"the model logged by run {outputs.run_id} is not the one the fine-tune "
+                    "recorded (its digest differs)",
+                    hint="the run's artifacts were changed: train again in an environment of "
+                    "your own (a changed recipe or seed gives a new digest)",
+                )
+            ]
+        )
+    return folders
+
+
+def _base_model(ctx: RunContext) -> Path:
     from llmspec.runtime.models import ModelUnavailable, model_folder
 
     model = ctx.spec.model.model_dump(mode="json")
@@ -209,7 +267,7 @@ def _model_folders(resource: Resource, ctx: RunContext) -> dict[str, Path]:
         t.template or "" for t in ctx.spec.prompts.templates.values()
     ]
     try:
-        return {"model": model_folder(model, ctx.spec_dir, ctx.cache_dir / "models", lambda: texts)}
+        return model_folder(model, ctx.spec_dir, ctx.cache_dir / "models", lambda: texts)
     except ModelUnavailable as exc:
         raise StepFailed([error("LS710", str(exc), hint=exc.hint)]) from exc
 

@@ -38,7 +38,7 @@ def run_promote(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     gates = list(resource.config["gates"])
     if gates:
         assert evaluated is not None  # gates imply an evaluation (checked at validate time)
-        scores = _scores(ctx.repo_root / evaluated.scores_file)
+        scores = _eval_scores(client, evaluated, ctx.repo_root)
         bootstrap = ctx.spec.evaluation.bootstrap if ctx.spec.evaluation else None
         samples, seed = (bootstrap.samples, bootstrap.seed) if bootstrap else (1000, 0)
         for gate in gates:
@@ -91,6 +91,18 @@ def _alias_version(client: Any, name: str, alias: str) -> str | None:
         return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
+
+
+def _eval_scores(client: Any, evaluated: EvalOutputs, repo_root: Path) -> Scores:
+    """The evaluation's per-example scores: its file on this machine, else the copy its MLflow
+    run keeps (an evaluation reused from another CI runner)."""
+    local = repo_root / evaluated.scores_file
+    if local.is_file():
+        return _scores(local)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return _scores(Path(client.download_artifacts(evaluated.run_id, SCORES, tmp)))
 
 
 def _scores(path: Path) -> Scores:

@@ -1,0 +1,170 @@
+"""CI runners that start empty and are thrown away: each one a fresh clone of the repository,
+sharing nothing but the team's servers (MLflow, S3, PostgreSQL state)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llmspec.integrations.mlflow import client_for
+from tests.conftest import ROOT
+from tests.team.servers import S3, Tracking
+
+pytestmark = pytest.mark.slow
+
+TEAM = """
+state:
+  backend: sql
+  url: ${secret:STATE_DB_URL}
+  artifacts: s3://team/builds
+"""
+
+LOAD = """
+import mlflow
+model = mlflow.pyfunc.load_model("models:/demo@champion")
+print(list(model.predict({"question": ["How do I reset my password?"]})))
+"""
+
+
+def git(*argv: str, cwd: Path) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.com", *argv],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+def make_origin(folder: Path, env: dict[str, str], prod: str = "") -> Path:
+    """The team's repository: the scaffolded demo app, a staging environment, and the shared
+    state, build store and LanceDB bucket."""
+    folder.mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "llmspec", "init", "demo"],
+        cwd=folder,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    spec = folder / "specs" / "demo.yaml"
+    text = spec.read_text(encoding="utf-8")
+    text = text.replace("    uri: .llmspec/lancedb\n", "    uri: s3://team/lancedb\n")
+    text = text.replace(
+        "environments:\n",
+        "environments:\n  staging:\n    serving: {registry: {alias: challenger}}\n",
+    )
+    assert "\n  prod:\n" in text
+    text = text.replace("\n  prod:\n", "\n  prod:\n" + prod)
+    spec.write_text(text + TEAM, encoding="utf-8")
+    git("init", "-q", cwd=folder)
+    git("add", "-A", cwd=folder)
+    git("commit", "-qm", "the demo app", cwd=folder)
+    return folder
+
+
+def runner(origin: Path, folder: Path) -> Path:
+    """A fresh checkout: nothing of another runner's `.llmspec`."""
+    git("clone", "-q", str(origin), str(folder), cwd=origin.parent)
+    return folder
+
+
+def llmspec(where: Path, env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "llmspec", *argv],
+        cwd=where,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_staging_on_one_runner_prod_on_another_serving_on_a_third(
+    tracking_server: Tracking, s3: S3, fresh_postgres_url: str, tmp_path: Path
+) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
+    env = {
+        **base,
+        **s3.env,
+        "PYTHONPATH": str(ROOT),
+        "MLFLOW_TRACKING_URI": tracking_server.uri,
+        "STATE_DB_URL": fresh_postgres_url,
+    }
+    origin = make_origin(tmp_path / "origin", env)
+
+    a = runner(origin, tmp_path / "runner-a")
+    staged = llmspec(a, env, "apply", "specs/demo.yaml", "-e", "staging")
+    assert staged.returncode == 0, staged.stdout[-3000:] + staged.stderr[-3000:]
+    shutil.rmtree(a)
+
+    b = runner(origin, tmp_path / "runner-b")
+    planned = llmspec(b, env, "plan", "specs/demo.yaml", "-e", "prod", "--json")
+    assert planned.returncode == 0, planned.stderr
+    actions = {
+        c["address"]: (c["action"], c["reuse_from"]) for c in json.loads(planned.stdout)["changes"]
+    }
+    for address in ("dataset.train", "index.demo", "finetune.demo", "package.demo"):
+        assert actions[address] == ("reuse", "staging"), actions
+    assert actions["promote.demo@champion"][0] == "create"
+    promoted = llmspec(b, env, "apply", "specs/demo.yaml", "-e", "prod")
+    assert promoted.returncode == 0, promoted.stdout[-3000:] + promoted.stderr[-3000:]
+    assert "✓ finetune.demo: reused" in promoted.stdout or "finetune.demo" in promoted.stdout
+    shutil.rmtree(b)
+
+    client = client_for(tracking_server.uri)
+    champion = client.get_model_version_by_alias("demo", "champion")
+    challenger = client.get_model_version_by_alias("demo", "challenger")
+    assert champion.version == challenger.version, "prod promotes the version staging validated"
+    assert len(client.search_model_versions("name='demo'")) == 1, "nothing was built twice"
+    assert s3.keys("builds/demo/finetune/"), "the build records are in the bucket"
+
+    c = runner(origin, tmp_path / "runner-c")
+    served = subprocess.run(
+        [sys.executable, "-c", LOAD], cwd=c, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert served.returncode == 0, served.stderr[-3000:]
+    assert served.stdout.strip().startswith("[")
+
+
+def test_a_runner_packages_a_model_another_runner_trained(
+    tracking_server: Tracking, s3: S3, fresh_postgres_url: str, tmp_path: Path
+) -> None:
+    """Prod's own system prompt: prod packages and evaluates anew on runner B, with the
+    fine-tuned adapter runner A trained, fetched from A's MLflow run (and its digest checked)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
+    env = {
+        **base,
+        **s3.env,
+        "PYTHONPATH": str(ROOT),
+        "MLFLOW_TRACKING_URI": tracking_server.uri,
+        "STATE_DB_URL": fresh_postgres_url,
+    }
+    prod = '    prompts: {system: "Answer from the context only, in one sentence."}\n'
+    origin = make_origin(tmp_path / "origin", env, prod)
+    text = (origin / "specs" / "demo.yaml").read_text(encoding="utf-8")
+    (origin / "specs" / "demo.yaml").write_text(
+        text.replace("name: demo\n", "name: demo-fetch\n", 1), encoding="utf-8"
+    )
+    git("commit", "-qam", "another app", cwd=origin)
+
+    a = runner(origin, tmp_path / "runner-a")
+    assert llmspec(a, env, "apply", "specs/demo.yaml", "-e", "staging").returncode == 0
+    shutil.rmtree(a)
+
+    b = runner(origin, tmp_path / "runner-b")
+    done = llmspec(b, env, "apply", "specs/demo.yaml", "-e", "prod")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "✓ finetune.demo-fetch: reused" in done.stdout
+    assert "fetching the fine-tuned model from run" in done.stdout, done.stdout
+    assert "✓ package.demo-fetch: done" in done.stdout and "✓ eval.demo-fetch: done" in done.stdout
+    client = client_for(tracking_server.uri)
+    champion = client.get_model_version_by_alias("demo-fetch", "champion")
+    challenger = client.get_model_version_by_alias("demo-fetch", "challenger")
+    assert champion.version != challenger.version
+    assert champion.run_id != challenger.run_id

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -54,7 +55,9 @@ def make_origin(folder: Path, env: dict[str, str], prod: str = "") -> Path:
     )
     spec = folder / "specs" / "demo.yaml"
     text = spec.read_text(encoding="utf-8")
-    text = text.replace("    uri: .llmspec/lancedb\n", "    uri: s3://team/lancedb\n")
+    # a store of the test's own: the tests' apps all name their table `demo`
+    store = f"s3://team/lancedb/{folder.parent.name}"
+    text = text.replace("    uri: .llmspec/lancedb\n", f"    uri: {store}\n")
     text = text.replace(
         "environments:\n",
         "environments:\n  staging:\n    serving: {registry: {alias: challenger}}\n",
@@ -168,3 +171,54 @@ def test_a_runner_packages_a_model_another_runner_trained(
     challenger = client.get_model_version_by_alias("demo-fetch", "challenger")
     assert champion.version != challenger.version
     assert champion.run_id != challenger.run_id
+
+
+def test_a_runner_killed_mid_apply_is_finished_by_another(
+    tracking_server: Tracking, s3: S3, fresh_postgres_url: str, tmp_path: Path
+) -> None:
+    """kill -9 of runner B while it trains; runner C, another checkout, finds the lock B left
+    in the shared state, breaks it as an operator would, and finishes: what B completed is not
+    built again."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
+    env = {
+        **base,
+        **s3.env,
+        "PYTHONPATH": str(ROOT),
+        "MLFLOW_TRACKING_URI": tracking_server.uri,
+        "STATE_DB_URL": fresh_postgres_url,
+    }
+    origin = make_origin(tmp_path / "origin", env)
+    spec = origin / "specs" / "demo.yaml"
+    spec.write_text(
+        spec.read_text(encoding="utf-8").replace("name: demo\n", "name: demo-killed\n", 1),
+        encoding="utf-8",
+    )
+    git("commit", "-qam", "another app", cwd=origin)
+
+    b = runner(origin, tmp_path / "runner-b")
+    apply = [sys.executable, "-m", "llmspec", "apply", "specs/demo.yaml", "-e", "staging"]
+    process = subprocess.Popen(
+        apply, cwd=b, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "… finetune.demo-killed: create" in line:
+            break
+    os.killpg(process.pid, signal.SIGKILL)  # the apply and its training job, at once
+    process.wait(timeout=60)
+    assert any("✓ index.demo: done" in line for line in seen), seen
+    shutil.rmtree(b)
+
+    c = runner(origin, tmp_path / "runner-c")
+    blocked = llmspec(c, env, "apply", "specs/demo.yaml", "-e", "staging")
+    assert blocked.returncode == 1 and "LS603" in blocked.stderr, blocked.stderr
+    unlocked = llmspec(c, env, "state", "unlock", "specs/demo.yaml", "-e", "staging")
+    assert unlocked.returncode == 0, unlocked.stderr
+    done = llmspec(c, env, "apply", "specs/demo.yaml", "-e", "staging")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "index.demo" not in done.stdout and "dataset.train" not in done.stdout
+    assert "✓ finetune.demo-killed: done" in done.stdout
+    client = client_for(tracking_server.uri)
+    assert len(client.search_model_versions("name='demo-killed'")) == 1

@@ -30,6 +30,7 @@ from llmspec.version import __version__
 
 _API = (
     "apply",
+    "apply_apps",
     "approve",
     "audit",
     "destroy",
@@ -44,6 +45,7 @@ _API = (
     "monitor",
     "open_workspace",
     "plan",
+    "plan_apps",
     "plan_promotion",
     "predict",
     "query",

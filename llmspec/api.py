@@ -27,6 +27,7 @@ from llmspec.frontend import validate as validate
 if TYPE_CHECKING:
     from llmspec.engine.apply import ApplyResult
     from llmspec.engine.approvals import Approval
+    from llmspec.engine.apps import AppPlans, Skipped
     from llmspec.engine.hooks import Hook
     from llmspec.engine.locking import Unlocked
     from llmspec.engine.workspace import Workspace
@@ -156,6 +157,50 @@ class Promotion:
 
     differences: SpecDiff
     plan: Plan
+
+
+def plan_apps(
+    folder: str | os.PathLike[str],
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    state: str | None = None,
+    targets: Sequence[str] = (),
+    tracking_uri: str | None = None,
+) -> AppPlans:
+    """`plan DIR`: every app spec below ``folder`` in ``env``, one plan each (apps that do not
+    declare the environment listed as skipped); targets are ``ADDRESS`` or ``APP/ADDRESS``."""
+    from llmspec.engine.apps import plan_apps as plan_every
+
+    return plan_every(
+        folder, env, overrides, state=state, targets=targets, tracking_uri=tracking_uri
+    )
+
+
+def apply_apps(
+    folder: str | os.PathLike[str],
+    env: str | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    state: str | None = None,
+    targets: Sequence[str] = (),
+    lock_timeout: float | None = None,
+    hook: Hook | None = None,
+    tracking_uri: str | None = None,
+) -> tuple[list[ApplyResult], tuple[Skipped, ...]]:
+    """`apply DIR`: every app below ``folder``, one after another, each under its own lock."""
+    from llmspec.engine.apps import apply_apps as apply_every
+
+    return apply_every(
+        folder,
+        env,
+        overrides,
+        state=state,
+        targets=targets,
+        lock_timeout=lock_timeout,
+        hook=hook,
+        tracking_uri=tracking_uri,
+    )
 
 
 def plan_promotion(

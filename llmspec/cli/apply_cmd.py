@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ EXAMPLES = """examples:
   llmspec apply specs/app.yaml -e dev
   llmspec apply plan.json                        (a saved plan; refused if it is stale)
   llmspec apply specs/app.yaml -e dev --dry-run  (= plan)
+  llmspec apply specs/ -e staging                every app below specs/, each under its lock
 
 where governance asks for approvals (prod, typically), apply executes only a plan that
 enough people approved with `llmspec approve plan.json`:
@@ -42,7 +44,9 @@ def add_parser(sub: Any, name: str) -> None:
         name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
     )
     parser.add_argument(
-        "spec", metavar="SPEC|PLAN", help="spec file, or a plan saved by `llmspec plan --out`"
+        "spec",
+        metavar="SPEC|PLAN|DIR",
+        help="spec file, a plan saved by `llmspec plan --out`, or a folder: every app below it",
     )
     add_env_options(parser)
     add_state_option(parser)
@@ -63,6 +67,8 @@ def run(args: argparse.Namespace) -> Done:
     from llmspec.cli.progress import TerminalHook
     from llmspec.plans.views import render_text, summary
 
+    if os.path.isdir(args.spec):
+        return _apps(args)
     if args.dry_run:
         spec, env, overrides, targets = args.spec, args.env, args.overrides, args.target
         if spec.endswith(".json"):
@@ -98,6 +104,51 @@ def run(args: argparse.Namespace) -> Done:
         for line in where_to_look(result.workspace, args.spec):
             print(line)
     return Done(Status.OK if result.ok else Status.FAILED, result.diagnostics)
+
+
+def _apps(args: argparse.Namespace) -> Done:
+    """`apply DIR`: every app below the folder, one after another."""
+    from llmspec import api
+    from llmspec.cli.progress import TerminalHook
+    from llmspec.plans.views import render_apps_text, summary
+
+    if args.dry_run:
+        found = api.plan_apps(
+            args.spec,
+            args.env,
+            args.overrides,
+            state=args.state,
+            targets=args.target,
+            tracking_uri=args.tracking_uri,
+        )
+        sys.stdout.write(render_apps_text(found, use_color()))
+        return Done()
+    results, skipped = api.apply_apps(
+        args.spec,
+        args.env,
+        args.overrides,
+        state=args.state,
+        targets=args.target,
+        lock_timeout=args.lock_timeout,
+        hook=TerminalHook(),
+        tracking_uri=args.tracking_uri,
+    )
+    print()
+    for result in results:
+        done = sum(o.status in ("done", "reused", "deleted", "kept") for o in result.outcomes)
+        state = "ok" if result.ok else "FAILED"
+        print(
+            f"  {state:<6} {result.plan.app}: {done} of {len(result.outcomes)} changes applied "
+            f"({summary(result.plan)})"
+        )
+    for skip in skipped:
+        print(f"  skip   {skip.app} ({skip.spec}): {skip.reason}")
+    failed = [r for r in results if not r.ok]
+    print(
+        f"Apply {'failed' if failed else 'complete'}: {len(results)} app(s), {len(failed)} failed."
+    )
+    diagnostics = [d for r in results for d in r.diagnostics]
+    return Done(Status.FAILED if failed else Status.OK, diagnostics)
 
 
 def where_to_look(ws: Workspace, spec_arg: str) -> list[str]:

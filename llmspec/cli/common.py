@@ -75,12 +75,20 @@ def print_diagnostics(
     print(text, file=out)
 
 
-def spec_command(sub: Any, name: str, help_text: str, examples: str) -> argparse.ArgumentParser:
-    """The parser of a command on one spec in one environment: SPEC, -e/--set, --state."""
+def spec_command(
+    sub: Any, name: str, help_text: str, examples: str, folders: bool = False
+) -> argparse.ArgumentParser:
+    """The parser of a command on one spec in one environment: SPEC, -e/--set, --state
+    (``folders``: or on every app below a folder)."""
     parser: argparse.ArgumentParser = sub.add_parser(
         name, help=help_text, description=help_text, epilog=examples, formatter_class=Formatter
     )
-    parser.add_argument("spec", metavar="SPEC", help="spec file")
+    if folders:
+        parser.add_argument(
+            "spec", metavar="SPEC|DIR", help="spec file, or a folder: every app spec below it"
+        )
+    else:
+        parser.add_argument("spec", metavar="SPEC", help="spec file")
     add_env_options(parser)
     add_state_option(parser)
     return parser

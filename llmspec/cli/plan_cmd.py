@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -25,12 +26,14 @@ EXAMPLES = """examples:
   llmspec plan specs/app.yaml -e prod --out plan.json                 (apply it later)
   llmspec plan specs/app.yaml -e dev --target index.help_center
   llmspec plan specs/app.yaml --from staging --to prod                (what promotion reuses)
+  llmspec plan specs/ -e prod --format markdown          (every app: one PR comment)
+  llmspec plan specs/ -e prod --target support-bot/index.help_center
 
 exit status: 0 ok; with --detailed-exitcode 0 no changes, 2 changes; 1 errors"""
 
 
 def add_parser(sub: Any, name: str) -> None:
-    parser = spec_command(sub, name, HELP, EXAMPLES)
+    parser = spec_command(sub, name, HELP, EXAMPLES, folders=True)
     parser.add_argument(
         "--format",
         choices=("text", "json", "markdown"),
@@ -62,6 +65,8 @@ def run(args: argparse.Namespace) -> Done:
     from llmspec import api
     from llmspec.plans.views import render_json, render_markdown, render_text
 
+    if os.path.isdir(args.spec):
+        return _apps(args)
     if args.from_env or args.to_env:
         return _promotion(args)
     resolved = resolve_warned(args)
@@ -81,6 +86,34 @@ def run(args: argparse.Namespace) -> Done:
         if args.out:
             print(f"Saved to {args.out}: apply it with `llmspec apply {args.out}`.")
     changed = args.detailed_exitcode and plan.has_changes
+    return Done(Status.CHANGES if changed else Status.OK)
+
+
+def _apps(args: argparse.Namespace) -> Done:
+    """`plan DIR`: every app below the folder, one report."""
+    from llmspec import api
+    from llmspec.plans.views import render_apps_json, render_apps_markdown, render_apps_text
+
+    if args.out or args.from_env or args.to_env:
+        raise usage(
+            "--out, --from and --to take one spec, not a folder",
+            "llmspec plan specs/app.yaml -e prod --out plan.json",
+        )
+    found = api.plan_apps(
+        args.spec,
+        args.env,
+        args.overrides,
+        state=args.state,
+        targets=args.target,
+        tracking_uri=args.tracking_uri,
+    )
+    if args.format == "json":
+        sys.stdout.write(render_apps_json(found))
+    elif args.format == "markdown":
+        sys.stdout.write(render_apps_markdown(found))
+    else:
+        sys.stdout.write(render_apps_text(found, use_color()))
+    changed = args.detailed_exitcode and found.has_changes
     return Done(Status.CHANGES if changed else Status.OK)
 
 

@@ -55,10 +55,11 @@ class Workspace:
         self.files.save()
         return graph
 
-    def plan(self, targets: Iterable[str] = ()) -> tuple[Graph, Plan]:
+    def plan(self, targets: Iterable[str] = (), graph: Graph | None = None) -> tuple[Graph, Plan]:
+        """The plan against this environment's state (``graph``: one built already)."""
         from llmspec.core.diagnostics import SpecError, did_you_mean, error
 
-        graph = self.graph()
+        graph = graph or self.graph()
         targets = tuple(targets)
         for target in targets:
             if target not in graph.resources:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmspec.plans.planner import ACTIONS, Change, Plan, Reason
+
+if TYPE_CHECKING:
+    from llmspec.engine.apps import AppPlans
 
 SYMBOLS = {
     "create": "+",
@@ -127,4 +130,56 @@ def render_markdown(plan: Plan) -> str:
         if change.estimate:
             lines.append(f"  - work: {change.estimate}")
     lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def _totals(found: AppPlans) -> str:
+    parts = [f"{found.count(a)} to {a}" for a in ACTIONS if a != "no-op" and found.count(a)]
+    changed = sum(p.has_changes for p in found.plans)
+    apps = f"{len(found.plans)} app(s), {changed} with changes"
+    if found.skipped:
+        apps += f", {len(found.skipped)} skipped"
+    work = ", ".join(parts) if parts else "nothing to do"
+    return f"Apps: {apps}. Plan: {work}, {found.count('no-op')} unchanged."
+
+
+def render_apps_text(found: AppPlans, color: bool = False) -> str:
+    """One section per app, as `plan SPEC` prints it, and the totals."""
+    sections = [render_text(plan, color) for plan in found.plans]
+    lines = ["\n".join(sections).rstrip("\n"), ""]
+    for skip in found.skipped:
+        lines.append(f"Skipped {skip.app} ({skip.spec}): {skip.reason}")
+    if found.skipped:
+        lines.append("")
+    lines.append(_totals(found))
+    return "\n".join(lines) + "\n"
+
+
+def render_apps_json(found: AppPlans) -> str:
+    return json.dumps(found.to_json(), indent=2, default=str) + "\n"
+
+
+def render_apps_markdown(found: AppPlans) -> str:
+    """One pull-request comment for every app: a table of counts, each app's details folded."""
+    env = f" in `{found.env}`" if found.env else ""
+    lines = [f"### llmspec plan: {len(found.plans)} app(s){env}", "", _totals(found), ""]
+    trackings = {p.tracking for p in found.plans if p.tracking}
+    if len(trackings) == 1:
+        lines += [f"Tracking: `{trackings.pop()}`", ""]
+    lines += [
+        "| app | " + " | ".join(a if a != "no-op" else "unchanged" for a in ACTIONS) + " |",
+        "|---|" + "---:|" * len(ACTIONS),
+    ]
+    for plan in found.plans:
+        counts = " | ".join(str(plan.count(a)) for a in ACTIONS)
+        lines.append(f"| `{plan.app}` | {counts} |")
+    for skip in found.skipped:
+        lines.append(f"| `{skip.app}` | skipped: {skip.reason} |" + " |" * (len(ACTIONS) - 1))
+    for plan in found.plans:
+        if not plan.has_changes:
+            continue
+        text = render_markdown(plan)
+        body = text[text.index("| | resource") :]  # its table and details, not its header
+        lines += ["", f"<details><summary><code>{plan.app}</code>: {summary(plan)}</summary>", ""]
+        lines += [body.rstrip("\n"), "", "</details>"]
     return "\n".join(lines) + "\n"

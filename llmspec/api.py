@@ -106,7 +106,7 @@ def init(
 
     written = [FsPath(p) for p in scaffold(name, folder, owner)] if name else []
     if ci:
-        written.append(write_ci(ci, str(folder)))
+        written.extend(write_ci(ci, str(folder)))
     return written
 
 

@@ -72,6 +72,13 @@ def scaffold(
 
 
 CI = {"github": (Path(".github") / "workflows" / "llmspec.yml", "github-workflow.yml.j2")}
+# How the workflow installs llmspec: the repository says, in a file it commits and may edit
+REQUIREMENTS = Path(".github") / "llmspec-requirements.txt"
+REQUIREMENTS_TEXT = """\
+# How CI installs llmspec (.github/workflows/llmspec.yml): edit to pin another version,
+# a wheel (./wheels/llmspec-….whl) or a git URL (llmspec[all] @ git+https://…).
+llmspec[all,s3]=={version}
+"""
 
 
 def declared_environments(specs: str) -> set[str]:
@@ -89,9 +96,10 @@ def declared_environments(specs: str) -> set[str]:
     return found
 
 
-def write_ci(kind: str, specs: str = "specs") -> Path:
+def write_ci(kind: str, specs: str = "specs") -> list[Path]:
     """The CI workflow for ``kind`` (only `github` today): merges apply to `staging` (or `dev`
-    where no spec declares staging), tags to `prod`; refuses to overwrite."""
+    where no spec declares staging), tags to `prod`; refuses to overwrite. Also the requirements
+    file it installs llmspec from, unless the repository has one."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     from llmspec.version import __version__
@@ -116,10 +124,15 @@ def write_ci(kind: str, specs: str = "specs") -> Path:
     declared = declared_environments(specs)
     staging = "staging" if "staging" in declared or "dev" not in declared else "dev"
     text = env.get_template(template).render(
-        specs=specs.rstrip("/"), staging=staging, version=__version__
+        specs=specs.rstrip("/"), staging=staging, requirements=REQUIREMENTS.as_posix()
     )
+    written = [target]
+    if not REQUIREMENTS.exists():
+        REQUIREMENTS.parent.mkdir(parents=True, exist_ok=True)
+        REQUIREMENTS.write_text(REQUIREMENTS_TEXT.format(version=__version__), encoding="utf-8")
+        written.append(REQUIREMENTS)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(target)
-    return target
+    return written

@@ -6,8 +6,12 @@ import os
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.team.servers import S3
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,3 +100,12 @@ def _user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = saved
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3]:
+    """An S3 API on loopback (moto's server), with a bucket `team`, for the whole session."""
+    from tests.team.servers import s3_server
+
+    with s3_server(tmp_path_factory.mktemp("s3")) as server:
+        yield server

@@ -144,7 +144,12 @@ def run() -> None:
         # Nothing these commands allocate is garbage in a cycle worth a collection: the
         # collector would walk the tens of thousands of objects that importing creates.
         gc.disable()
-    code = main(argv)
+    try:
+        code = main(argv)
+    except BrokenPipeError:  # the reader left while diagnostics were printed (`… | head`)
+        code = EXIT_OK
+        # Python flushes stdout again at exit, into the same closed pipe: point it elsewhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if short_lived:
         try:
             sys.stdout.flush()

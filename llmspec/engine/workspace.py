@@ -113,6 +113,18 @@ def build_store(layout: Layout, artifacts: str) -> ArtifactStore:
 
 
 def open_backend(root: Path, kind: str, path: str, url: str | SecretRef | None) -> StateBackend:
+    text_url = url if isinstance(url, str) else None
+    if kind == "s3" or (text_url or "").startswith("s3://"):
+        from llmspec.state.backend import StateUnavailable
+        from llmspec.state.s3 import S3State
+
+        try:
+            resolved = url.resolve() if isinstance(url, SecretRef) else url
+        except LookupError as exc:
+            raise StateUnavailable(f"the state URL is a secret not set here: {exc}") from None
+        if not resolved:
+            raise StateUnavailable("state backend `s3` needs `state.url` (s3://bucket/prefix)")
+        return S3State(resolved)
     if url is not None or kind == "sql":
         from llmspec.state.backend import StateUnavailable
         from llmspec.state.sql import SqlState

@@ -86,10 +86,11 @@ class Tracking(SpecModel):
 class StateConfig(SpecModel):
     """Where `apply` records what it built, and where built artifacts are kept."""
 
-    backend: Literal["local", "sql"] = Field(
+    backend: Literal["local", "sql", "s3"] = Field(
         "local",
         description="`local`: files under `path`; `sql`: a database at `url` "
-        "(SQLite or PostgreSQL), for teams and CI runners that lose local files.",
+        "(SQLite or PostgreSQL); `s3`: objects at `url` (`s3://bucket/prefix`, locked by "
+        "conditional writes). The last two for teams and CI runners that lose local files.",
     )
     path: str = Field(
         ".llmspec/state",
@@ -97,7 +98,8 @@ class StateConfig(SpecModel):
     )
     url: str | SecretRef | None = Field(
         None,
-        description="SQLAlchemy URL of the sql backend; a secret reference when it holds "
+        description="SQLAlchemy URL of the sql backend, or `s3://bucket/prefix` of the s3 "
+        "backend; a secret reference when it holds "
         "a password.",
         examples=["sqlite:///.llmspec/state.db", "${secret:STATE_DB_URL}"],
     )

@@ -1,4 +1,5 @@
-"""One contract for every state backend: local files, SQLite and PostgreSQL (a real server).
+"""One contract for every state backend: local files, SQLite, PostgreSQL (a real server) and
+S3 (moto's server: locks by conditional writes).
 
 The lock and the no-lost-update tests use other processes (forked), because that is what the
 lock and the transactions are for; a process holding the lock is killed with SIGKILL to see
@@ -13,6 +14,7 @@ import os
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -23,6 +25,7 @@ import pytest
 from llmspec.state.backend import LockHeld, StateBackend, StateUnavailable
 from llmspec.state.local import LocalState
 from llmspec.state.model import AppState, JournalEntry, LockInfo, ResourceState
+from llmspec.state.s3 import S3State
 from llmspec.state.sql import SqlState
 
 APP, ENV = "demo", "dev"
@@ -34,15 +37,18 @@ MP = multiprocessing.get_context("fork")
 class Store:
     """Where a backend keeps its state, in a form a child process can open again."""
 
-    kind: str  # "local", "sqlite", "postgresql"
+    kind: str  # "local", "sqlite", "postgresql", "s3"
     where: str  # folder or URL
 
     @property
     def sql(self) -> bool:
+        """A shared backend: its lock outlives a killed holder (a row, an object)."""
         return self.kind != "local"
 
     def open(self) -> StateBackend:
-        return LocalState(self.where) if self.kind == "local" else SqlState(self.where)
+        if self.kind == "local":
+            return LocalState(self.where)
+        return S3State(self.where) if self.kind == "s3" else SqlState(self.where)
 
 
 def _store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Store:
@@ -50,10 +56,16 @@ def _store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Store:
         return Store("local", str(tmp_path / "state"))
     if kind == "sqlite":
         return Store("sqlite", request.getfixturevalue("sqlite_url"))
+    if kind == "s3":
+        server = request.getfixturevalue("s3")
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        for key, value in server.env.items():  # forked children inherit them
+            monkeypatch.setenv(key, value)
+        return Store("s3", f"s3://{server.bucket}/state-{uuid.uuid4().hex[:12]}")
     return Store("postgresql", request.getfixturevalue("fresh_postgres_url"))
 
 
-@pytest.fixture(params=["local", "sqlite", "postgresql"])
+@pytest.fixture(params=["local", "sqlite", "postgresql", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return _store(request.param, request, tmp_path)
 

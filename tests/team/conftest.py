@@ -6,13 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.team.servers import S3, Tracking, mlflow_server, s3_server
-
-
-@pytest.fixture(scope="session")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3]:
-    with s3_server(tmp_path_factory.mktemp("s3")) as server:
-        yield server
+from tests.team.servers import S3, Tracking, mlflow_server
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,7 @@ def git(*argv: str, cwd: Path) -> None:
     )
 
 
-def make_origin(folder: Path, env: dict[str, str], prod: str = "") -> Path:
+def make_origin(folder: Path, env: dict[str, str], prod: str = "", team: str = TEAM) -> Path:
     """The team's repository: the scaffolded demo app, a staging environment, and the shared
     state, build store and LanceDB bucket."""
     folder.mkdir()
@@ -64,7 +64,7 @@ def make_origin(folder: Path, env: dict[str, str], prod: str = "") -> Path:
     )
     assert "\n  prod:\n" in text
     text = text.replace("\n  prod:\n", "\n  prod:\n" + prod)
-    spec.write_text(text + TEAM, encoding="utf-8")
+    spec.write_text(text + team, encoding="utf-8")
     git("init", "-q", cwd=folder)
     git("add", "-A", cwd=folder)
     git("commit", "-qm", "the demo app", cwd=folder)
@@ -177,8 +177,8 @@ def test_a_runner_killed_mid_apply_is_finished_by_another(
     tracking_server: Tracking, s3: S3, fresh_postgres_url: str, tmp_path: Path
 ) -> None:
     """kill -9 of runner B while it trains; runner C, another checkout, finds the lock B left
-    in the shared state, breaks it as an operator would, and finishes: what B completed is not
-    built again."""
+    in the shared state (here on S3, locked by a conditional write), breaks it as an operator
+    would, and finishes: what B completed is not built again."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
     env = {
         **base,
@@ -187,7 +187,10 @@ def test_a_runner_killed_mid_apply_is_finished_by_another(
         "MLFLOW_TRACKING_URI": tracking_server.uri,
         "STATE_DB_URL": fresh_postgres_url,
     }
-    origin = make_origin(tmp_path / "origin", env)
+    on_s3 = (
+        "\nstate:\n  backend: s3\n  url: s3://team/runner-state\n  artifacts: s3://team/builds\n"
+    )
+    origin = make_origin(tmp_path / "origin", env, team=on_s3)
     spec = origin / "specs" / "demo.yaml"
     spec.write_text(
         spec.read_text(encoding="utf-8").replace("name: demo\n", "name: demo-killed\n", 1),
@@ -222,3 +225,5 @@ def test_a_runner_killed_mid_apply_is_finished_by_another(
     assert "✓ finetune.demo-killed: done" in done.stdout
     client = client_for(tracking_server.uri)
     assert len(client.search_model_versions("name='demo-killed'")) == 1
+    assert "runner-state/demo-killed/staging/state.json" in s3.keys("runner-state/")
+    assert not [k for k in s3.keys("runner-state/") if k.endswith("lock.json")], "released"

@@ -136,11 +136,12 @@ def plan(
     targets: Sequence[str] = (),
     out: str | os.PathLike[str] | None = None,
     tracking_uri: str | None = None,
+    refresh: bool = True,
 ) -> Plan:
     """What apply would create, update, replace, reuse or delete, and why; with ``out``, the
     plan is saved for `approve` and `apply`."""
     ws = open_workspace(spec, env, overrides, state=state, tracking_uri=tracking_uri)
-    _, found = ws.plan(targets)
+    _, found = ws.plan(targets, refresh=refresh)
     if out is not None:
         from llmspec.plans.saved import save_plan
 
@@ -167,14 +168,16 @@ def plan_apps(
     state: str | None = None,
     targets: Sequence[str] = (),
     tracking_uri: str | None = None,
+    refresh: bool = True,
 ) -> AppPlans:
     """`plan DIR`: every app spec below ``folder`` in ``env``, one plan each (apps that do not
     declare the environment listed as skipped); targets are ``ADDRESS`` or ``APP/ADDRESS``."""
     from llmspec.engine.apps import plan_apps as plan_every
 
     return plan_every(
-        folder, env, overrides, state=state, targets=targets, tracking_uri=tracking_uri
-    )
+        folder, env, overrides, state=state, targets=targets, tracking_uri=tracking_uri,
+        refresh=refresh,
+    )  # fmt: skip
 
 
 def apply_apps(
@@ -187,20 +190,15 @@ def apply_apps(
     lock_timeout: float | None = None,
     hook: Hook | None = None,
     tracking_uri: str | None = None,
+    refresh: bool = True,
 ) -> tuple[list[ApplyResult], tuple[Skipped, ...]]:
     """`apply DIR`: every app below ``folder``, one after another, each under its own lock."""
     from llmspec.engine.apps import apply_apps as apply_every
 
     return apply_every(
-        folder,
-        env,
-        overrides,
-        state=state,
-        targets=targets,
-        lock_timeout=lock_timeout,
-        hook=hook,
-        tracking_uri=tracking_uri,
-    )
+        folder, env, overrides, state=state, targets=targets, lock_timeout=lock_timeout,
+        hook=hook, tracking_uri=tracking_uri, refresh=refresh,
+    )  # fmt: skip
 
 
 def plan_promotion(
@@ -232,6 +230,7 @@ def apply(
     lock_timeout: float | None = None,
     hook: Hook | None = None,
     tracking_uri: str | None = None,
+    refresh: bool = True,
 ) -> ApplyResult:
     """Make the environment match the spec: plan under the lock, check approvals, execute in
     dependency order, record each finished resource at once. A path ending in `.json` is a
@@ -246,7 +245,14 @@ def apply(
         spec, env, overrides = saved.spec, saved.env_option, saved.overrides
         targets = saved.targets or targets
     ws = open_workspace(spec, env, overrides, state=state, tracking_uri=tracking_uri)
-    return execute(ws, saved_plan=saved, lock_timeout=lock_timeout, targets=targets, hook=hook)
+    return execute(
+        ws,
+        saved_plan=saved,
+        lock_timeout=lock_timeout,
+        targets=targets,
+        hook=hook,
+        refresh=refresh,
+    )
 
 
 def approve(
@@ -284,6 +290,7 @@ def destroy(
     lock_timeout: float | None = None,
     hook: Hook | None = None,
     tracking_uri: str | None = None,
+    refresh: bool = True,
 ) -> ApplyResult:
     """Remove what apply made, dependents first; with ``confirmed`` (the plan a person agreed
     to), only while the state still matches it (LS604)."""

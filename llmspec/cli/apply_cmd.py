@@ -12,6 +12,7 @@ from llmspec.cli.common import (
     Formatter,
     Status,
     add_env_options,
+    add_refresh_option,
     add_state_option,
     add_target_option,
     add_tracking_option,
@@ -51,6 +52,7 @@ def add_parser(sub: Any, name: str) -> None:
     add_env_options(parser)
     add_state_option(parser)
     add_tracking_option(parser)
+    add_refresh_option(parser)
     add_target_option(parser)
     parser.add_argument(
         "--lock-timeout",
@@ -78,7 +80,13 @@ def run(args: argparse.Namespace) -> Done:
             spec, env, overrides = saved.spec, saved.env_option, saved.overrides
             targets = saved.targets or targets
         plan = api.plan(
-            spec, env, overrides, state=args.state, targets=targets, tracking_uri=args.tracking_uri
+            spec,
+            env,
+            overrides,
+            state=args.state,
+            targets=targets,
+            tracking_uri=args.tracking_uri,
+            refresh=args.refresh == "true",
         )
         sys.stdout.write(render_text(plan, use_color()))
         return Done()
@@ -91,6 +99,7 @@ def run(args: argparse.Namespace) -> Done:
         lock_timeout=args.lock_timeout,
         hook=TerminalHook(),
         tracking_uri=args.tracking_uri,
+        refresh=args.refresh == "true",
     )
     if not result.plan.has_changes:
         print("No changes: the environment matches the spec.")
@@ -120,6 +129,7 @@ def _apps(args: argparse.Namespace) -> Done:
             state=args.state,
             targets=args.target,
             tracking_uri=args.tracking_uri,
+            refresh=args.refresh == "true",
         )
         sys.stdout.write(render_apps_text(found, use_color()))
         return Done()
@@ -132,6 +142,7 @@ def _apps(args: argparse.Namespace) -> Done:
         lock_timeout=args.lock_timeout,
         hook=TerminalHook(),
         tracking_uri=args.tracking_uri,
+        refresh=args.refresh == "true",
     )
     print()
     for result in results:

@@ -113,6 +113,16 @@ def add_state_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_refresh_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--refresh",
+        choices=("true", "false"),
+        default="true",
+        help="first check what apply recorded against the registry and the tables, and show "
+        "what changed outside llmspec (default true; false trusts the recorded state)",
+    )
+
+
 def add_tracking_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracking-uri",

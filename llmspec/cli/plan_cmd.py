@@ -11,6 +11,7 @@ from typing import Any
 from llmspec.cli.common import (
     Done,
     Status,
+    add_refresh_option,
     add_target_option,
     add_tracking_option,
     resolve_warned,
@@ -46,6 +47,7 @@ def add_parser(sub: Any, name: str) -> None:
     parser.add_argument("--out", metavar="FILE", help="save the plan for `llmspec apply FILE`")
     add_target_option(parser)
     add_tracking_option(parser)
+    add_refresh_option(parser)
     parser.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -76,6 +78,7 @@ def run(args: argparse.Namespace) -> Done:
         targets=args.target,
         out=args.out,
         tracking_uri=args.tracking_uri,
+        refresh=args.refresh == "true",
     )
     if args.format == "json":
         sys.stdout.write(render_json(plan))
@@ -106,6 +109,7 @@ def _apps(args: argparse.Namespace) -> Done:
         state=args.state,
         targets=args.target,
         tracking_uri=args.tracking_uri,
+        refresh=args.refresh == "true",
     )
     if args.format == "json":
         sys.stdout.write(render_apps_json(found))

@@ -82,6 +82,7 @@ CODES: dict[str, str] = {
     "LS609": "saved plan cannot be read",
     "LS623": "nothing marked to unmark",
     "LS624": "build store unavailable",
+    "LS625": "refresh failed: a system holding outputs did not answer",
     # LS7xx: step kinds at work (dataset, finetune, package, eval, promote)
     "LS701": "invalid dataset record",
     "LS710": "base model not available",

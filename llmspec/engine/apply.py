@@ -55,6 +55,7 @@ def apply(
     lock_timeout: float | None = None,
     targets: Iterable[str] = (),
     hook: Hook | None = None,
+    refresh: bool = True,
 ) -> ApplyResult:
     """Plan again under the lock, check a saved plan still holds and that the plan has the
     approvals governance asks for, then execute."""
@@ -64,7 +65,7 @@ def apply(
     spec = ws.resolved.spec
     timeout = spec.state.lock_timeout_s if lock_timeout is None else lock_timeout
     with holding(ws, "apply", timeout):
-        graph, plan = ws.plan(targets)
+        graph, plan = ws.plan(targets, refresh=refresh)
         check_saved(saved_plan, plan)
         needed = required_approvals(spec, ws.repo_root, ws.resolved.env)
         approved_by: list[str] = []

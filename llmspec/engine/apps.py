@@ -134,6 +134,7 @@ def plan_apps(
     state: str | None = None,
     targets: Sequence[str] = (),
     tracking_uri: str | None = None,
+    refresh: bool = True,
 ) -> AppPlans:
     """Every app's plan; SpecError with every app's problems when any spec is invalid."""
     workspaces, skipped = _workspaces(folder, env, overrides, state, tracking_uri)
@@ -151,6 +152,7 @@ def apply_apps(
     lock_timeout: float | None = None,
     hook: Hook | None = None,
     tracking_uri: str | None = None,
+    refresh: bool = True,
 ) -> tuple[list[ApplyResult], tuple[Skipped, ...]]:
     """Apply every app in path order, each under its own lock; a failed app does not stop the
     others (they share nothing but the servers)."""
@@ -158,7 +160,7 @@ def apply_apps(
 
     workspaces, skipped = _workspaces(folder, env, overrides, state, tracking_uri)
     results = [
-        apply(ws, lock_timeout=lock_timeout, targets=chosen, hook=hook)
+        apply(ws, lock_timeout=lock_timeout, targets=chosen, hook=hook, refresh=refresh)
         for ws, _, chosen in _targeted(workspaces, targets)
     ]
     return results, tuple(skipped)

@@ -119,6 +119,17 @@ class RunContext:
             return str(path)
 
 
+@dataclass(frozen=True)
+class Drift:
+    """One out-of-band change plan found: ``message`` says it ("alias @champion points at
+    version 7; state says 5"), ``action`` what apply does about it: ``update`` (run the step
+    again, which puts things back) or ``replace`` (rebuild what is gone)."""
+
+    what: str
+    message: str
+    action: str = "update"
+
+
 class StepFailed(Exception):
     """A step could not do its work; carries the diagnostics to show."""
 
@@ -167,3 +178,9 @@ class Step:
     def destroy(self, resource: ResourceState, ctx: RunContext) -> bool:
         """Remove what ``run`` made; False when this kind leaves its outputs in place."""
         return False
+
+    def refresh(self, resource: ResourceState, ctx: RunContext) -> list[Drift]:
+        """What changed outside llmspec since apply recorded ``resource`` (an alias moved in the
+        registry's UI, a version deleted, a table dropped), asked of the system that holds it
+        with a bounded number of calls. None by default: a kind without outside state."""
+        return []

@@ -12,12 +12,13 @@ from llmspec.core.secrets import SecretRef
 from llmspec.core.tracking import TrackingChoice, choose_tracking
 from llmspec.engine.build_store import ArtifactStore
 from llmspec.engine.registry import registry
-from llmspec.engine.step import DEFAULT_ENV, Step
+from llmspec.engine.step import DEFAULT_ENV, Drift, RunContext, Step
 from llmspec.frontend import ResolvedSpec, display_path
 from llmspec.plans.digest import FileDigests
 from llmspec.plans.graph import Graph, build_graph
 from llmspec.plans.planner import Plan, build_plan
 from llmspec.state.backend import StateBackend
+from llmspec.state.model import AppState
 
 
 @dataclass
@@ -55,8 +56,11 @@ class Workspace:
         self.files.save()
         return graph
 
-    def plan(self, targets: Iterable[str] = (), graph: Graph | None = None) -> tuple[Graph, Plan]:
-        """The plan against this environment's state (``graph``: one built already)."""
+    def plan(
+        self, targets: Iterable[str] = (), graph: Graph | None = None, refresh: bool = True
+    ) -> tuple[Graph, Plan]:
+        """The plan against this environment's state (``graph``: one built already); with
+        ``refresh``, what apply recorded is first checked against the systems holding it."""
         from llmspec.core.diagnostics import SpecError, did_you_mean, error
 
         graph = graph or self.graph()
@@ -76,8 +80,52 @@ class Workspace:
         state = self.backend.read(self.app, self.env)
         spec_file = display_path(Path(self.resolved.path))
         backend = repr(self.backend)  # SqlState's repr hides the password
-        plan = build_plan(graph, state, self.steps, spec_file, self.artifacts, targets, backend)
+        scope = graph.closure(targets) if targets else list(graph.resources)
+        drifts = self.refresh(state, scope) if refresh else {}
+        plan = build_plan(
+            graph, state, self.steps, spec_file, self.artifacts, targets, backend, drifts
+        )
         return graph, replace(plan, tracking=self.tracking.describe())
+
+    def refresh(self, state: AppState, addresses: Iterable[str]) -> dict[str, list[Drift]]:
+        """Each complete recorded resource asked of its kind's ``refresh`` (one or two calls to
+        the registry or the table each); LS625 when a system cannot be asked."""
+        from llmspec.core.diagnostics import SpecError, error
+
+        found: dict[str, list[Drift]] = {}
+        for address in addresses:
+            recorded = state.resources.get(address)
+            step = self.steps.get(recorded.kind) if recorded is not None else None
+            if recorded is None or step is None or recorded.status != "complete":
+                continue
+            if type(step).refresh is Step.refresh:
+                continue  # nothing outside llmspec to ask
+            ctx = RunContext(
+                spec=self.resolved.spec,
+                app=self.app,
+                env=self.env,
+                spec_dir=self.resolved.path.resolve().parent,
+                build_dir=self.build_dir,
+                artifact_dir=self.artifacts.folder(self.app, recorded.kind, recorded.inputs_digest),
+                inputs={},
+                repo_root=self.repo_root,
+            )
+            try:
+                drifts = step.refresh(recorded, ctx)
+            except Exception as exc:  # the registry or the store did not answer
+                raise SpecError(
+                    [
+                        error(
+                            "LS625",
+                            f"cannot refresh `{address}`: {type(exc).__name__}: {exc}",
+                            hint="check the server is reachable, or plan with --refresh=false "
+                            "to trust the recorded state",
+                        )
+                    ]
+                ) from None
+            if drifts:
+                found[address] = drifts
+        return found
 
 
 def open_workspace(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from llmspec.engine.build_store import ArtifactStore
-from llmspec.engine.step import Resource, Step
+from llmspec.engine.step import Drift, Resource, Step
 from llmspec.plans.digest import digest_of
 from llmspec.plans.graph import Graph
 from llmspec.state.model import AppState, ResourceState
@@ -22,7 +22,8 @@ class Reason:
     """Why a resource changes: a stable code and what exactly differs."""
 
     code: str  # new, removed, config_changed, input_file_changed, upstream_changed,
-    # previous_failed, marked (for a rebuild, by `llmspec monitor`), upstream_rebuilt
+    # previous_failed, marked (for a rebuild, by `llmspec monitor`), upstream_rebuilt,
+    # changed_outside (plan's refresh found the recorded outputs changed: `new` says how)
     what: str = ""  # the field path, file or upstream address
     old: Any = None
     new: Any = None
@@ -114,12 +115,19 @@ def build_plan(
     artifacts: ArtifactStore | None = None,
     targets: Iterable[str] = (),
     backend: str = "",
+    drifts: Mapping[str, list[Drift]] | None = None,
 ) -> Plan:
+    """``drifts``: what the refresh found changed outside llmspec, by address."""
     targets = tuple(targets)
     addresses = graph.closure(targets) if targets else list(graph.resources)
+    found = drifts or {}
     changes = _rebuild_downstream(
         [
-            _change(graph.resources[a], state.resources.get(a), steps, graph, artifacts)
+            _drifted(
+                _change(graph.resources[a], state.resources.get(a), steps, graph, artifacts),
+                found.get(a, []),
+                graph.resources[a],
+            )
             for a in addresses
         ],
         graph,
@@ -135,16 +143,28 @@ def build_plan(
     return Plan(graph.app, graph.env, spec_file, state.serial, tuple(changes), targets, backend)
 
 
+def _drifted(change: Change, drifts: list[Drift], resource: Resource) -> Change:
+    """An unchanged resource whose outputs changed outside llmspec: apply puts them back."""
+    if not drifts or change.action != "no-op":
+        return change  # already rebuilt or updated, which reconciles it anyway
+    action = "replace" if any(d.action == "replace" for d in drifts) else "update"
+    reasons = tuple(Reason("changed_outside", d.what, None, d.message) for d in drifts)
+    return replace(change, action=action, reasons=reasons, estimate=resource.estimate)
+
+
 def _rebuild_downstream(changes: list[Change], graph: Graph) -> list[Change]:
-    """A marked resource rebuilt from unchanged inputs leaves its dependents' digests as they
-    were, yet they must take the rebuilt outputs: update them too (graph order, so a chain
-    propagates)."""
+    """A resource rebuilt from unchanged inputs (marked, or gone outside llmspec) leaves its
+    dependents' digests as they were, yet they must take the rebuilt outputs: update them too
+    (graph order, so a chain propagates)."""
     rebuilt: set[str] = set()
     out = []
     for change in changes:
         needs = graph.resources[change.address].deps if change.address in graph.resources else ()
         upstream = next((d for d in needs if d in rebuilt), None)  # `after` takes no outputs
-        if any(r.code == "marked" for r in change.reasons) and change.action != "reuse":
+        rebuilds = any(r.code == "marked" for r in change.reasons) or (
+            change.action == "replace" and any(r.code == "changed_outside" for r in change.reasons)
+        )  # a rebuild of what vanished outside llmspec gives new outputs too
+        if rebuilds and change.action != "reuse":
             rebuilt.add(change.address)
         elif upstream is not None and change.action == "no-op":
             resource = graph.resources[change.address]

@@ -56,6 +56,8 @@ def describe(reason: Reason) -> str:
         return f"marked for rebuilding by {reason.old} at {reason.new}: {reason.what}"
     if reason.code == "upstream_rebuilt":
         return f"upstream {reason.what} is rebuilt"
+    if reason.code == "changed_outside":
+        return f"changed outside llmspec: {reason.new}"
     return reason.code
 
 

@@ -134,6 +134,15 @@ def test_staging_on_one_runner_prod_on_another_serving_on_a_third(
     assert served.returncode == 0, served.stderr[-3000:]
     assert served.stdout.strip().startswith("[")
 
+    # drift on the team's server: the alias moved by hand is seen from yet another checkout
+    client.set_registered_model_alias("demo", "champion", challenger.version)
+    client.delete_registered_model_alias("demo", "champion")
+    seen = llmspec(c, env, "plan", "specs/demo.yaml", "-e", "prod", "--json")
+    assert seen.returncode == 0, seen.stderr
+    changes = {ch["address"]: ch for ch in json.loads(seen.stdout)["changes"]}
+    promote = changes["promote.demo@champion"]
+    assert promote["action"] == "update" and promote["reasons"][0]["code"] == "changed_outside"
+
 
 def test_a_runner_packages_a_model_another_runner_trained(
     tracking_server: Tracking, s3: S3, fresh_postgres_url: str, tmp_path: Path

@@ -6,7 +6,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from llmspec.engine.render import to_json
-from llmspec.engine.step import DeclareContext, Resource, ResourceDecl, RunContext, Step
+from llmspec.engine.step import (
+    DeclareContext,
+    Drift,
+    Resource,
+    ResourceDecl,
+    RunContext,
+    Step,
+)
 from llmspec.kinds.index.outputs import IndexOutputs
 from llmspec.runtime.embedding import resolve_model
 from llmspec.spec import Spec
@@ -99,6 +106,11 @@ class IndexStep(Step):
         if (target, table) == (source.uri, source.table):
             return dict(built)
         return copy_table(source, target, table, ctx)
+
+    def refresh(self, resource: ResourceState, ctx: RunContext) -> list[Drift]:
+        from llmspec.kinds.drift import table_drift
+
+        return table_drift(resource, ctx)
 
     def destroy(self, resource: ResourceState, ctx: RunContext) -> bool:
         from llmspec.kinds.index.build import REMOTE, _table_names

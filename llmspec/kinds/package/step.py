@@ -6,9 +6,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmspec.engine.render import to_json
-from llmspec.engine.step import DeclareContext, Resource, ResourceDecl, RunContext, Step
+from llmspec.engine.step import (
+    DeclareContext,
+    Drift,
+    Resource,
+    ResourceDecl,
+    RunContext,
+    Step,
+)
 from llmspec.plans.address import Address
 from llmspec.spec import Spec
+from llmspec.state.model import ResourceState
 
 
 class PackageStep(Step):
@@ -51,3 +59,8 @@ class PackageStep(Step):
         from llmspec.kinds.package.log import package_model
 
         return package_model(resource, ctx)
+
+    def refresh(self, resource: ResourceState, ctx: RunContext) -> list[Drift]:
+        from llmspec.kinds.drift import version_drift
+
+        return version_drift(resource)

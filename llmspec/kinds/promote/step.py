@@ -5,8 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from llmspec.engine.step import DeclareContext, Resource, ResourceDecl, RunContext, Step
+from llmspec.engine.step import (
+    DeclareContext,
+    Drift,
+    Resource,
+    ResourceDecl,
+    RunContext,
+    Step,
+)
 from llmspec.plans.address import Address
+from llmspec.state.model import ResourceState
 
 
 class PromoteStep(Step):
@@ -31,3 +39,8 @@ class PromoteStep(Step):
         from llmspec.kinds.promote.run import run_promote
 
         return run_promote(resource, ctx)
+
+    def refresh(self, resource: ResourceState, ctx: RunContext) -> list[Drift]:
+        from llmspec.kinds.drift import alias_drift
+
+        return alias_drift(resource)

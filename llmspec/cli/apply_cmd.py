@@ -122,16 +122,9 @@ def _apps(args: argparse.Namespace) -> Done:
     from llmspec.plans.views import render_apps_text, summary
 
     if args.dry_run:
-        found = api.plan_apps(
-            args.spec,
-            args.env,
-            args.overrides,
-            state=args.state,
-            targets=args.target,
-            tracking_uri=args.tracking_uri,
-            refresh=args.refresh == "true",
-        )
-        sys.stdout.write(render_apps_text(found, use_color()))
+        from llmspec.cli.plan_cmd import plan_of_apps
+
+        sys.stdout.write(render_apps_text(plan_of_apps(args), use_color()))
         return Done()
     results, skipped = api.apply_apps(
         args.spec,

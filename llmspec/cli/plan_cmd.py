@@ -94,7 +94,6 @@ def run(args: argparse.Namespace) -> Done:
 
 def _apps(args: argparse.Namespace) -> Done:
     """`plan DIR`: every app below the folder, one report."""
-    from llmspec import api
     from llmspec.plans.views import render_apps_json, render_apps_markdown, render_apps_text
 
     if args.out or args.from_env or args.to_env:
@@ -102,15 +101,7 @@ def _apps(args: argparse.Namespace) -> Done:
             "--out, --from and --to take one spec, not a folder",
             "llmspec plan specs/app.yaml -e prod --out plan.json",
         )
-    found = api.plan_apps(
-        args.spec,
-        args.env,
-        args.overrides,
-        state=args.state,
-        targets=args.target,
-        tracking_uri=args.tracking_uri,
-        refresh=args.refresh == "true",
-    )
+    found = plan_of_apps(args)
     if args.format == "json":
         sys.stdout.write(render_apps_json(found))
     elif args.format == "markdown":
@@ -119,6 +110,21 @@ def _apps(args: argparse.Namespace) -> Done:
         sys.stdout.write(render_apps_text(found, use_color()))
     changed = args.detailed_exitcode and found.has_changes
     return Done(Status.CHANGES if changed else Status.OK)
+
+
+def plan_of_apps(args: argparse.Namespace) -> Any:
+    """`api.plan_apps` with the folder, environment and options of `plan` or `apply`."""
+    from llmspec import api
+
+    return api.plan_apps(
+        args.spec,
+        args.env,
+        args.overrides,
+        state=args.state,
+        targets=args.target,
+        tracking_uri=args.tracking_uri,
+        refresh=args.refresh == "true",
+    )
 
 
 def _promotion(args: argparse.Namespace) -> Done:

@@ -71,6 +71,18 @@ def make_origin(folder: Path, env: dict[str, str], prod: str = "", team: str = T
     return folder
 
 
+def runner_env(tracking: Tracking, s3: S3, state_url: str) -> dict[str, str]:
+    """What a runner is given: the servers' addresses and credentials, nothing of this one."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
+    return {
+        **base,
+        **s3.env,
+        "PYTHONPATH": str(ROOT),
+        "MLFLOW_TRACKING_URI": tracking.uri,
+        "STATE_DB_URL": state_url,
+    }
+
+
 def runner(origin: Path, folder: Path) -> Path:
     """A fresh checkout: nothing of another runner's `.llmspec`."""
     git("clone", "-q", str(origin), str(folder), cwd=origin.parent)
@@ -91,14 +103,7 @@ def llmspec(where: Path, env: dict[str, str], *argv: str) -> subprocess.Complete
 def test_staging_on_one_runner_prod_on_another_serving_on_a_third(
     tracking_server: Tracking, s3: S3, fresh_postgres_url: str, tmp_path: Path
 ) -> None:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
-    env = {
-        **base,
-        **s3.env,
-        "PYTHONPATH": str(ROOT),
-        "MLFLOW_TRACKING_URI": tracking_server.uri,
-        "STATE_DB_URL": fresh_postgres_url,
-    }
+    env = runner_env(tracking_server, s3, fresh_postgres_url)
     origin = make_origin(tmp_path / "origin", env)
 
     a = runner(origin, tmp_path / "runner-a")
@@ -149,14 +154,7 @@ def test_a_runner_packages_a_model_another_runner_trained(
 ) -> None:
     """Prod's own system prompt: prod packages and evaluates anew on runner B, with the
     fine-tuned adapter runner A trained, fetched from A's MLflow run (and its digest checked)."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
-    env = {
-        **base,
-        **s3.env,
-        "PYTHONPATH": str(ROOT),
-        "MLFLOW_TRACKING_URI": tracking_server.uri,
-        "STATE_DB_URL": fresh_postgres_url,
-    }
+    env = runner_env(tracking_server, s3, fresh_postgres_url)
     prod = '    prompts: {system: "Answer from the context only, in one sentence."}\n'
     origin = make_origin(tmp_path / "origin", env, prod)
     text = (origin / "specs" / "demo.yaml").read_text(encoding="utf-8")
@@ -188,14 +186,7 @@ def test_a_runner_killed_mid_apply_is_finished_by_another(
     """kill -9 of runner B while it trains; runner C, another checkout, finds the lock B left
     in the shared state (here on S3, locked by a conditional write), breaks it as an operator
     would, and finishes: what B completed is not built again."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
-    env = {
-        **base,
-        **s3.env,
-        "PYTHONPATH": str(ROOT),
-        "MLFLOW_TRACKING_URI": tracking_server.uri,
-        "STATE_DB_URL": fresh_postgres_url,
-    }
+    env = runner_env(tracking_server, s3, fresh_postgres_url)
     on_s3 = (
         "\nstate:\n  backend: s3\n  url: s3://team/runner-state\n  artifacts: s3://team/builds\n"
     )

@@ -55,6 +55,7 @@ _API = (
     "schema_files",
     "serve",
     "show",
+    "state_import",
     "state_list",
     "state_show",
     "try_edits",

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from llmspec.operate.serve import Server
     from llmspec.plans.planner import Plan
     from llmspec.resolve.provenance import Provenance
-    from llmspec.state.model import AppState
+    from llmspec.state.model import AppState, ResourceState
 
 
 def open_workspace(
@@ -376,6 +376,14 @@ def unlock(ws: Workspace) -> Unlocked:
     return break_lock(ws)
 
 
+def state_import(ws: Workspace, address: str, version: str | None = None) -> ResourceState:
+    """`state import`: record an existing registered version (``version``), alias or LanceDB
+    table as the resource ``address`` of the spec, building nothing (LS626 when it cannot)."""
+    from llmspec.operate.adopt import adopt
+
+    return adopt(ws, address, version)
+
+
 def unmark(ws: Workspace, address: str) -> None:
     """Clear a retraining mark: LS471 for an address not recorded, LS623 when it is not
     marked, LS603 while an apply holds the lock."""
@@ -478,25 +486,9 @@ def feedback(
     """Attach a rating, comment or correction to a served request's MLflow trace; returns
     the assessment ids. The tracking server: ``tracking_uri``, else `MLFLOW_TRACKING_URI`, else
     the repository's local one."""
-    from llmspec.core.diagnostics import SpecError, error
-    from llmspec.integrations.mlflow import quiet_mlflow
-    from llmspec.runtime.feedback import FeedbackError, record_feedback
-    from llmspec.state.model import current_user
+    from llmspec.operate.feedback import give_feedback
 
-    quiet_mlflow()
-    import mlflow
-
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-    if not uri:  # the repository's local store, wherever in it the command runs
-        from llmspec.checks.context import repository_root
-        from llmspec.core.layout import Layout
-
-        uri = Layout(repository_root(FsPath.cwd())).tracking_uri
-    mlflow.set_tracking_uri(uri)
-    try:
-        return record_feedback(trace_id, rating, comment, correction, user or current_user())
-    except FeedbackError as exc:  # an unknown trace, or no feedback given
-        raise SpecError([error("LS830", str(exc), hint=exc.hint)]) from None
+    return give_feedback(trace_id, rating, comment, correction, user, tracking_uri)
 
 
 def export_feedback(

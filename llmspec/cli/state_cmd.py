@@ -1,4 +1,4 @@
-"""`llmspec state list|show|unlock|unmark`: look at and repair recorded state."""
+"""`llmspec state list|show|unlock|unmark|import`: look at and repair recorded state."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 
 HELP = (
-    "inspect state (list, show), break a lock left by a killed apply (unlock), or clear a "
-    "retraining mark (unmark)"
+    "inspect state (list, show), break a lock left by a killed apply (unlock), clear a "
+    "retraining mark (unmark), or adopt a registered version, alias or table (import)"
 )
 EXAMPLES = """examples:
   llmspec state list                                  every app and environment recorded
@@ -30,7 +30,11 @@ EXAMPLES = """examples:
   llmspec state show specs/app.yaml -e prod --journal
   llmspec state unlock specs/app.yaml -e prod         after checking the holder is gone
   llmspec state unmark specs/app.yaml -e prod finetune.app
-                                                      a retraining mark set by monitor"""
+                                                      a retraining mark set by monitor
+  llmspec state import specs/app.yaml -e prod package.app --version 7
+                                                      a registered version made by hand
+  llmspec state import specs/app.yaml -e prod promote.app@champion
+  llmspec state import specs/app.yaml -e prod index.help_center   (its latest version)"""
 EXTRA_POSITIONAL = "address"
 
 
@@ -39,10 +43,17 @@ def add_parser(sub: Any, name: str) -> None:
         name, help=HELP, description=HELP, epilog=EXAMPLES, formatter_class=Formatter
     )
     parser.add_argument(
-        "action", choices=("list", "show", "unlock", "unmark"), help="what to do (see examples)"
+        "action",
+        choices=("list", "show", "unlock", "unmark", "import"),
+        help="what to do (see examples)",
     )
     parser.add_argument("spec", nargs="?", metavar="SPEC", help="spec file (show, unlock, unmark)")
-    parser.add_argument("address", nargs="?", metavar="ADDRESS", help="one resource (show, unmark)")
+    parser.add_argument(
+        "address", nargs="?", metavar="ADDRESS", help="one resource (show, unmark, import)"
+    )
+    parser.add_argument(
+        "--version", metavar="N", help="import: the registered version, or the table version"
+    )
     parser.add_argument("-e", "--env", metavar="ENV", help="environment (default: the base)")
     parser.add_argument("--journal", action="store_true", help="show the journal (show)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -67,6 +78,11 @@ def run(args: argparse.Namespace) -> Done:
             raise usage("`state unmark` needs the ADDRESS of the marked resource", EXAMPLES)
         api.unmark(ws, args.address)
         print(f"cleared the mark on {args.address}: the next plan no longer rebuilds it for it")
+    elif args.action == "import":
+        if args.address is None:
+            raise usage("`state import` needs the ADDRESS to record", EXAMPLES)
+        adopted = api.state_import(ws, args.address, args.version)
+        print(f"imported {args.address} in {ws.env}: {json.dumps(adopted.outputs, sort_keys=True)}")
     elif args.journal:
         _journal([e.to_json() for e in ws.backend.journal(ws.app, ws.env)], args.json)
     else:

@@ -101,6 +101,7 @@ CODES: dict[str, str] = {
     "LS840": "monitoring window not understood",
     "LS841": "monitoring report cannot be written",
     "LS850": "sandbox model reference not understood or not loadable",
+    "LS860": "cannot import the resource",
 }
 
 

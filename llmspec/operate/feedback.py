@@ -1,6 +1,6 @@
-"""Human feedback turned into fine-tune records: corrected and up-rated requests in the spec's
-dataset format. (Recording feedback on a trace is the runtime's `runtime/feedback.py`, which
-the server's `/v1/feedback` route and `llmspec.api.feedback` share.)"""
+"""Human feedback: recorded on a served request's trace (`give_feedback`, through the runtime's
+`runtime/feedback.py`, which the server's `/v1/feedback` route shares), and turned into fine-tune
+records: corrected and up-rated requests in the spec's dataset format."""
 
 from __future__ import annotations
 
@@ -51,3 +51,33 @@ def _record(question: str, answer: str, fmt: str, fields: dict[str, str]) -> dic
         fields.get("prompt", "prompt"): question,
         fields.get("completion", "completion"): answer,
     }
+
+
+def give_feedback(
+    trace_id: str,
+    rating: str | None,
+    comment: str | None,
+    correction: str | None,
+    user: str | None,
+    tracking: str | None,
+) -> list[str]:
+    """Attach the feedback to the trace in the tracking server ``tracking`` chooses, as every
+    command chooses it (core.tracking), the repository's local store last."""
+    from pathlib import Path
+
+    from llmspec.checks.context import repository_root
+    from llmspec.core.diagnostics import SpecError, error
+    from llmspec.core.tracking import choose_tracking
+    from llmspec.integrations.mlflow import quiet_mlflow, tracking_uri
+    from llmspec.runtime.feedback import FeedbackError, record_feedback
+    from llmspec.state.model import current_user
+
+    quiet_mlflow()
+    import mlflow
+
+    chosen = choose_tracking(None, None, tracking).uri
+    mlflow.set_tracking_uri(tracking_uri(chosen, repository_root(Path.cwd())))
+    try:
+        return record_feedback(trace_id, rating, comment, correction, user or current_user())
+    except FeedbackError as exc:  # an unknown trace, or no feedback given
+        raise SpecError([error("LS830", str(exc), hint=exc.hint)]) from None

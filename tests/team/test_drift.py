@@ -90,3 +90,27 @@ def test_out_of_band_changes_are_seen_and_put_back(tmp_path: Path) -> None:
     healed = _run(repo, "apply", "specs/demo.yaml", "-e", "dev")
     assert healed.returncode == 0, healed.stdout[-2000:] + healed.stderr[-2000:]
     assert all(c["action"] == "no-op" for c in _plan(repo).values())
+
+    # the state lost: what exists is adopted, not built again (`state import`)
+    version = json.loads(
+        _run(repo, "state", "show", "specs/demo.yaml", "-e", "dev", "--json").stdout
+    )["resources"]["package.demo"]["outputs"]["version"]
+    import shutil
+
+    shutil.rmtree(repo / ".llmspec" / "state")
+    shutil.rmtree(repo / ".llmspec" / "artifacts")  # and the build store: nothing to reuse
+    assert _plan(repo)["package.demo"]["action"] == "create"
+    for argv in (["package.demo", "--version", str(version)], ["promote.demo@dev"], ["index.demo"]):
+        adopted = _run(repo, "state", "import", "specs/demo.yaml", "-e", "dev", *argv)
+        assert adopted.returncode == 0, adopted.stderr
+        assert adopted.stdout.startswith(f"imported {argv[0]} in dev")
+    after = _plan(repo)
+    assert {a: after[a]["action"] for a in ("package.demo", "promote.demo@dev", "index.demo")} == {
+        "package.demo": "no-op", "promote.demo@dev": "no-op", "index.demo": "no-op",
+    }  # fmt: skip
+    again = _run(repo, "state", "import", "specs/demo.yaml", "-e", "dev", "index.demo")
+    assert again.returncode == 1 and "LS860" in again.stderr and "already recorded" in again.stderr
+    data = _run(repo, "state", "import", "specs/demo.yaml", "-e", "dev", "dataset.train")
+    assert data.returncode == 1 and "cannot be imported" in data.stderr
+    journal = _run(repo, "state", "show", "specs/demo.yaml", "-e", "dev", "--journal", "--json")
+    assert [e["event"] for e in json.loads(journal.stdout)].count("import") == 3

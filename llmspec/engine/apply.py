@@ -179,6 +179,7 @@ def _context(
         build_dir=ws.build_dir,
         artifact_dir=ws.artifacts.folder(ws.app, kind, digest),
         repo_root=ws.repo_root,
+        build_store=ws.artifacts.remote,
         action=action,
         previous=previous,
         **extra,

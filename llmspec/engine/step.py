@@ -102,6 +102,7 @@ class RunContext:
     action: str = "create"  # what the plan decided: create, update, replace, reuse
     previous: ResourceState | None = None  # this resource's last record in this environment
     approved_by: tuple[str, ...] = ()  # who approved the plan being applied, where it needed it
+    build_store: str | None = None  # `s3://…` when the build store is shared in a bucket
     log: Callable[[str], None] = lambda line: None  # the caller's hook says where lines go
     progress: Callable[[int, int], None] = lambda done, total: None
 

@@ -9,6 +9,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -183,9 +185,10 @@ def test_a_runner_packages_a_model_another_runner_trained(
 def test_a_runner_killed_mid_apply_is_finished_by_another(
     tracking_server: Tracking, s3: S3, fresh_postgres_url: str, tmp_path: Path
 ) -> None:
-    """kill -9 of runner B while it trains; runner C, another checkout, finds the lock B left
-    in the shared state (here on S3, locked by a conditional write), breaks it as an operator
-    would, and finishes: what B completed is not built again."""
+    """kill -9 of runner B while it trains, once a checkpoint is in the bucket; runner C, another
+    checkout, finds the lock B left in the shared state (here on S3, locked by a conditional
+    write), breaks it as an operator would, and finishes: what B completed is not built again,
+    and the fine-tune resumes from B's checkpoint."""
     env = runner_env(tracking_server, s3, fresh_postgres_url)
     on_s3 = (
         "\nstate:\n  backend: s3\n  url: s3://team/runner-state\n  artifacts: s3://team/builds\n"
@@ -199,18 +202,29 @@ def test_a_runner_killed_mid_apply_is_finished_by_another(
     git("commit", "-qam", "another app", cwd=origin)
 
     b = runner(origin, tmp_path / "runner-b")
-    apply = [sys.executable, "-m", "llmspec", "apply", "specs/demo.yaml", "-e", "staging"]
+    longer = [
+        "--set",
+        "finetune.training.epochs=100",
+        "--set",
+        "finetune.training.checkpoint_steps=5",
+    ]
+    apply = [sys.executable, "-m", "llmspec", "apply", "specs/demo.yaml", "-e", "staging", *longer]
     process = subprocess.Popen(
         apply, cwd=b, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True
     )
     assert process.stdout is not None
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if "… finetune.demo-killed: create" in line:
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(process.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(k.endswith("/.complete") for k in s3.keys("builds/demo-killed/finetune/")):
             break
+        time.sleep(0.2)
+    assert process.poll() is None, "training ended before a checkpoint reached the bucket"
     os.killpg(process.pid, signal.SIGKILL)  # the apply and its training job, at once
     process.wait(timeout=60)
+    reader.join(timeout=10)
     assert any("✓ index.demo: done" in line for line in seen), seen
     shutil.rmtree(b)
 
@@ -219,9 +233,11 @@ def test_a_runner_killed_mid_apply_is_finished_by_another(
     assert blocked.returncode == 1 and "LS603" in blocked.stderr, blocked.stderr
     unlocked = llmspec(c, env, "state", "unlock", "specs/demo.yaml", "-e", "staging")
     assert unlocked.returncode == 0, unlocked.stderr
-    done = llmspec(c, env, "apply", "specs/demo.yaml", "-e", "staging")
+    done = llmspec(c, env, "apply", "specs/demo.yaml", "-e", "staging", *longer)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "index.demo" not in done.stdout and "dataset.train" not in done.stdout
+    assert "from the build store (another runner's, interrupted)" in done.stdout, done.stdout
+    assert "(resumed)" in done.stdout and "resuming from step" in done.stdout, done.stdout
     assert "✓ finetune.demo-killed: done" in done.stdout
     client = client_for(tracking_server.uri)
     assert len(client.search_model_versions("name='demo-killed'")) == 1

@@ -55,11 +55,21 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
     targets = job.lora.target_modules
     if job.method != "full" and targets != "all-linear":
         _check_modules(base, targets)
+    shared = None
+    if ctx.build_store is not None:  # another runner may have started this fine-tune
+        from llmspec.kinds.finetune.checkpoints import SharedCheckpoints
+
+        shared = SharedCheckpoints(work, f"{ctx.build_store}/{ctx.app}/finetune/{work.name}")
+        restored = shared.restore()
+        if restored is not None:
+            ctx.log(f"    {restored} from the build store (another runner's, interrupted)")
     run = _open_run(resource, ctx, job, work)
     probe = train[:PROBE_EXAMPLES]
     before = _answers_score(job, base, None, probe, work / "baseline.json")
     ctx.log(f"    MLflow run {run.run_id}" + (" (resumed)" if run.resumed else ""))
     run.log_metrics({f"probe_{k}_before": v for k, v in before["scores"].items()})
+    if shared is not None:
+        shared.start()
     launched = launch(
         command(
             work / "accelerate_config.yaml",
@@ -77,6 +87,8 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
         work / "train.log",
         lambda event: _show(event, ctx),
     )
+    if shared is not None:
+        shared.stop()
     if launched.error is not None or launched.returncode != 0 or launched.result is None:
         run.finish("FAILED")
         raise StepFailed([_launch_failure(launched, work)])

@@ -5,6 +5,8 @@ the local MLflow store, LanceDB tables, caches, the server's log), except the re
 artifacts under ``build/<app>/<env>/``, which are meant to be read and committed or shipped.
 The relative names are class constants because the spec's schema defaults and the source
 discovery spell them too (a test holds them equal); a :class:`Layout` joins them to a root.
+What an installation computes once for every repository (the built spec validator, template
+analyses) lives outside any repository, in :func:`user_cache`.
 """
 
 from __future__ import annotations

@@ -186,6 +186,24 @@ def _context(
     )
 
 
+def completed(resource: Resource, outputs: dict[str, Any], built_in: str) -> ResourceState:
+    """The record of ``resource`` built (or adopted) with ``outputs``, in environment
+    ``built_in``: its digest, config, files and upstream digests as the plan saw them."""
+    return ResourceState(
+        resource.address,
+        resource.kind,
+        resource.inputs_digest,
+        "complete",
+        outputs,
+        dict(resource.config),
+        dict(resource.file_digests),
+        dict(resource.dep_digests),
+        now(),
+        built_in,
+        after=resource.after,
+    )
+
+
 def _run_one(
     ws: Workspace,
     resource: Resource,
@@ -234,19 +252,7 @@ def _run_one(
     if rendered:  # the artifacts written, with their digests
         write_artifacts(ws.build_dir, files)
         outputs = {**outputs, "rendered": rendered}
-    state = ResourceState(
-        resource.address,
-        resource.kind,
-        resource.inputs_digest,
-        "complete",
-        outputs,
-        dict(resource.config),
-        dict(resource.file_digests),
-        dict(resource.dep_digests),
-        now(),
-        built_in,
-        after=resource.after,
-    )
+    state = completed(resource, outputs, built_in)
     ws.backend.put_resource(ws.app, ws.env, state)
     recorded[resource.address] = state
     if step.reusable and change.action != "reuse" and not rebuilding(change):

@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from llmspec.core.diagnostics import SpecError, did_you_mean, error
+from llmspec.engine.apply import completed
 from llmspec.engine.locking import holding
 from llmspec.engine.workspace import Workspace
 from llmspec.integrations.mlflow import client_for, tracking_uri
 from llmspec.kinds.index.outputs import IndexOutputs
 from llmspec.kinds.package.outputs import PackageOutputs
 from llmspec.kinds.promote.outputs import PromoteOutputs
-from llmspec.state.model import JournalEntry, ResourceState, now
+from llmspec.state.model import JournalEntry, ResourceState
 
 __all__ = ["IMPORTABLE", "adopt"]
 
@@ -56,19 +57,7 @@ def adopt(ws: Workspace, address: str, version: str | None = None) -> ResourceSt
                 ]
             )
         outputs = _outputs(ws, resource.kind, dict(resource.settings), version)
-        state = ResourceState(
-            address,
-            resource.kind,
-            resource.inputs_digest,
-            "complete",
-            outputs,
-            dict(resource.config),
-            dict(resource.file_digests),
-            dict(resource.dep_digests),
-            now(),
-            ws.env,
-            after=resource.after,
-        )
+        state = completed(resource, outputs, ws.env)
         ws.backend.put_resource(ws.app, ws.env, state)
         detail = {"address": address, "outputs": outputs}
         ws.backend.append_journal(JournalEntry("import", ws.app, ws.env, detail=detail))

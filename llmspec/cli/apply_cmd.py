@@ -66,7 +66,6 @@ def add_parser(sub: Any, name: str) -> None:
 
 def run(args: argparse.Namespace) -> Done:
     from llmspec import api
-    from llmspec.cli.progress import TerminalHook
     from llmspec.plans.views import render_text, summary
 
     if os.path.isdir(args.spec):
@@ -90,24 +89,13 @@ def run(args: argparse.Namespace) -> Done:
         )
         sys.stdout.write(render_text(plan, use_color()))
         return Done()
-    result = api.apply(
-        args.spec,
-        args.env,
-        args.overrides,
-        state=args.state,
-        targets=args.target,
-        lock_timeout=args.lock_timeout,
-        hook=TerminalHook(),
-        tracking_uri=args.tracking_uri,
-        refresh=args.refresh == "true",
-    )
+    result = api.apply(args.spec, args.env, args.overrides, **_options(args))
     if not result.plan.has_changes:
         print("No changes: the environment matches the spec.")
         return Done()
-    done = sum(o.status in ("done", "reused", "deleted", "kept") for o in result.outcomes)
     print(
-        f"Apply {'complete' if result.ok else 'failed'}: {done} of {len(result.outcomes)} "
-        f"changes applied. ({summary(result.plan)})"
+        f"Apply {'complete' if result.ok else 'failed'}: {result.applied} of "
+        f"{len(result.outcomes)} changes applied. ({summary(result.plan)})"
     )
     if result.ok and result.workspace is not None:
         for line in where_to_look(result.workspace, args.spec):
@@ -115,10 +103,23 @@ def run(args: argparse.Namespace) -> Done:
     return Done(Status.OK if result.ok else Status.FAILED, result.diagnostics)
 
 
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """What `apply SPEC` and `apply DIR` pass the API alike."""
+    from llmspec.cli.progress import TerminalHook
+
+    return {
+        "state": args.state,
+        "targets": args.target,
+        "lock_timeout": args.lock_timeout,
+        "hook": TerminalHook(),
+        "tracking_uri": args.tracking_uri,
+        "refresh": args.refresh == "true",
+    }
+
+
 def _apps(args: argparse.Namespace) -> Done:
     """`apply DIR`: every app below the folder, one after another."""
     from llmspec import api
-    from llmspec.cli.progress import TerminalHook
     from llmspec.plans.views import render_apps_text, summary
 
     if args.dry_run:
@@ -126,24 +127,13 @@ def _apps(args: argparse.Namespace) -> Done:
 
         sys.stdout.write(render_apps_text(plan_of_apps(args), use_color()))
         return Done()
-    results, skipped = api.apply_apps(
-        args.spec,
-        args.env,
-        args.overrides,
-        state=args.state,
-        targets=args.target,
-        lock_timeout=args.lock_timeout,
-        hook=TerminalHook(),
-        tracking_uri=args.tracking_uri,
-        refresh=args.refresh == "true",
-    )
+    results, skipped = api.apply_apps(args.spec, args.env, args.overrides, **_options(args))
     print()
     for result in results:
-        done = sum(o.status in ("done", "reused", "deleted", "kept") for o in result.outcomes)
         state = "ok" if result.ok else "FAILED"
         print(
-            f"  {state:<6} {result.plan.app}: {done} of {len(result.outcomes)} changes applied "
-            f"({summary(result.plan)})"
+            f"  {state:<6} {result.plan.app}: {result.applied} of {len(result.outcomes)} "
+            f"changes applied ({summary(result.plan)})"
         )
     for skip in skipped:
         print(f"  skip   {skip.app} ({skip.spec}): {skip.reason}")

@@ -44,6 +44,11 @@ class ApplyResult:
         return all(o.status not in ("failed", "skipped") for o in self.outcomes)
 
     @property
+    def applied(self) -> int:
+        """Changes that ended as planned (built, reused, deleted or kept)."""
+        return sum(o.status in ("done", "reused", "deleted", "kept") for o in self.outcomes)
+
+    @property
     def diagnostics(self) -> list[Diagnostic]:
         return [d for o in self.outcomes for d in o.diagnostics]
 

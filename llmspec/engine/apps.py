@@ -102,7 +102,6 @@ def split_targets(targets: Sequence[str], graphs: dict[str, Iterable[str]]) -> d
     """Each app's targets; LS471 for a target no app has."""
     per_app: dict[str, list[str]] = {app: [] for app in graphs}
     problems: list[Diagnostic] = []
-    everything = sorted({f"{app}/{a}" for app, addresses in graphs.items() for a in addresses})
     for target in targets:
         app, slash, address = target.rpartition("/")
         hits = [
@@ -111,6 +110,7 @@ def split_targets(targets: Sequence[str], graphs: dict[str, Iterable[str]]) -> d
             if (not slash or name == app) and address in set(addresses)
         ]
         if not hits:
+            everything = sorted({f"{n}/{a}" for n, addresses in graphs.items() for a in addresses})
             problems.append(
                 error(
                     "LS471",

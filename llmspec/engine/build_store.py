@@ -38,6 +38,13 @@ class ArtifactStore:
     def __init__(self, root: Path, remote: str | None = None) -> None:
         self.root = root
         self.remote = remote.rstrip("/") if remote else None
+        self._client: Any = None  # one boto3 client: a plan asks once per reusable resource
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = s3_client()
+        return self._client
 
     def __repr__(self) -> str:
         return self.remote or str(self.root)
@@ -76,7 +83,7 @@ class ArtifactStore:
         return bucket, key
 
     def _get(self, where: tuple[str, str]) -> str | None:
-        client = s3_client()
+        client = self.client
         try:
             body = client.get_object(Bucket=where[0], Key=where[1])["Body"].read()
         except client.exceptions.NoSuchKey:
@@ -87,7 +94,7 @@ class ArtifactStore:
 
     def _put(self, where: tuple[str, str], text: str) -> None:
         try:
-            s3_client().put_object(
+            self.client.put_object(
                 Bucket=where[0], Key=where[1], Body=text.encode(), ContentType="application/json"
             )
         except Exception as exc:

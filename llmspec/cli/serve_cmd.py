@@ -50,15 +50,21 @@ def run(args: argparse.Namespace) -> Done:
     try:
         print(
             f"serving {server.model_uri} at {server.url}  (POST {server.url}/invocations, "
-            f"OpenAI-compatible: {server.url}/v1/chat/completions)"
+            f"OpenAI-compatible: {server.url}/v1/chat/completions, metrics: {server.url}/metrics)"
         )
+        if server.model_server is not None:
+            print(
+                f"model server: vLLM at {server.model_server.url} serving "
+                f"`{server.model_server.model}` (log: {server.model_server.log})"
+            )
         sys.stdout.flush()
-        code = server.process.wait()
+        code = server.wait()
     except KeyboardInterrupt:
         return Done()
     finally:
         server.stop()
-    if code != 0:  # the server died on its own: its log says why
+    if code != 0:  # a server died on its own: its log says why
+        logs = [str(p) for p in (server.log, server.model_server and server.model_server.log) if p]
         raise SpecError([error("LS810", f"the server stopped with exit status {code}",
-                               hint=f"see {server.log}" if server.log else None)])  # fmt: skip
+                               hint=f"see {' and '.join(logs)}" if logs else None)])  # fmt: skip
     return Done()

@@ -67,6 +67,7 @@ CODES: dict[str, str] = {
     "LS460": "serving target without a registry",
     "LS461": "duplicate serving target",
     "LS462": "retraining alert without a fine-tune",
+    "LS463": "`runtime: vllm` cannot serve this model",
     "LS470": "duplicate resource address",
     "LS471": "unknown resource address",
     # LS5xx: rendering
@@ -94,6 +95,7 @@ CODES: dict[str, str] = {
     # LS8xx: operating an applied environment (rollback, serve, predict, feedback, monitor, try)
     "LS801": "nothing to roll back",
     "LS810": "nothing to serve, or the server did not start",
+    "LS812": "the model server's runtime (vLLM) is not installed or not found",
     "LS811": "a secret the model needs is not set",
     "LS820": "batch prediction input, output or parameter not usable",
     "LS821": "records failed in a batch prediction",

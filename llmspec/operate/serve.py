@@ -1,8 +1,10 @@
-"""`llmspec serve`: the model server on the environment's registry alias, locally.
+"""`llmspec serve`: the app server on the environment's registry alias, locally.
 
 It serves `models:/<name>@<alias>` in the current environment (no conda or virtualenv) with
-MLflow's scoring app plus OpenAI-compatible routes (`runtime/server.py`), under uvicorn, waits
-until `/ping` answers, and says where to send requests.
+MLflow's scoring app plus the OpenAI-compatible routes and /metrics (`runtime/server.py`),
+under uvicorn, waits until `/ping` answers, and says where to send requests. With
+`serving.runtime: vllm` it first starts vLLM's OpenAI server on the version's weights
+(`operate/vllm.py`), and the app server calls it; both are health-checked and stop together.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from llmspec.core.diagnostics import SpecError, error
 from llmspec.engine.workspace import Workspace
 from llmspec.kinds.promote.promoted import Promoted, promoted_model
+from llmspec.operate.vllm import ModelServer
 
 
 @dataclass(frozen=True)
@@ -27,10 +30,25 @@ class Server:
     url: str
     model_uri: str
     log: Path | None = None  # what the server prints
+    model_server: ModelServer | None = None  # vLLM, for `serving.runtime: vllm`
 
     def stop(self) -> None:
-        """SIGTERM to the server's process group, SIGKILL after 15 s."""
+        """SIGTERM to each server's process group, SIGKILL after 15 s: the app server first,
+        then the model server it calls."""
         stop(self)
+
+    def wait(self) -> int:
+        """Until one of the servers exits; its exit status."""
+        while True:
+            for process in self.processes:
+                code = process.poll()
+                if code is not None:
+                    return code
+            time.sleep(0.5)
+
+    @property
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        return [self.process] + ([self.model_server.process] if self.model_server else [])
 
 
 def start(
@@ -55,9 +73,11 @@ def start(
         "MLFLOW_TRACKING_URI": model.tracking_uri,
         "LLMSPEC_MODEL_URI": model_uri,
         "LLMSPEC_SERVED_NAME": model.registered_name,
+        "LLMSPEC_MODEL_VERSION": f"{model.registered_name}/{model.version}",
         **_tracing_env(ws, model),
     }
-    env.pop("LLMSPEC_SERVER_API_KEY", None)
+    for name in ("LLMSPEC_SERVER_API_KEY", "LLMSPEC_LLM_URL", "LLMSPEC_LLM_MODEL"):
+        env.pop(name, None)  # only what this serve decides
     if api_key_env:
         if not os.environ.get(api_key_env):
             raise SpecError(
@@ -70,41 +90,83 @@ def start(
                 ]
             )
         env["LLMSPEC_SERVER_API_KEY"] = os.environ[api_key_env]  # by environment, not argv
+    port_free_or_raise(host, port, "the app server")
+    model_server = None
+    if spec.serving.runtime == "vllm":
+        from llmspec.operate.vllm import served_folder, start_vllm, vllm_python
+
+        vllm_python(ws)  # a missing runtime is said before anything is downloaded
+        folder = served_folder(ws, model)
+        model_server = start_vllm(ws, model, folder, timeout)
+        env["LLMSPEC_MODEL_URI"] = str(folder)  # what vLLM serves; downloaded once
+        env["LLMSPEC_LLM_URL"] = model_server.url
+        env["LLMSPEC_LLM_MODEL"] = model_server.model
     argv = [
         sys.executable, "-m", "uvicorn", "--factory", "llmspec.runtime.server:create_app",
         "--host", host, "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
     log = ws.layout.serve_log
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as out:
-        # its own process group: MLflow starts uvicorn as a child, and both stop together
-        process = subprocess.Popen(
-            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://{host}:{port}"
-    server = Server(process, url, model_uri, log)
+    try:
+        with open(log, "wb") as out:
+            # its own process group: MLflow starts uvicorn as a child, and both stop together
+            process = subprocess.Popen(
+                argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        url = f"http://{host}:{port}"
+        server = Server(process, url, model_uri, log, model_server)
+    except BaseException:
+        if model_server is not None:
+            _stop_process(model_server.process)
+        raise
+    try:
+        wait_healthy(process, f"{url}/ping", timeout, log, f"the app server for `{model_uri}`")
+    except BaseException:  # interrupted or failed while it starts: no server left behind
+        stop(server)
+        raise
+    return server
+
+
+def wait_healthy(
+    process: subprocess.Popen[bytes], url: str, timeout: float, log: Path, what: str
+) -> None:
+    """Until ``url`` answers 200; LS810 with the end of ``log`` when the process exits or the
+    time runs out (the process is then stopped)."""
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 break
             if healthy(url):
-                return server
+                return
             time.sleep(0.5)
-    except BaseException:  # interrupted while it starts: no server left behind
-        stop(server)
+    except BaseException:  # interrupted while it starts
+        _stop_process(process)
         raise
-    stop(server)
+    _stop_process(process)
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-12:])
-    raise SpecError(
-        [
-            error(
-                "LS810",
-                f"the model server for `{model_uri}` did not become healthy at {url}",
-                hint=f"the end of {log}:\n{tail}",
-            )
-        ]
-    )
+    said = "exited" if process.returncode is not None else f"was not healthy after {timeout:.0f} s"
+    raise SpecError([error("LS810", f"{what} {said} ({url})", hint=f"the end of {log}:\n{tail}")])
+
+
+def port_free_or_raise(host: str, port: int, what: str) -> None:
+    """LS810 before starting a server on a port another process holds."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SpecError(
+                [
+                    error(
+                        "LS810",
+                        f"{what} cannot listen on {host}:{port}: {exc.strerror}",
+                        hint="stop what holds the port, or choose another one",
+                    )
+                ]
+            ) from None
 
 
 def _tracing_env(ws: Workspace, model: Promoted) -> dict[str, str]:
@@ -133,22 +195,32 @@ def _tracing_env(ws: Workspace, model: Promoted) -> dict[str, str]:
 
 
 def stop(server: Server) -> None:
+    _stop_process(server.process)
+    if server.model_server is not None:
+        _stop_process(server.model_server.process)
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to its process group, SIGKILL after 15 s."""
     import contextlib
     import signal
 
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.process.pid, signal.SIGTERM)
+        os.killpg(process.pid, signal.SIGTERM)
     try:
-        server.process.wait(timeout=15)
+        process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait()
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):  # what the group started and left behind
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def healthy(url: str) -> bool:
+    """``url`` (a health route) answers 200."""
     try:
-        with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False

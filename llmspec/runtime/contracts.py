@@ -185,6 +185,9 @@ class LimitsConfig(_Part):
 
     max_new_tokens: int
     max_temperature: float
+    # the model's context window: earlier turns of a conversation are kept while the prompt,
+    # they and the answer fit it (None: no earlier turns)
+    context_window: int | None = None
 
 
 @dataclass(frozen=True)

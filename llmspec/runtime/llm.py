@@ -1,7 +1,9 @@
-"""The model an app calls, behind one interface: chat messages in, a completion out.
+"""The model an app calls, behind one interface: chat messages in, a completion out, whole or
+streamed piece by piece.
 
 Two kinds: a local causal LM (base + adapter, or merged weights) run with transformers, and an
-OpenAI-compatible HTTP endpoint (with fallbacks) called with the `openai` client. The packaged
+OpenAI-compatible HTTP endpoint (with fallbacks) called with the `openai` client. A served app
+whose model server is vLLM (`serving.runtime: vllm`) calls it as such an endpoint. The packaged
 model and the evaluation's judge both go through here, so "any source" means the same thing
 everywhere. An endpoint's API key is named in the model's configuration and read from the
 environment of the process that calls it; the value is never written down.
@@ -10,7 +12,7 @@ environment of the process that calls it; the value is never written down.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +30,12 @@ class Completion:
 
 class ChatModel(Protocol):
     def complete(self, messages: Sequence[Message], settings: Mapping[str, Any]) -> Completion: ...
+
+    def stream(
+        self, messages: Sequence[Message], settings: Mapping[str, Any]
+    ) -> Iterator[str | Completion]:
+        """The answer's text in pieces as they are generated, then the whole `Completion`."""
+        ...
 
 
 class MissingSecret(LookupError):
@@ -55,6 +63,26 @@ class LocalChat:
         (reply,) = self.generator.generate([text], **decoding)
         reply = cut_at_stop(reply, settings.get("stop") or ())
         return Completion(reply, self.count(text), self.count(reply))
+
+    def stream(
+        self, messages: Sequence[Message], settings: Mapping[str, Any]
+    ) -> Iterator[str | Completion]:
+        text = model_input(self.tokenizer, messages)
+        decoding = {k: v for k, v in settings.items() if k != "stop"}
+        stop = settings.get("stop") or ()
+        reply = ""
+        for piece in self.generator.stream(text, **decoding):
+            if not reply:  # the batch path strips the answer; so does the stream
+                piece = piece.lstrip()
+            joined = reply + piece
+            sent = cut_at_stop(joined, stop)
+            if len(sent) > len(reply):
+                yield sent[len(reply) :]
+            reply = sent
+            if len(sent) < len(joined):  # a stop sequence: the answer ends there
+                break
+        reply = reply.rstrip()
+        yield Completion(reply, self.count(text), self.count(reply))
 
     def count(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -137,6 +165,61 @@ class EndpointChat:
             )
         raise ConnectionError("every endpoint failed: " + "; ".join(failures))
 
+    def stream(
+        self, messages: Sequence[Message], settings: Mapping[str, Any]
+    ) -> Iterator[str | Completion]:
+        """The endpoint's own stream; a fallback is tried only while nothing was sent."""
+        import openai
+
+        failures: list[str] = []
+        for endpoint, client in zip(self.endpoints, self.clients, strict=True):
+            text: list[str] = []
+            usage = None
+            try:
+                chunks = client.chat.completions.create(  # type: ignore[call-overload]
+                    model=endpoint.model,
+                    messages=list(messages),
+                    max_tokens=int(settings["max_new_tokens"]),
+                    temperature=float(settings["temperature"]),
+                    top_p=float(settings["top_p"]),
+                    stop=list(settings.get("stop") or []) or None,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                )
+                with chunks:  # closing it mid-way aborts the request on the server
+                    for chunk in chunks:
+                        usage = chunk.usage or usage
+                        piece = chunk.choices[0].delta.content if chunk.choices else None
+                        if piece:
+                            piece = piece.lstrip() if not text else piece
+                            if piece:
+                                text.append(piece)
+                                yield piece
+            except openai.BadRequestError:
+                raise
+            except openai.APIError as exc:
+                if text:  # half an answer was sent: another endpoint cannot continue it
+                    raise
+                failures.append(f"{endpoint.base_url}: {type(exc).__name__}: {exc}")
+                continue
+            yield Completion(
+                "".join(text).strip(),
+                usage.prompt_tokens if usage else 0,
+                usage.completion_tokens if usage else 0,
+            )
+            return
+        raise ConnectionError("every endpoint failed: " + "; ".join(failures))
+
+
+def model_server() -> EndpointConfig | None:
+    """The model server this process calls instead of loading the weights itself: set by
+    `llmspec serve` and the rendered manifests for `serving.runtime: vllm`
+    (`LLMSPEC_LLM_URL`, and `LLMSPEC_LLM_MODEL`: the adapter or base model name there)."""
+    url = os.environ.get("LLMSPEC_LLM_URL")
+    if not url:
+        return None
+    return EndpointConfig(url, os.environ.get("LLMSPEC_LLM_MODEL") or "base", None)
+
 
 def _endpoint(config: EndpointConfig, environ: Mapping[str, str]) -> Endpoint:
     secret = config.api_key
@@ -158,6 +241,9 @@ def open_chat(model: ModelConfig, folders: Mapping[str, Any]) -> ChatModel:
         return EndpointChat(
             model.endpoints, timeout_s=float(model.timeout_s), max_retries=int(model.max_retries)
         )
+    server = model_server()
+    if server is not None:  # weights served by vLLM: no retries, a batching server queues
+        return EndpointChat([server], timeout_s=float(os.environ.get("LLMSPEC_LLM_TIMEOUT", 600)))
     adapter = folders.get("adapter")
     return LocalChat(
         Path(folders["model"]), Path(adapter) if adapter else None, dtype=str(model.dtype)

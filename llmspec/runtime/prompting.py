@@ -77,6 +77,39 @@ class AppPrompt:
         return [{"role": r, "content": _compiled(c).render(scope)} for r, c in self.messages]
 
 
+CHARS_PER_TOKEN = 4  # the checks' estimate (`checks/budget.py`): no tokenizer is needed
+MESSAGE_OVERHEAD = 4  # a chat template's role markers, per message
+
+
+def estimated_tokens(messages: Sequence[Message]) -> int:
+    return sum(-(-len(m["content"]) // CHARS_PER_TOKEN) + MESSAGE_OVERHEAD for m in messages)
+
+
+def with_history(
+    messages: Sequence[Message],
+    history: Sequence[Message],
+    context_window: int | None,
+    answer_tokens: int,
+) -> list[Message]:
+    """The app's messages for the last user turn with the conversation's earlier turns before
+    that turn: the newest that fit beside the prompt and the answer in the context window,
+    oldest dropped first, starting on a user turn."""
+    if not history or not context_window:
+        return list(messages)
+    budget = context_window - answer_tokens - estimated_tokens(messages)
+    kept: list[Message] = []
+    for turn in reversed(history):
+        budget -= estimated_tokens([turn])
+        if budget < 0:
+            break
+        kept.append(turn)
+    kept.reverse()
+    while kept and kept[0]["role"] != "user":
+        kept.pop(0)
+    last = len(messages) - 1
+    return [*messages[:last], *kept, *messages[last:]]
+
+
 def model_input(tokenizer: Any, messages: Sequence[Message]) -> str:
     """The text the model continues: the chat template with the assistant turn opened, or, for
     a tokenizer without a chat template, the messages' contents one after another."""

@@ -12,14 +12,15 @@ runtime and its libraries are installed; it imports nothing from the compiler.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mlflow.pyfunc.model import PythonModel
 
 from llmspec.runtime.contracts import AppConfig, GenerationConfig, LimitsConfig, RetrievalConfig
-from llmspec.runtime.prompting import AppPrompt
+from llmspec.runtime.llm import Completion
+from llmspec.runtime.prompting import AppPrompt, Message, with_history
 from llmspec.runtime.tracing import maybe, request_trace, retrieved
 
 OVERRIDABLE = ("max_new_tokens", "temperature", "top_p")
@@ -54,6 +55,8 @@ class LLMAppModel(PythonModel):
     # the input schema is the signature logged with the model; MLflow's reading of predict's
     # type hints (which are for mypy) would only warn, with or without them
     _skip_type_hint_validation = True
+    # what the app server observes of each answer (its /metrics), whichever route asked
+    on_answer: Callable[[Mapping[str, Any], bool], None] | None = None
 
     def load_context(self, context: Any) -> None:
         from llmspec.runtime.embedding import quiet_libraries
@@ -80,7 +83,29 @@ class LLMAppModel(PythonModel):
             columns=["answer", "sources", "latency_ms", "tokens_in", "tokens_out", "trace_id"],
         )
 
-    def answer(self, record: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    def answer(
+        self,
+        record: Mapping[str, Any],
+        settings: Mapping[str, Any],
+        history: Sequence[Message] = (),
+    ) -> dict[str, Any]:
+        """The answer to one record (a conversation's earlier turns in ``history``): its text,
+        sources, latency, token counts and trace id."""
+        *_, out = self.answers(record, settings, history, stream=False)
+        assert isinstance(out, dict)
+        return out
+
+    def answers(
+        self,
+        record: Mapping[str, Any],
+        settings: Mapping[str, Any],
+        history: Sequence[Message] = (),
+        *,
+        stream: bool = True,
+    ) -> Iterator[str | dict[str, Any]]:
+        """The answer's text in pieces as the model generates it, then the record `answer`
+        returns (with `ttft_ms`, the time to its first piece). One trace spans it all, so the
+        generator is consumed in one thread."""
         started = time.perf_counter()
         question = str(record.get(self.prompt.inputs[0], ""))
         variables = {name: record.get(name, "") for name in self.prompt.inputs}
@@ -91,26 +116,51 @@ class LLMAppModel(PythonModel):
                     hits = self.retriever.search(question)
                     if span is not None:
                         retrieved(span, hits)
-            messages = self.prompt.render(variables, hits)
+            limits = self.config.limits
+            messages = with_history(
+                self.prompt.render(variables, hits),
+                history,
+                limits.context_window,
+                int(settings["max_new_tokens"]),
+            )
+            first: float | None = None
             with maybe(trace, "generate") as span:
-                completion = self.llm.complete(messages, settings)
                 if span is not None:
                     span.set_inputs({"messages": messages, "settings": dict(settings)})
+                if stream:
+                    completion = None
+                    for piece in self.llm.stream(messages, settings):
+                        if isinstance(piece, Completion):
+                            completion = piece
+                            break
+                        if first is None:
+                            first = time.perf_counter()
+                        yield piece
+                    assert completion is not None, "a stream ends with its completion"
+                else:
+                    completion = self.llm.complete(messages, settings)
+                if span is not None:
                     span.set_outputs(completion.text)
                     span.set_attributes(
                         {"tokens_in": completion.tokens_in, "tokens_out": completion.tokens_out}
                     )
+            done = time.perf_counter()
             out = {
                 "answer": completion.text,
                 "sources": [h.source for h in hits],
-                "latency_ms": (time.perf_counter() - started) * 1000,
+                "latency_ms": (done - started) * 1000,
                 "tokens_in": completion.tokens_in,
                 "tokens_out": completion.tokens_out,
                 "trace_id": trace.trace_id if trace is not None else None,
             }
             if trace is not None:
                 trace.span.set_outputs(out)
-        return out
+                if first is not None:
+                    trace.span.set_attribute("ttft_ms", (first - started) * 1000)
+        final = {**out, "ttft_ms": ((first or done) - started) * 1000}
+        if self.on_answer is not None:
+            self.on_answer(final, stream)
+        yield final
 
 
 def _records(model_input: Any) -> list[dict[str, Any]]:

@@ -1,16 +1,24 @@
-"""The model server: MLflow's scoring app on a registered model, plus OpenAI-compatible routes.
+"""The app server: MLflow's scoring app on a registered model, plus OpenAI-compatible routes,
+feedback and metrics. What `llmspec serve`, the image and the cluster manifests all run.
 
 MLflow's app brings `/ping`, `/health`, `/version` and `/invocations`. On top of it:
 
 - `GET /v1/models` and `POST /v1/chat/completions`, so OpenAI clients (and another spec's
   `openai-compatible` source) can call the app. The last user message is the template's first
   input; other inputs come in the request's `inputs` object. The app's own prompt and
-  retrieval apply; the client's system message and earlier turns do not. `stream: true` is
-  answered as server-sent events (the whole answer in one chunk).
+  retrieval apply, with the conversation's earlier user and assistant turns before the last
+  one (as many as fit the context window); the client's system messages do not.
+  `stream: true` streams the answer as it is generated, in OpenAI's chunk format.
 - `POST /v1/feedback` when the app accepts feedback: a rating, comment and correction on a
   request's trace (`runtime/tracing.py` traces requests; responses carry `trace_id`).
-- With `LLMSPEC_SERVER_API_KEY` set, every route but the health checks needs
+- `GET /metrics`: Prometheus' format (`runtime/server_metrics.py`).
+- With `LLMSPEC_SERVER_API_KEY` set, every route but the health checks and `/metrics` needs
   `Authorization: Bearer <key>`.
+
+The answer comes from the model's weights in this process, or, with `LLMSPEC_LLM_URL` set
+(`serving.runtime: vllm`), from a model server it calls (`runtime/llm.py`). Requests wait in a
+thread pool of `LLMSPEC_SERVER_THREADS` (64): against a batching model server, concurrency is
+what makes it fast.
 
 Run as ``uvicorn --factory llmspec.runtime.server:create_app`` with `LLMSPEC_MODEL_URI` (and
 `MLFLOW_TRACKING_URI` for a `models:/` URI) in the environment; `llmspec serve` does this.
@@ -22,17 +30,22 @@ import asyncio
 import hmac
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 # at module level: FastAPI resolves the handlers' annotations in this module
 from fastapi import FastAPI, Request
 
 from llmspec.runtime.contracts import AppConfig
+from llmspec.runtime.server_metrics import ServerMetrics
 
-OPEN = frozenset({"/ping", "/health"})
+OPEN = frozenset({"/ping", "/health", "/metrics"})
+_END = object()  # the end of an answer's stream
 
 
 def create_app() -> FastAPI:
@@ -42,7 +55,15 @@ def create_app() -> FastAPI:
     model = scoring_server.load_model_with_mlflow_config(uri)  # type: ignore[no-untyped-call]
     app: FastAPI = scoring_server.init(model)
     name = os.environ.get("LLMSPEC_SERVED_NAME") or _name(uri)
-    add_chat_routes(app, model, name)
+    # traces and metrics name the version; in a cluster only the alias is known until now
+    version = os.environ.get("LLMSPEC_MODEL_VERSION") or _version(uri)
+    os.environ["LLMSPEC_MODEL_VERSION"] = version
+    metrics = ServerMetrics(version)
+    python_model = model.unwrap_python_model()
+    python_model.on_answer = metrics.answered
+    pool = ThreadPoolExecutor(int(os.environ.get("LLMSPEC_SERVER_THREADS", "64")), "answer")
+    add_metrics(app, metrics)
+    add_chat_routes(app, python_model, name, pool, metrics)
     add_feedback_route(app, model)
     key = os.environ.get("LLMSPEC_SERVER_API_KEY")
     if key:
@@ -52,6 +73,25 @@ def create_app() -> FastAPI:
 
 def _name(uri: str) -> str:
     return uri.removeprefix("models:/").split("@")[0].split("/")[0]
+
+
+def _version(uri: str) -> str:
+    """`name/version` of the served model: from the registry for an alias, from the
+    `registered_model_meta` MLflow leaves in a downloaded registered model (an image's)."""
+    if uri.startswith("models:/"):
+        name, _, alias = uri.removeprefix("models:/").partition("@")
+        if alias:
+            from mlflow import MlflowClient
+
+            return f"{name}/{MlflowClient().get_model_version_by_alias(name, alias).version}"
+        return name  # models:/name/N already says it
+    import yaml
+
+    try:
+        meta = yaml.safe_load((Path(uri) / "registered_model_meta").read_text(encoding="utf-8"))
+        return f"{meta['model_name']}/{meta['model_version']}"
+    except (OSError, TypeError, KeyError, yaml.YAMLError):
+        return ""
 
 
 def require_key(app: FastAPI, key: str) -> None:
@@ -65,8 +105,31 @@ def require_key(app: FastAPI, key: str) -> None:
         return _error(401, "invalid or missing API key", "invalid_api_key")
 
 
-def add_chat_routes(app: FastAPI, model: Any, name: str) -> None:
-    inputs = [c.name for c in model.metadata.get_input_schema().inputs]
+def add_metrics(app: FastAPI, metrics: ServerMetrics) -> None:
+    @app.middleware("http")
+    async def count(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        started = time.perf_counter()
+        response = await call_next(request)
+        # a streamed response is counted here when its headers go; its latency is the stream's
+        metrics.request(request.url.path, response.status_code, time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics")
+    async def exposition() -> Any:
+        from fastapi.responses import Response
+
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
+
+def add_chat_routes(
+    app: FastAPI, model: Any, name: str, pool: ThreadPoolExecutor, metrics: ServerMetrics
+) -> None:
+    """``model`` is the app's `LLMAppModel`: its `answers` streams, `answer` does not."""
+    from llmspec.runtime.pyfunc import bounded
+
+    inputs = list(model.prompt.inputs)
+    config: AppConfig = model.config
 
     @app.get("/v1/models")
     async def models() -> Any:
@@ -79,30 +142,99 @@ def add_chat_routes(app: FastAPI, model: Any, name: str) -> None:
     async def chat(request: Request) -> Any:
         try:
             body = json.loads(await request.body())
-            record, params = chat_request(body, inputs)
+            record, history, params = chat_request(body, inputs)
         except (ValueError, TypeError) as exc:
             return _error(400, str(exc), "invalid_request_error")
+        settings = bounded(config.generation, params, config.limits)
+        if body.get("stream"):
+            return await _streamed(model, record, history, settings, name, pool, metrics, body)
+        loop = asyncio.get_running_loop()
         try:
-            frame = _frame(record, inputs)
-            result = await asyncio.to_thread(model.predict, frame, params)
+            out = await loop.run_in_executor(pool, model.answer, record, settings, history)
         except Exception as exc:  # the model's own failure, reported in OpenAI's shape
             return _error(500, f"{type(exc).__name__}: {exc}", "server_error")
-        row = result.iloc[0]
-        reply = chat_response(
-            name,
-            str(row["answer"]),
-            [str(s) for s in row["sources"]],
-            int(row["tokens_in"]),
-            int(row["tokens_out"]),
-        )
-        reply["trace_id"] = row.get("trace_id") or None
-        if body.get("stream"):
-            from fastapi.responses import StreamingResponse
-
-            return StreamingResponse(_events(reply), media_type="text/event-stream")
         from fastapi.responses import JSONResponse
 
-        return JSONResponse(reply)
+        return JSONResponse(chat_response(name, out, settings))
+
+
+async def _streamed(
+    model: Any,
+    record: Mapping[str, Any],
+    history: list[dict[str, str]],
+    settings: Mapping[str, Any],
+    name: str,
+    pool: ThreadPoolExecutor,
+    metrics: ServerMetrics,
+    body: Mapping[str, Any],
+) -> Any:
+    """Server-sent events from the model's stream. The generator runs in one pool thread (its
+    trace spans all of it) and hands pieces over a queue; a client that goes away stops it,
+    which closes the model server's stream too. A failure before the first piece is an
+    ordinary error response; after it, an `error` event ends the stream."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    gone = threading.Event()
+
+    def produce() -> None:
+        answers = model.answers(record, settings, history, stream=True)
+        try:
+            for item in answers:
+                if gone.is_set():
+                    break
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+        except BaseException as exc:
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+        finally:
+            answers.close()
+            loop.call_soon_threadsafe(queue.put_nowait, _END)
+
+    loop.run_in_executor(pool, produce)
+    first = await queue.get()
+    if isinstance(first, BaseException):
+        await queue.get()  # its _END
+        return _error(500, f"{type(first).__name__}: {first}", "server_error")
+    base = {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": name,
+    }
+    options = body.get("stream_options")
+    usage_wanted = isinstance(options, Mapping) and bool(options.get("include_usage"))
+
+    def event(data: Mapping[str, Any]) -> str:
+        return f"data: {json.dumps(data)}\n\n"
+
+    def chunk(delta: Mapping[str, Any], finish: str | None = None, **extra: Any) -> str:
+        choice = {"index": 0, "delta": dict(delta), "finish_reason": finish}
+        return event({**base, "choices": [choice], **extra})
+
+    async def events() -> AsyncIterator[str]:
+        item = first
+        try:
+            yield chunk({"role": "assistant", "content": ""})
+            while item is not _END:
+                if isinstance(item, BaseException):
+                    metrics.broken_stream("/v1/chat/completions")
+                    message = f"{type(item).__name__}: {item}"
+                    yield event({"error": {"message": message, "type": "server_error"}})
+                    break
+                if isinstance(item, str):
+                    yield chunk({"content": item})
+                else:  # the answer's record: the last chunk, with what OpenAI's has not
+                    extra = {"sources": item["sources"], "trace_id": item["trace_id"]}
+                    yield chunk({}, _finish(item, settings), **extra)
+                    if usage_wanted:
+                        yield event({**base, "choices": [], "usage": _usage(item)})
+                item = await queue.get()
+            yield "data: [DONE]\n\n"
+        finally:
+            gone.set()  # the client went away, or the stream ended: nothing more to send
+
+    from fastapi.responses import StreamingResponse
+
+    return StreamingResponse(events(), media_type="text/event-stream")
 
 
 def add_feedback_route(app: FastAPI, model: Any) -> None:
@@ -144,15 +276,19 @@ def _feedback_on_own_trace(trace: str, given: Mapping[str, Any], user: str) -> l
     return record_feedback(trace, **given, user=user)
 
 
-def chat_request(body: Any, inputs: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(record, generation params) from a chat-completions request body; ValueError says what
-    is wrong with it."""
+def chat_request(
+    body: Any, inputs: list[str]
+) -> tuple[dict[str, Any], list[dict[str, str]], dict[str, Any]]:
+    """(record, earlier turns, generation params) from a chat-completions request body;
+    ValueError says what is wrong with it."""
     if not isinstance(body, Mapping):
         raise ValueError("the request body must be a JSON object")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ValueError("`messages` must be a non-empty list")
-    users = [m for m in messages if isinstance(m, Mapping) and m.get("role") == "user"]
+    if not all(isinstance(m, Mapping) for m in messages):
+        raise ValueError("each message must be an object with `role` and `content`")
+    users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
     if not users:
         raise ValueError("`messages` has no user message")
     if int(body.get("n") or 1) != 1:
@@ -160,7 +296,13 @@ def chat_request(body: Any, inputs: list[str]) -> tuple[dict[str, Any], dict[str
     extra = body.get("inputs") or {}
     if not isinstance(extra, Mapping):
         raise ValueError("`inputs` must be an object of template inputs")
-    record = {**{k: str(v) for k, v in extra.items()}, inputs[0]: _text(users[-1].get("content"))}
+    last = users[-1]
+    record = {**{k: str(v) for k, v in extra.items()}, inputs[0]: _text(messages[last]["content"])}
+    history = [
+        {"role": str(m["role"]), "content": _text(m.get("content") or "")}
+        for m in messages[:last]
+        if m.get("role") in ("user", "assistant")
+    ]
     params: dict[str, Any] = {}
     tokens = body.get("max_completion_tokens") or body.get("max_tokens")
     if tokens is not None:
@@ -168,7 +310,7 @@ def chat_request(body: Any, inputs: list[str]) -> tuple[dict[str, Any], dict[str
     for key in ("temperature", "top_p"):
         if body.get(key) is not None:
             params[key] = float(body[key])
-    return record, params
+    return record, history, params
 
 
 def _text(content: Any) -> str:
@@ -180,15 +322,7 @@ def _text(content: Any) -> str:
     raise ValueError("a message's `content` must be text or a list of text parts")
 
 
-def _frame(record: Mapping[str, Any], inputs: list[str]) -> Any:
-    import pandas as pd  # type: ignore[import-untyped]
-
-    return pd.DataFrame([{k: str(record.get(k, "")) for k in inputs}])
-
-
-def chat_response(
-    name: str, answer: str, sources: list[str], tokens_in: int, tokens_out: int
-) -> dict[str, Any]:
+def chat_response(name: str, out: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
@@ -197,27 +331,28 @@ def chat_response(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": answer},
-                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": str(out["answer"])},
+                "finish_reason": _finish(out, settings),
             }
         ],
-        "usage": {
-            "prompt_tokens": tokens_in,
-            "completion_tokens": tokens_out,
-            "total_tokens": tokens_in + tokens_out,
-        },
-        "sources": sources,  # beyond OpenAI's shape: what the answer was grounded on
+        "usage": _usage(out),
+        "sources": list(out["sources"]),  # beyond OpenAI's shape: what grounded the answer
+        "trace_id": out.get("trace_id"),
     }
 
 
-async def _events(reply: Mapping[str, Any]) -> AsyncIterator[str]:
-    base = {k: reply[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
-    content = reply["choices"][0]["message"]["content"]
-    first = {"index": 0, "delta": {"role": "assistant", "content": content}, "finish_reason": None}
-    last = {"index": 0, "delta": {}, "finish_reason": "stop"}
-    yield f"data: {json.dumps({**base, 'choices': [first], 'sources': reply['sources']})}\n\n"
-    yield f"data: {json.dumps({**base, 'choices': [last], 'usage': reply['usage']})}\n\n"
-    yield "data: [DONE]\n\n"
+def _finish(out: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+    """`length` when the answer used all its tokens (it was cut), else `stop`."""
+    return "length" if int(out["tokens_out"]) >= int(settings["max_new_tokens"]) else "stop"
+
+
+def _usage(out: Mapping[str, Any]) -> dict[str, int]:
+    tokens_in, tokens_out = int(out["tokens_in"]), int(out["tokens_out"])
+    return {
+        "prompt_tokens": tokens_in,
+        "completion_tokens": tokens_out,
+        "total_tokens": tokens_in + tokens_out,
+    }
 
 
 def _error(status: int, message: str, code: str) -> Any:

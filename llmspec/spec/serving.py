@@ -43,7 +43,7 @@ class Resources(SpecModel):
 
 
 class MlflowTarget(SpecModel):
-    """The model server on the registered version (local and dev): what `llmspec serve` runs."""
+    """The app server on the registered version (local and dev): what `llmspec serve` runs."""
 
     kind: Literal["mlflow"] = Field(description="A local MLflow model server.")
     host: str = Field("127.0.0.1", description="Interface to bind.")
@@ -68,7 +68,8 @@ class _Cluster(SpecModel):
 
 
 class KubernetesTarget(_Cluster):
-    """A Deployment + Service + HPA running the MLflow model server."""
+    """A Deployment + Service + HPA running the app server (and, for `runtime: vllm`, a vLLM
+    Deployment + Service it calls)."""
 
     kind: Literal["kubernetes"] = Field(description="Plain Kubernetes manifests.")
     port: Port = Field(8080, description="Container port.")
@@ -76,13 +77,14 @@ class KubernetesTarget(_Cluster):
 
 
 class KServeTarget(_Cluster):
-    """A KServe InferenceService."""
+    """A KServe InferenceService running the app server as a custom predictor (and, for
+    `runtime: vllm`, one running vLLM)."""
 
     kind: Literal["kserve"] = Field(description="A KServe InferenceService manifest.")
     storage_uri: str | None = Field(
         None,
-        description="Where KServe pulls the model from "
-        "(default: the registry's artifact location).",
+        description="Where the app server (and vLLM's fetch step) load the MLflow model from "
+        "(default: `models:/<name>@<alias>`, from the registry).",
     )
     scale_metric: Literal["concurrency", "rps", "cpu", "memory"] = Field(
         "concurrency", description="Autoscaling metric."
@@ -92,7 +94,8 @@ class KServeTarget(_Cluster):
 
 class DockerTarget(SpecModel):
     """A serving image: `build.sh` runs MLflow's Dockerfile generator on the alias's version
-    (MLflow's scoring server on port 8080), adds the environment, and builds."""
+    (the model and its pinned requirements), makes the app server its entrypoint (port 8080),
+    adds the environment, and builds."""
 
     kind: Literal["docker"] = Field(description="A container image of the model server.")
     image: str | None = Field(None, description="Image name to tag.", examples=["acme/support-bot"])
@@ -157,7 +160,46 @@ class Limits(SpecModel):
     max_temperature: float = Field(1.5, ge=0, le=2, description="Largest temperature.")
 
 
+class Vllm(SpecModel):
+    """The model server of `runtime: vllm`: vLLM's OpenAI server hosting the base model and the
+    fine-tune's LoRA adapters; the app server calls it."""
+
+    python: str | None = Field(
+        None,
+        description="A Python that can import vllm, for `llmspec serve` (default: "
+        "`$LLMSPEC_VLLM_PYTHON`). vLLM lives in its own virtualenv, as it has its own "
+        "container in a cluster.",
+        examples=[".venv-vllm/bin/python"],
+    )
+    port: Port = Field(8000, description="Port of the local vLLM server (`llmspec serve`).")
+    image: str = Field(
+        "vllm/vllm-openai:v0.32.0", description="vLLM image of the rendered model server."
+    )
+    gpu: int = Field(1, ge=0, description="GPUs per vLLM replica (nvidia.com/gpu) in clusters.")
+    max_loras: PositiveInt = Field(
+        2, description="Adapters served at once on one base (a champion and a challenger)."
+    )
+    max_lora_rank: Literal[1, 8, 16, 32, 64, 128, 256, 320, 512] = Field(
+        16, description="Largest adapter rank vLLM accepts (one of vLLM's sizes)."
+    )
+    max_model_len: PositiveInt | None = Field(
+        None, description="Longest sequence (default: the model's context window)."
+    )
+    kv_cache_gib: PositiveInt = Field(
+        2, description="KV cache of the CPU build, in GiB (`VLLM_CPU_KVCACHE_SPACE`)."
+    )
+    args: list[str] = Field(
+        default_factory=list, description="More arguments for vLLM's OpenAI server."
+    )
+
+
 class Serving(SpecModel):
+    runtime: Literal["inprocess", "vllm"] = Field(
+        "inprocess",
+        description="What generates: `inprocess` (transformers inside the app server; for dev) "
+        "or `vllm` (a batching model server the app server calls).",
+    )
+    vllm: Vllm = section("The vLLM model server, for `runtime: vllm`.")
     registry: Registry | None = section("Model-registry entry; `null` to not register.")
     targets: list[Target] = Field(default_factory=list, description="Where the model is served.")
     monitoring: Monitoring = section("Traces, feedback, alerts.")

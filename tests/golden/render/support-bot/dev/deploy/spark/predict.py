@@ -1,5 +1,5 @@
 # Rendered by llmspec for support-bot: batch inference with models:/support-bot@dev.
-# Inputs digest: sha256:dbe90b48f94539a0bdf6d048344e9d4e1d30a3f450d6c42040977f1bd38d74d6
+# Inputs digest: sha256:433f8a83c14e6831d5821c7faac1f71de0ea01418d2f0da24ebab205a6805f26
 """Apply models:/support-bot@dev to a table on Spark with mlflow.pyfunc.spark_udf.
 
     MLFLOW_TRACKING_URI=<the registry> spark-submit predict.py [--input PATH] [--output PATH]

@@ -62,6 +62,10 @@ def start(
     """Start the server and return once it is healthy (or raise with its last output). With
     ``api_key_env``, requests need that variable's value as their bearer token."""
     spec = ws.resolved.spec
+    if spec.serving.runtime == "vllm":
+        from llmspec.operate.vllm import vllm_python
+
+        vllm_python(ws)  # a missing runtime is said before anything else is looked up
     model = promoted_model(ws)
     target = next((t for t in spec.serving.targets if t.kind == "mlflow"), None)
     host = host or (target.host if target is not None else "127.0.0.1")
@@ -93,9 +97,8 @@ def start(
     port_free_or_raise(host, port, "the app server")
     model_server = None
     if spec.serving.runtime == "vllm":
-        from llmspec.operate.vllm import served_folder, start_vllm, vllm_python
+        from llmspec.operate.vllm import served_folder, start_vllm
 
-        vllm_python(ws)  # a missing runtime is said before anything is downloaded
         folder = served_folder(ws, model)
         model_server = start_vllm(ws, model, folder, timeout)
         env["LLMSPEC_MODEL_URI"] = str(folder)  # what vLLM serves; downloaded once

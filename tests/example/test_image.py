@@ -1,18 +1,21 @@
 """The docker target's `build.sh` on the promoted example: MLflow's own Dockerfile generator
-writes the build context for the alias's version, offline, and the target's environment is
-added (the image itself is not built here: its pip installs need the network)."""
+writes the build context for the alias's version, offline, the app server becomes its entrypoint
+and the target's environment is added (the image itself is not built here: its pip installs need
+the network); the app server then serves the context's model as the image would."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.example.support import llmspec, outputs
+from tests.example.support import free_port, llmspec, outputs, post
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("mlflow")
@@ -50,3 +53,39 @@ def test_build_sh_writes_mlflows_dockerfile_for_the_promoted_version(
     promoted = outputs(applied, "promote.support-bot@dev")["version"]
     assert f"model_version: {promoted}" in (model / "registered_model_meta").read_text()
     assert (model / "artifacts" / "model" / "adapter_config.json").is_file()  # its own weights
+    # the image runs the app server (as `llmspec serve` does) on the model copied into it
+    assert (
+        'ENTRYPOINT ["python", "-m", "uvicorn", "--factory", "llmspec.runtime.server:create_app"'
+        in (dockerfile)
+    )
+    assert "ENV PYTHONPATH=/opt/ml/model/code LLMSPEC_MODEL_URI=/opt/ml/model" in dockerfile
+    assert "prometheus-client==" in requirements and "openai==" in requirements
+    port = free_port()
+    server_env = {**env, "LLMSPEC_MODEL_URI": str(model), "LLMSPEC_SERVED_NAME": "support-bot"}
+    argv = [sys.executable, "-m", "uvicorn", "--factory", "llmspec.runtime.server:create_app",
+            "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    server = subprocess.Popen(
+        argv, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                urllib.request.urlopen(f"{url}/ping", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        reply = post(
+            f"{url}/v1/chat/completions",
+            {"messages": [{"role": "user", "content": "Hi"}]},
+            key=None,
+        )
+        assert reply["choices"][0]["message"]["content"] is not None
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        # the version comes from the registered_model_meta MLflow left in the image's model
+        assert f'model_version="support-bot/{promoted}"' in metrics
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -70,14 +70,41 @@ def test_an_openai_client_gets_the_answer_and_its_sources(served: str) -> None:
     assert reply.choices[0].finish_reason == "stop"
     assert any(s.endswith("billing/invoices.md") for s in reply.model_extra["sources"])
     assert reply.usage is not None and reply.usage.completion_tokens > 0
-    chunks = client.chat.completions.create(model="support-bot", messages=messages, stream=True)
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == (
-        "Only owners."
+    chunks = list(
+        client.chat.completions.create(model="support-bot", messages=messages, stream=True)
     )
+    pieces = [
+        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
+    ]
+    assert "".join(pieces) == "Only owners." and len(pieces) > 1  # as transformers decodes it
+    assert chunks[-1].choices[0].finish_reason == "stop" and chunks[-1].model_extra["sources"]
     with pytest.raises(openai.BadRequestError, match="no user message"):
         client.chat.completions.create(model="support-bot", messages=messages[:1])
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=f"{served}/v1", api_key="wrong", max_retries=0).models.list()
+
+
+def test_metrics_count_what_was_served(served: str) -> None:
+    client = openai.OpenAI(base_url=f"{served}/v1", api_key=KEY, max_retries=0)
+    turns = [
+        {"role": "user", "content": "Hello"},
+        {"role": "assistant", "content": "Hi, how can I help?"},
+        {"role": "user", "content": QUESTION},
+    ]
+    reply = client.chat.completions.create(model="support-bot", messages=turns)
+    assert reply.choices[0].message.content  # earlier turns are taken, within the window
+    with urllib.request.urlopen(f"{served}/metrics", timeout=10) as response:  # no key needed
+        text = response.read().decode()
+    rows = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}  # fmt: skip
+    chat = [v for k, v in rows.items() if k.startswith("llmspec_requests_total{")
+            and 'route="/v1/chat/completions"' in k and 'status="200"' in k]  # fmt: skip
+    assert chat and chat[0] >= 1
+    refused = [v for k, v in rows.items() if k.startswith("llmspec_request_errors_total{")]
+    assert refused and refused[0] >= 1  # the 401s and the 400 above
+    completion = [v for k, v in rows.items() if k.startswith("llmspec_tokens_total{")
+                  and 'direction="completion"' in k]  # fmt: skip
+    assert completion and completion[0] > 0
 
 
 GATEWAY = """\

@@ -189,10 +189,16 @@ def _tracing_env(ws: Workspace, model: Promoted) -> dict[str, str]:
         "MLFLOW_EXPERIMENT_ID": experiment,
         "LLMSPEC_ENV": ws.env,
         "LLMSPEC_MODEL_VERSION": f"{model.registered_name}/{version}",
-        # written before the response: the trace_id a client gets can be rated at once, and a
-        # stopped server loses no queued trace
+        # written in the background, off the answer's path (a rating flushes them first; a
+        # server stopped by SIGTERM writes what is queued as it exits)
         "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": os.environ.get(
-            "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false"
+            "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "true"
+        ),
+        # one writer for a local store: SQLite takes one at a time, and writers waiting on its
+        # lock burn the CPU the model needs (bench/bench_serving.py)
+        "MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS": os.environ.get(
+            "MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS",
+            "1" if model.tracking_uri.startswith(("sqlite:", "file:", "/")) else "10",
         ),
     }
 

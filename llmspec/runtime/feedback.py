@@ -26,9 +26,11 @@ def record_feedback(
     comment: str | None = None,
     correction: str | None = None,
     user: str = "anonymous",
+    wait_s: float = 5.0,
 ) -> list[str]:
     """Attach the feedback to the trace (MLflow's tracking URI must point at its store); the
-    assessment ids."""
+    assessment ids. A server writes its traces in the background: a trace not there yet is
+    waited for, ``wait_s`` at most."""
     if rating is None and correction is None and not comment:
         raise FeedbackError("give a --rating, a --comment or a --correction")
     if rating is not None and rating not in RATINGS:
@@ -36,10 +38,7 @@ def record_feedback(
     import mlflow
     from mlflow.entities import AssessmentSource, AssessmentSourceType
 
-    try:
-        found = mlflow.get_trace(trace_id)
-    except Exception:  # MLflow's not-found differs by store: an error or None
-        found = None
+    found = _trace(mlflow, trace_id, wait_s)
     if found is None:
         raise FeedbackError(
             f"no trace `{trace_id}` in {mlflow.get_tracking_uri()}",
@@ -66,3 +65,17 @@ def record_feedback(
             )
         )
     return [str(a.assessment_id) for a in made]
+
+
+def _trace(mlflow: Any, trace_id: str, wait_s: float) -> Any:
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            found = mlflow.get_trace(trace_id)
+        except Exception:  # MLflow's not-found differs by store: an error or None
+            found = None
+        if found is not None or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.2)

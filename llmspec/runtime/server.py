@@ -211,23 +211,33 @@ async def _streamed(
         return event({**base, "choices": [choice], **extra})
 
     async def events() -> AsyncIterator[str]:
-        item = first
+        item: Any = first
         try:
             yield chunk({"role": "assistant", "content": ""})
             while item is not _END:
+                after = None  # an item taken from the queue but not sent yet
                 if isinstance(item, BaseException):
                     metrics.broken_stream("/v1/chat/completions")
                     message = f"{type(item).__name__}: {item}"
                     yield event({"error": {"message": message, "type": "server_error"}})
                     break
                 if isinstance(item, str):
-                    yield chunk({"content": item})
+                    # pieces that came while the last was sent go out as one: under load that
+                    # saves an event per token, idle it changes nothing
+                    pieces = [item]
+                    while after is None and not queue.empty():
+                        taken = queue.get_nowait()
+                        if isinstance(taken, str):
+                            pieces.append(taken)
+                        else:
+                            after = taken
+                    yield chunk({"content": "".join(pieces)})
                 else:  # the answer's record: the last chunk, with what OpenAI's has not
                     extra = {"sources": item["sources"], "trace_id": item["trace_id"]}
                     yield chunk({}, _finish(item, settings), **extra)
                     if usage_wanted:
                         yield event({**base, "choices": [], "usage": _usage(item)})
-                item = await queue.get()
+                item = after if after is not None else await queue.get()
             yield "data: [DONE]\n\n"
         finally:
             gone.set()  # the client went away, or the stream ended: nothing more to send

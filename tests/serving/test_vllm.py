@@ -156,7 +156,12 @@ def test_a_conversation_streams_through_the_app_and_is_traced(served: dict[str, 
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{served['root'] / '.llmspec' / 'mlflow.db'}")
-    trace = mlflow.get_trace(last.model_extra["trace_id"])
+    trace = None
+    for _ in range(100):  # the server writes its traces in the background
+        trace = mlflow.get_trace(last.model_extra["trace_id"])
+        if trace is not None and "llmspec.adapter" in trace.info.tags:
+            break
+        time.sleep(0.1)
     assert trace is not None
     tags = trace.info.tags
     assert tags["llmspec.model_version"] == "room-codes/1"

@@ -95,6 +95,7 @@ def vllm_pod(target: dict[str, Any], model_uri: str) -> dict[str, Any]:
         max_model_len=vllm["max_model_len"] or target["context_window"],
         extra=vllm["args"],
     )
+
     def mount() -> list[dict[str, str]]:  # one list each: YAML would alias a shared one
         return [{"name": "models", "mountPath": MODELS}]
 

@@ -18,7 +18,9 @@ Each level of concurrency sends `requests-per-level × concurrency` requests ((a
 the model writes its whole `--tokens` budget. Printed per tier and level: requests/s, tokens/s,
 p50/p95 latency and p50/p95 time to first token; then the ratios the targets name:
 (b) ÷ (c) requests/s at the highest level (target >= 0.9), (b) ÷ (a) there (target >= 10), and
-(b) - (c) time to first token p50 (target <= 50 ms).
+(b) - (c) time to first token p50 (target <= 50 ms). The CPU seconds each server spent a request
+in (b) and (c) come last: on a small machine the app server's CPU is taken from vLLM's.
+`--set serving.monitoring.log_traces=false` compares without traces.
 """
 
 from __future__ import annotations
@@ -160,9 +162,44 @@ def serve(
     return process
 
 
+def sessions_of(parent: int) -> dict[str, int]:
+    """The servers `llmspec serve` started, each the leader of a session: name -> session."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if int(stat[1]) == parent:
+                found["vllm" if b"vllm.entrypoints.openai.api_server" in argv else "app"] = int(
+                    entry.name
+                )
+    return found
+
+
+def cpu_seconds(session: int) -> float:
+    """User + system CPU time of every process in a session, so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[3]) == session:
+                total += int(stat[11]) + int(stat[12])
+    return total / ticks
+
+
 def stop(process: subprocess.Popen[str]) -> None:
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
+
+
+NAMES = {"a": "(a) in-process app", "b": "(b) app on vLLM", "c": "(c) bare vLLM"}
 
 
 def row(name: str, result: Level) -> str:
@@ -213,6 +250,8 @@ def main() -> None:
             raise SystemExit(done.stdout + done.stderr)
         print(f"applied in {time.perf_counter() - began:.0f} s (in no figure)")
         results: dict[str, dict[int, Level]] = {"a": {}, "b": {}, "c": {}}
+        # CPU seconds a request (warm-up included, so a little high), by server
+        cpu: dict[str, dict[int, dict[str, float]]] = {"b": {}, "c": {}}
         app, bare = f"http://127.0.0.1:{port}/v1", f"http://127.0.0.1:{vllm_port}/v1"
 
         if tiers & {"b", "c"}:
@@ -222,9 +261,13 @@ def main() -> None:
                     requests = args.requests_per_level * n
                     for tier, url, model in (("c", bare, "base"), ("b", app, "bench-serving")):
                         if tier in tiers:
+                            servers = sessions_of(server.pid)
+                            before = {k: cpu_seconds(v) for k, v in servers.items()}
                             results[tier][n] = asyncio.run(
                                 level(url, model, n, requests, args.tokens)
                             )
+                            used = {k: cpu_seconds(v) - before[k] for k, v in servers.items()}
+                            cpu[tier][n] = {k: v / requests for k, v in used.items()}
                             print(row(tier, results[tier][n]), flush=True)
             finally:
                 stop(server)
@@ -240,7 +283,7 @@ def main() -> None:
             finally:
                 stop(server)
 
-    names = {"a": "(a) in-process app", "b": "(b) app on vLLM", "c": "(c) bare vLLM"}
+    names = NAMES
     print(f"\nSmolLM2-135M-Instruct, {args.tokens} tokens a request, streamed, loopback, "
           f"{os.cpu_count()} CPUs\n")  # fmt: skip
     print("| tier | concurrency | requests | req/s | tokens/s | p50 ms | p95 ms | "
@@ -249,6 +292,11 @@ def main() -> None:
     for tier in ("a", "b", "c"):
         for n in results[tier]:
             print(row(names[tier], results[tier][n]))
+    print("\nCPU seconds a request (warm-up included), by server:")
+    for tier in ("b", "c"):
+        for n, used in cpu[tier].items():
+            said = ", ".join(f"{k} {v:.3f}" for k, v in sorted(used.items()) if v >= 0.0005)
+            print(f"  {names[tier]} at {n}: {said}")
     if tiers != {"a", "b", "c"}:
         return
     top = max(levels)

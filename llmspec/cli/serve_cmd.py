@@ -53,9 +53,11 @@ def run(args: argparse.Namespace) -> Done:
             f"OpenAI-compatible: {server.url}/v1/chat/completions, metrics: {server.url}/metrics)"
         )
         if server.model_server is not None:
+            hosted = ", ".join(server.model_server.adapters) or "the base model"
             print(
                 f"model server: vLLM at {server.model_server.url} serving "
-                f"`{server.model_server.model}` (log: {server.model_server.log})"
+                f"`{server.model_server.model}` (adapters: {hosted}; log: "
+                f"{server.model_server.log})"
             )
         sys.stdout.flush()
         code = server.wait()

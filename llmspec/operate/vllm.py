@@ -35,6 +35,7 @@ class ModelServer:
     url: str  # the OpenAI API's base, …/v1
     model: str  # the name the app asks for: the adapter's, or the base's
     log: Path
+    adapters: tuple[str, ...] = ()  # every adapter it hosts (the app's and `vllm.aliases`')
 
 
 def vllm_python(ws: Workspace) -> str:
@@ -56,14 +57,16 @@ def vllm_python(ws: Workspace) -> str:
     return str(path)
 
 
-def served_folder(ws: Workspace, model: Promoted) -> Path:
-    """The promoted version, downloaded once into the cache (a partial download is redone)."""
+def served_folder(ws: Workspace, model: Promoted, version: str | None = None) -> Path:
+    """The promoted version (or ``version``), downloaded once into the cache (a partial
+    download is redone)."""
     from llmspec.integrations.mlflow import quiet_mlflow
 
     quiet_mlflow()
     import mlflow
 
-    folder = ws.layout.cache / "served" / model.registered_name / model.version
+    version = version or model.version
+    folder = ws.layout.cache / "served" / model.registered_name / version
     done = folder / ".complete"
     if not done.is_file():
         import shutil
@@ -71,7 +74,7 @@ def served_folder(ws: Workspace, model: Promoted) -> Path:
         shutil.rmtree(folder, ignore_errors=True)
         mlflow.set_tracking_uri(model.tracking_uri)
         mlflow.set_registry_uri(model.tracking_uri)
-        uri = f"models:/{model.registered_name}/{model.version}"
+        uri = f"models:/{model.registered_name}/{version}"
         mlflow.artifacts.download_artifacts(uri, dst_path=str(folder))
         done.touch()
     return folder
@@ -87,6 +90,7 @@ def start_vllm(ws: Workspace, model: Promoted, folder: Path, timeout: float) -> 
         raise SpecError([error("LS810", str(exc))]) from exc
     name = adapter_name(model.registered_name, model.alias)
     adapters = {name: str(folders.adapter)} if folders.adapter else {}
+    adapters |= _other_adapters(ws, model, folders)
     host, port = "127.0.0.1", settings.port
     from llmspec.operate.serve import port_free_or_raise, wait_healthy
 
@@ -113,7 +117,8 @@ def start_vllm(ws: Workspace, model: Promoted, folder: Path, timeout: float) -> 
             start_new_session=True,  # its engine processes stop with it
         )
     url = f"http://{host}:{port}"
-    server = ModelServer(process, f"{url}/v1", name if adapters else "base", log)
+    served = name if folders.adapter else "base"
+    server = ModelServer(process, f"{url}/v1", served, log, tuple(adapters))
     wait_healthy(process, f"{url}/health", timeout, log, f"the vLLM model server at {url}")
     return server
 
@@ -123,3 +128,59 @@ def _context_window(folders: ModelFolders) -> int | None:
     from llmspec.runtime.contracts import AppConfig
 
     return AppConfig.from_json(folders.app.read_text(encoding="utf-8")).limits.context_window
+
+
+def _other_adapters(ws: Workspace, model: Promoted, folders: ModelFolders) -> dict[str, str]:
+    """The adapters of `serving.vllm.aliases`: each alias's version, downloaded, when it is a
+    LoRA adapter on the very base this server loads (LS810 otherwise)."""
+    aliases = [a for a in ws.resolved.spec.serving.vllm.aliases if a != model.alias]
+    if not aliases:
+        return {}
+    from llmspec.integrations.mlflow import client_for
+
+    client = client_for(model.tracking_uri)
+    found: dict[str, str] = {}
+    for alias in aliases:
+        where = f"`serving.vllm.aliases`: `{model.registered_name}@{alias}`"
+        try:
+            version = str(client.get_model_version_by_alias(model.registered_name, alias).version)
+        except Exception as exc:  # MLflow's: no such alias
+            raise SpecError(
+                [
+                    error(
+                        "LS810",
+                        f"{where} names no version ({type(exc).__name__})",
+                        hint="promote a version to that alias, or leave it out",
+                    )
+                ]
+            ) from exc
+        other = model_folders(served_folder(ws, model, version))
+        if other.adapter is None or not same_weights(other.base, folders.base):
+            said = "has no adapter" if other.adapter is None else "was tuned on another base"
+            raise SpecError(
+                [
+                    error(
+                        "LS810",
+                        f"{where} (version {version}) {said}: vLLM cannot host it beside "
+                        f"`{model.uri}`",
+                        hint="only LoRA adapters of one base model share a vLLM server",
+                    )
+                ]
+            )
+        found[adapter_name(model.registered_name, alias)] = str(other.adapter)
+    return found
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    """Two model folders hold the same weights: the same config and the same files, by name
+    and size (reading gigabytes of weights to compare them would take longer than serving)."""
+
+    def listing(folder: Path) -> list[tuple[str, int]]:
+        return sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file())
+
+    config_a, config_b = a / "config.json", b / "config.json"
+    return (
+        listing(a) == listing(b)
+        and config_a.is_file()
+        and config_a.read_bytes() == config_b.read_bytes()
+    )

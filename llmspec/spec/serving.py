@@ -45,7 +45,7 @@ class Resources(SpecModel):
 class MlflowTarget(SpecModel):
     """The app server on the registered version (local and dev): what `llmspec serve` runs."""
 
-    kind: Literal["mlflow"] = Field(description="A local MLflow model server.")
+    kind: Literal["mlflow"] = Field(description="The local app server (`llmspec serve`).")
     host: str = Field("127.0.0.1", description="Interface to bind.")
     port: Port = Field(5001, description="Port.")
     workers: PositiveInt = Field(1, description="Server workers.")
@@ -176,6 +176,13 @@ class Vllm(SpecModel):
         "vllm/vllm-openai:v0.32.0", description="vLLM image of the rendered model server."
     )
     gpu: int = Field(1, ge=0, description="GPUs per vLLM replica (nvidia.com/gpu) in clusters.")
+    aliases: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]] = Field(
+        default_factory=list,
+        description="Other aliases of the registered model whose adapters vLLM hosts beside "
+        "this environment's, on the same base (a champion beside the challenger); each must "
+        "name a version when the server starts.",
+        examples=[["champion"]],
+    )
     max_loras: PositiveInt = Field(
         2, description="Adapters served at once on one base (a champion and a challenger)."
     )

@@ -126,15 +126,42 @@ def test_every_server_runs_the_app_server_and_vllm_beside_it_in_prod(project: Pa
         assert env["MLFLOW_EXPERIMENT_NAME"] == "llmspec/support-bot/prod"
         assert "nvidia.com/gpu" not in app["resources"]["limits"]  # the GPUs are vLLM's
         (fetch,) = vllm_pod["initContainers"]
-        assert fetch["command"][-3:] == ["fetch", "models:/support-bot@champion", "/models"]
+        assert fetch["command"][-3:] == [
+            "fetch",
+            "models:/support-bot@champion",
+            "/models/champion",
+        ]
         (server,) = vllm_pod["containers"]
         assert server["image"] == "vllm/vllm-openai:v0.32.0"
         args = server["args"]
-        assert args[args.index("--lora-modules") + 1] == "support-bot-champion=/models/adapter"
-        assert args[args.index("--model") + 1] == "/models/base"
+        assert (
+            args[args.index("--lora-modules") + 1]
+            == "support-bot-champion=/models/champion/adapter"
+        )
+        assert args[args.index("--model") + 1] == "/models/champion/base"
         assert server["resources"]["limits"]["nvidia.com/gpu"] == "1"
     everything = b"".join(files.values()).decode()
     assert "mlflow models serve" not in everything and "storageUri" not in everything
+
+
+def test_staging_hosts_the_champions_adapter_beside_its_own(project: Path) -> None:
+    files = render(project, "support-bot", "staging", project / "out")
+    docs = list(yaml.safe_load_all(files["deploy/kubernetes/kubernetes.yaml"]))
+    pod = docs[3]["spec"]["template"]["spec"]
+    fetched = [c["command"][-2:] for c in pod["initContainers"]]
+    assert fetched == [
+        ["models:/support-bot@challenger", "/models/challenger"],
+        ["models:/support-bot@champion", "/models/champion"],
+    ]
+    args = pod["containers"][0]["args"]
+    at = args.index("--lora-modules")
+    assert args[at + 1 : at + 3] == [
+        "support-bot-challenger=/models/challenger/adapter",
+        "support-bot-champion=/models/champion/adapter",
+    ]
+    (app,) = docs[0]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in app["env"]}
+    assert env["LLMSPEC_LLM_MODEL"] == "support-bot-challenger"  # the app asks for its own
 
 
 def test_dev_serves_in_process_with_no_model_server(project: Path) -> None:

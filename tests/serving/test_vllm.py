@@ -1,6 +1,7 @@
 """`serving.runtime: vllm` for real: a spec on the built-in SmolLM2 with a LoRA fine-tune trained
-here is applied, then `llmspec serve` starts vLLM's CPU build (its own virtualenv) on the base
-and the adapter, and the app server in front of it. The official `openai` client streams a
+here is applied, then `llmspec serve` starts vLLM's CPU build (its own virtualenv) on the base,
+the adapter and a second fine-tune's adapter (staging's, the challenger), and the app server in
+front of it. The official `openai` client streams a
 conversation through the app; the trace names the version and the adapter; both servers'
 /metrics answer; a stop leaves no process and frees both ports; a model server killed with
 SIGKILL takes `llmspec serve` down with a diagnostic and no process left behind."""
@@ -46,11 +47,20 @@ finetune:
   compute: {{device: cpu}}
 serving:
   runtime: vllm
-  vllm: {{python: {python}, port: {vllm_port}, kv_cache_gib: 1, max_model_len: 2048}}
+  vllm:
+    python: {python}
+    port: {vllm_port}
+    kv_cache_gib: 1
+    max_model_len: 2048
+    aliases: [challenger]           # staging's adapter, on the same base, beside dev's
   registry: {{alias: dev}}
   targets: [{{kind: mlflow, port: {port}}}]
   monitoring: {{log_traces: true}}
-environments: {{dev: {{}}}}
+environments:
+  dev: {{}}
+  staging:                          # another fine-tune of the same base: the challenger
+    finetune: {{training: {{max_steps: 4}}}}
+    serving: {{registry: {{alias: challenger}}}}
 """
 
 
@@ -78,8 +88,9 @@ def project(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> dict
     port, vllm_port = free_port(), free_port()
     (root / "app.yaml").write_text(SPEC.format(python=python, vllm_port=vllm_port, port=port))
     env = {**os.environ, "LLMSPEC_CACHE": str(model_cache)}
-    done = llmspec("apply", "app.yaml", "-e", "dev", cwd=root, env=env)
-    assert done.returncode == 0, done.stdout + done.stderr
+    for environment in ("dev", "staging"):
+        done = llmspec("apply", "app.yaml", "-e", environment, cwd=root, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
     return {"root": root, "port": port, "vllm_port": vllm_port, "env": env}
 
 
@@ -119,7 +130,15 @@ def test_serve_starts_vllm_on_the_adapter_and_the_app_in_front(served: dict[str,
     assert f"vLLM at http://127.0.0.1:{served['vllm_port']}/v1" in served["lines"][1]
     with urllib.request.urlopen(f"http://127.0.0.1:{served['vllm_port']}/v1/models") as response:
         models = {m["id"] for m in json.loads(response.read())["data"]}
-    assert models == {"base", "room-codes-dev"}  # the base and the alias's adapter on it
+    # the base, the alias's adapter and staging's (multi-LoRA: one base, two fine-tunes)
+    assert models == {"base", "room-codes-dev", "room-codes-challenger"}
+    assert "adapters: room-codes-dev, room-codes-challenger" in served["lines"][1]
+    bare = openai.OpenAI(base_url=f"http://127.0.0.1:{served['vllm_port']}/v1", api_key="-")
+    for model in ("room-codes-dev", "room-codes-challenger"):
+        reply = bare.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "Room 3?"}], max_tokens=4
+        )
+        assert reply.model == model and reply.usage and reply.usage.completion_tokens > 0
 
 
 def test_a_conversation_streams_through_the_app_and_is_traced(served: dict[str, Any]) -> None:

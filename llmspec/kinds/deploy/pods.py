@@ -16,6 +16,7 @@ VLLM_PORT = 8000
 MODELS = "/models"  # where the fetched model lies in the vLLM pod
 APP_SERVER = ["python", "-m", "uvicorn", "--factory", "llmspec.runtime.server:create_app"]
 VLLM_SERVER = ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+FETCH = ["python", "-m", "llmspec.runtime.model_server", "fetch"]
 SCRAPE = {"prometheus.io/scrape": "true", "prometheus.io/path": "/metrics"}
 
 
@@ -82,11 +83,21 @@ def served_model(target: dict[str, Any]) -> str:
 
 
 def vllm_pod(target: dict[str, Any], model_uri: str) -> dict[str, Any]:
-    """initContainers, containers and volumes of the vLLM model server's pod."""
+    """initContainers, containers and volumes of the vLLM model server's pod: one fetch step
+    per alias it hosts (the target's, then `vllm.aliases`), each into /models/<alias>."""
     vllm = target["vllm"]
-    adapters = {served_model(target): f"{MODELS}/adapter"} if target["adapter"] else {}
+    own = target["alias"]
+    others = [a for a in vllm["aliases"] if a != own]
+
+    def fetched(alias: str) -> str:
+        return f"{MODELS}/{alias}"
+
+    adapters = {served_model(target): f"{fetched(own)}/adapter"} if target["adapter"] else {}
+    if target["adapter"]:
+        for alias in others:
+            adapters[adapter_name(target["registered_name"], alias)] = f"{fetched(alias)}/adapter"
     args = server_args(
-        f"{MODELS}/base",
+        f"{fetched(own)}/base",
         adapters,
         host="0.0.0.0",
         port=VLLM_PORT,
@@ -100,13 +111,20 @@ def vllm_pod(target: dict[str, Any], model_uri: str) -> dict[str, Any]:
         return [{"name": "models", "mountPath": MODELS}]
 
     tracking = {"name": "MLFLOW_TRACKING_URI", "valueFrom": secret(target, "MLFLOW_TRACKING_URI")}
-    fetch = {
-        "name": "fetch-model",
-        "image": image(target),  # the app's image: MLflow and llmspec's runtime
-        "command": ["python", "-m", "llmspec.runtime.model_server", "fetch", model_uri, MODELS],
-        "env": [tracking],
-        "volumeMounts": mount(),
-    }
+    uris = [(own, model_uri)] + [
+        (alias, f"models:/{target['registered_name']}@{alias}")
+        for alias in (others if target["adapter"] else [])
+    ]
+    fetches = [
+        {
+            "name": "fetch-model" if alias == own else f"fetch-{alias.lower().replace('_', '-')}",
+            "image": image(target),  # the app's image: MLflow and llmspec's runtime
+            "command": [*FETCH, uri, fetched(alias)],
+            "env": [dict(tracking)],
+            "volumeMounts": mount(),
+        }
+        for alias, uri in uris
+    ]
     limits: dict[str, Any] = {"memory": str(target["resources"]["memory"])}
     if vllm["gpu"]:
         limits["nvidia.com/gpu"] = str(vllm["gpu"])
@@ -121,7 +139,7 @@ def vllm_pod(target: dict[str, Any], model_uri: str) -> dict[str, Any]:
         "volumeMounts": mount(),
     }
     return {
-        "initContainers": [fetch],
+        "initContainers": fetches,
         "containers": [server],
         "volumes": [{"name": "models", "emptyDir": {}}],
     }

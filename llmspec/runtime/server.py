@@ -59,6 +59,9 @@ def create_app() -> FastAPI:
     version = os.environ.get("LLMSPEC_MODEL_VERSION") or _version(uri)
     os.environ["LLMSPEC_MODEL_VERSION"] = version
     metrics = ServerMetrics(version)
+    from llmspec.runtime.tracing import fix_experiment
+
+    fix_experiment()
     python_model = model.unwrap_python_model()
     python_model.on_answer = metrics.answered
     pool = ThreadPoolExecutor(int(os.environ.get("LLMSPEC_SERVER_THREADS", "64")), "answer")

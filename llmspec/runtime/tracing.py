@@ -39,6 +39,21 @@ class RequestTrace:
         return mlflow.start_span(name="generate", span_type="LLM")
 
 
+def fix_experiment() -> None:
+    """Resolve the experiment of `MLFLOW_EXPERIMENT_ID` (or `_NAME`) once, for the process:
+    MLflow otherwise looks it up in the store at the start of every trace, and on a busy local
+    store that waits behind the trace writer, before the request even reaches the model."""
+    if os.environ.get("LLMSPEC_TRACE") != "1":
+        return
+    import mlflow
+
+    experiment = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    if experiment:
+        mlflow.set_experiment(experiment_id=experiment)
+    elif os.environ.get("MLFLOW_EXPERIMENT_NAME"):
+        mlflow.set_experiment(os.environ["MLFLOW_EXPERIMENT_NAME"])
+
+
 def prompt_version(prompt: Mapping[str, Any]) -> str:
     """The prompt's name and a digest of its text: which prompt answered, from the trace."""
     digest = hashlib.sha256(json.dumps(prompt, sort_keys=True).encode()).hexdigest()[:12]

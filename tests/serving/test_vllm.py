@@ -87,7 +87,10 @@ def project(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> dict
     (root / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     port, vllm_port = free_port(), free_port()
     (root / "app.yaml").write_text(SPEC.format(python=python, vllm_port=vllm_port, port=port))
-    env = {**os.environ, "LLMSPEC_CACHE": str(model_cache)}
+    # the project's own local store: an earlier test's `mlflow.set_tracking_uri` is in
+    # os.environ (MLflow puts it there for subprocesses)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["LLMSPEC_CACHE"] = str(model_cache)
     for environment in ("dev", "staging"):
         done = llmspec("apply", "app.yaml", "-e", environment, cwd=root, env=env)
         assert done.returncode == 0, done.stdout + done.stderr

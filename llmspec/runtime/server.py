@@ -111,10 +111,11 @@ def require_key(app: FastAPI, key: str) -> None:
 def add_metrics(app: FastAPI, metrics: ServerMetrics) -> None:
     @app.middleware("http")
     async def count(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        started = time.perf_counter()
+        request.state.started = time.perf_counter()
         response = await call_next(request)
-        # a streamed response is counted here when its headers go; its latency is the stream's
-        metrics.request(request.url.path, response.status_code, time.perf_counter() - started)
+        if not getattr(request.state, "streamed", False):  # a stream counts itself at its end
+            elapsed = time.perf_counter() - request.state.started
+            metrics.request(request.url.path, response.status_code, elapsed)
         return response
 
     @app.get("/metrics")
@@ -150,7 +151,8 @@ def add_chat_routes(
             return _error(400, str(exc), "invalid_request_error")
         settings = bounded(config.generation, params, config.limits)
         if body.get("stream"):
-            return await _streamed(model, record, history, settings, name, pool, metrics, body)
+            served = (name, pool, metrics)
+            return await _streamed(model, record, history, settings, served, request, body)
         loop = asyncio.get_running_loop()
         try:
             out = await loop.run_in_executor(pool, model.answer, record, settings, history)
@@ -166,15 +168,15 @@ async def _streamed(
     record: Mapping[str, Any],
     history: list[dict[str, str]],
     settings: Mapping[str, Any],
-    name: str,
-    pool: ThreadPoolExecutor,
-    metrics: ServerMetrics,
+    served: tuple[str, ThreadPoolExecutor, ServerMetrics],
+    request: Request,
     body: Mapping[str, Any],
 ) -> Any:
     """Server-sent events from the model's stream. The generator runs in one pool thread (its
     trace spans all of it) and hands pieces over a queue; a client that goes away stops it,
     which closes the model server's stream too. A failure before the first piece is an
     ordinary error response; after it, an `error` event ends the stream."""
+    name, pool, metrics = served
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
     gone = threading.Event()
@@ -197,6 +199,7 @@ async def _streamed(
     if isinstance(first, BaseException):
         await queue.get()  # its _END
         return _error(500, f"{type(first).__name__}: {first}", "server_error")
+    request.state.streamed = True
     base = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion.chunk",
@@ -244,6 +247,8 @@ async def _streamed(
             yield "data: [DONE]\n\n"
         finally:
             gone.set()  # the client went away, or the stream ended: nothing more to send
+            elapsed = time.perf_counter() - request.state.started
+            metrics.request(request.url.path, 200, elapsed)
 
     from fastapi.responses import StreamingResponse
 

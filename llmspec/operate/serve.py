@@ -13,14 +13,13 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from llmspec.core.diagnostics import SpecError, error
 from llmspec.engine.workspace import Workspace
 from llmspec.kinds.promote.promoted import Promoted, promoted_model
+from llmspec.operate.processes import port_free_or_raise, stop_process, wait_healthy
 from llmspec.operate.vllm import ModelServer
 
 
@@ -120,7 +119,7 @@ def start(
         server = Server(process, url, model_uri, log, model_server)
     except BaseException:
         if model_server is not None:
-            _stop_process(model_server.process)
+            stop_process(model_server.process)
         raise
     try:
         wait_healthy(process, f"{url}/ping", timeout, log, f"the app server for `{model_uri}`")
@@ -128,48 +127,6 @@ def start(
         stop(server)
         raise
     return server
-
-
-def wait_healthy(
-    process: subprocess.Popen[bytes], url: str, timeout: float, log: Path, what: str
-) -> None:
-    """Until ``url`` answers 200; LS810 with the end of ``log`` when the process exits or the
-    time runs out (the process is then stopped)."""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                break
-            if healthy(url):
-                return
-            time.sleep(0.5)
-    except BaseException:  # interrupted while it starts
-        _stop_process(process)
-        raise
-    _stop_process(process)
-    tail = "\n".join(log.read_text(errors="replace").splitlines()[-12:])
-    said = "exited" if process.returncode is not None else f"was not healthy after {timeout:.0f} s"
-    raise SpecError([error("LS810", f"{what} {said} ({url})", hint=f"the end of {log}:\n{tail}")])
-
-
-def port_free_or_raise(host: str, port: int, what: str) -> None:
-    """LS810 before starting a server on a port another process holds."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise SpecError(
-                [
-                    error(
-                        "LS810",
-                        f"{what} cannot listen on {host}:{port}: {exc.strerror}",
-                        hint="stop what holds the port, or choose another one",
-                    )
-                ]
-            ) from None
 
 
 def _tracing_env(ws: Workspace, model: Promoted) -> dict[str, str]:
@@ -204,32 +161,6 @@ def _tracing_env(ws: Workspace, model: Promoted) -> dict[str, str]:
 
 
 def stop(server: Server) -> None:
-    _stop_process(server.process)
+    stop_process(server.process)
     if server.model_server is not None:
-        _stop_process(server.model_server.process)
-
-
-def _stop_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to its process group, SIGKILL after 15 s."""
-    import contextlib
-    import signal
-
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    with contextlib.suppress(ProcessLookupError):  # what the group started and left behind
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-def healthy(url: str) -> bool:
-    """``url`` (a health route) answers 200."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
+        stop_process(server.model_server.process)

@@ -16,6 +16,7 @@ from pathlib import Path
 from llmspec.core.diagnostics import SpecError, error
 from llmspec.engine.workspace import Workspace
 from llmspec.kinds.promote.promoted import Promoted
+from llmspec.operate.processes import port_free_or_raise, wait_healthy
 from llmspec.runtime.model_server import ModelFolders, adapter_name, model_folders, server_args
 
 INSTALL = (
@@ -92,8 +93,6 @@ def start_vllm(ws: Workspace, model: Promoted, folder: Path, timeout: float) -> 
     adapters = {name: str(folders.adapter)} if folders.adapter else {}
     adapters |= _other_adapters(ws, model, folders)
     host, port = "127.0.0.1", settings.port
-    from llmspec.operate.serve import port_free_or_raise, wait_healthy
-
     port_free_or_raise(host, port, "the vLLM model server (`serving.vllm.port`)")
     args = server_args(
         str(folders.base),

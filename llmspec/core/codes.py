@@ -92,6 +92,9 @@ CODES: dict[str, str] = {
     "LS713": "fine-tuned model cannot be fetched",
     "LS720": "a gate failed: not promoted",
     "LS730": "a metric failed on an example",
+    "LS740": "Ray is not installed",
+    "LS741": "the Ray cluster cannot be reached or has no address",
+    "LS742": "the Ray job failed",
     # LS8xx: operating an applied environment (rollback, serve, predict, feedback, monitor, try)
     "LS801": "nothing to roll back",
     "LS810": "nothing to serve, or the server did not start",

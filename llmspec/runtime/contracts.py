@@ -376,6 +376,22 @@ class DeepSpeedConfig(_Part):
 
 
 @dataclass(frozen=True)
+class RayConfig(_Part):
+    address: str | None
+    workers: int
+    cpus_per_worker: float
+    gpus_per_worker: float
+    max_failures: int
+    storage: str | None
+    pip: tuple[str, ...]
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "ray") -> Self:
+        d = _keys(cls, data, where)
+        return cls(**{**d, "pip": tuple(d["pip"])})
+
+
+@dataclass(frozen=True)
 class ComputeConfig(_Part):
     """Where training runs (the launcher's config is rendered from it, beside the job)."""
 
@@ -386,13 +402,23 @@ class ComputeConfig(_Part):
     strategy: str
     fsdp: FsdpConfig
     deepspeed: DeepSpeedConfig
+    backend: str = "local"
+    ray: RayConfig | None = None
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "compute") -> Self:
         d = _keys(cls, data, where)
         fsdp = FsdpConfig.from_dict(d["fsdp"], f"{where}.fsdp")
         deepspeed = DeepSpeedConfig.from_dict(d["deepspeed"], f"{where}.deepspeed")
-        return cls(**{**d, "fsdp": fsdp, "deepspeed": deepspeed})
+        ray = RayConfig.from_dict(d["ray"], f"{where}.ray") if d.get("ray") else None
+        return cls(**{**d, "fsdp": fsdp, "deepspeed": deepspeed, "ray": ray})
+
+    @property
+    def processes(self) -> int:
+        """Training processes in all: Ray workers, or processes × machines."""
+        if self.backend == "ray" and self.ray is not None:
+            return self.ray.workers
+        return self.num_processes * self.num_machines
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def train(job: JobConfig, args: argparse.Namespace) -> dict[str, Any] | None:
+def train(
+    job: JobConfig, args: argparse.Namespace, callbacks: Sequence[Any] = ()
+) -> dict[str, Any] | None:
+    """Train, resuming from the newest checkpoint under ``args.output``; the result on the main
+    process (None on the others). ``callbacks`` join the trainer's (Ray Train's reporting)."""
     from accelerate import PartialState
 
     state = PartialState()
@@ -87,6 +91,8 @@ def train(job: JobConfig, args: argparse.Namespace) -> dict[str, Any] | None:
     if training.packing:
         encoded = pack(encoded, max_length)
     trainer = _trainer(job, args, model, tokenizer, encoded, evaluated)
+    for callback in callbacks:
+        trainer.add_callback(callback)
     checkpoint = last_checkpoint(args.output / "checkpoints")
     if state.is_main_process:
         emit(
@@ -133,8 +139,9 @@ def train(job: JobConfig, args: argparse.Namespace) -> dict[str, Any] | None:
 def _inputs(
     job: JobConfig, args: argparse.Namespace, state: Any
 ) -> tuple[list[Example], list[Example], Path]:
-    """The examples and base model the parent prepared, or, run on its own (a cluster Job),
-    prepared here: the main process first, the others then reading its cached results."""
+    """The examples and base model the parent prepared, or, run on its own (a cluster Job, or
+    a Ray job whose base model comes from the hub), prepared here: the main process first, the
+    others then reading its cached results."""
     from llmspec.runtime.sft_prepare import prepare, read_examples, tokenizer_texts, write_examples
 
     if args.examples is not None and args.base_model is not None:
@@ -143,7 +150,7 @@ def _inputs(
     from llmspec.runtime.models import ModelUnavailable, model_folder
     from llmspec.runtime.sft_data import DataError
 
-    examples = args.output / "examples.jsonl"
+    examples = args.examples or args.output / "examples.jsonl"
     with state.main_process_first():
         try:
             if examples.is_file():

@@ -121,8 +121,52 @@ class DeepSpeed(SpecModel):
     offload_params: Literal["none", "cpu", "nvme"] = Field("none", description="ZeRO-3 only.")
 
 
+class RayCompute(SpecModel):
+    """A Ray cluster the fine-tune is submitted to (`backend: ray`). Not part of the digest:
+    `workers` × `training.batch_size` × accumulation is the global batch, as processes are on
+    the local backend."""
+
+    address: str | None = Field(
+        None,
+        description="The cluster's job-submission address (its dashboard, "
+        "`http://head:8265`); default the `RAY_ADDRESS` environment variable, as Ray's own "
+        "tools read it.",
+        examples=["http://ray-head.ml.svc:8265"],
+    )
+    workers: PositiveInt = Field(2, description="Ray Train workers (one training process each).")
+    cpus_per_worker: float = Field(1.0, gt=0, description="CPUs each worker reserves.")
+    gpus_per_worker: float = Field(0.0, ge=0, description="GPUs each worker reserves.")
+    max_failures: int = Field(
+        3,
+        ge=0,
+        description="Restarts of the worker group after a lost worker; each resumes from the "
+        "last checkpoint.",
+    )
+    storage: str | None = Field(
+        None,
+        description="Where the workers write checkpoints and the model, readable by the "
+        "cluster and by apply: default the build store's bucket (`state.artifacts: s3://…`), "
+        "else the fine-tune's work folder (a cluster on this machine).",
+        examples=["s3://acme-ml/ray"],
+    )
+    pip: list[str] = Field(
+        default_factory=list,
+        description="Extra requirements installed into the job's runtime environment (the "
+        "cluster's image normally has `llmspec[train]`; llmspec's own code is shipped with "
+        "the job).",
+    )
+
+
 class Compute(SpecModel):
-    """Rendered into an Accelerate config file."""
+    """Rendered into an Accelerate config file (`backend: local`) or submitted to a Ray
+    cluster as a Ray Train job (`backend: ray`)."""
+
+    backend: Literal["local", "ray"] = Field(
+        "local",
+        description="`local`: `accelerate launch` on the machine that applies; `ray`: a Ray "
+        "job running Ray Train's TorchTrainer over the same entrypoint.",
+    )
+    ray: RayCompute = section("The Ray cluster and workers (`backend: ray`).")
 
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where training runs.")
     mixed_precision: Literal["no", "fp16", "bf16"] = Field(

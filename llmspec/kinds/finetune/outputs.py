@@ -30,6 +30,7 @@ class FinetuneOutputs(RecordedOutputs):
     examples: int = 0
     validation_examples: int = 0
     probe: dict[str, Any] = field(default_factory=dict)  # scores before/after, answers changed
+    ray_job: str | None = None  # the Ray job's submission id (`backend: ray`)
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, Any], address: str = "") -> FinetuneOutputs:
@@ -57,6 +58,7 @@ class FinetuneOutputs(RecordedOutputs):
             examples=int(outputs.get("examples", 0)),
             validation_examples=int(outputs.get("validation_examples", 0)),
             probe=dict(outputs.get("probe", {})),
+            ray_job=outputs.get("ray_job"),
         )
 
     def model_folders(self) -> dict[str, str]:
@@ -85,4 +87,5 @@ class FinetuneOutputs(RecordedOutputs):
             "examples": self.examples,
             "validation_examples": self.validation_examples,
             "probe": self.probe,
+            **({"ray_job": self.ray_job} if self.ray_job else {}),
         }

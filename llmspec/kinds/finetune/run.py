@@ -7,7 +7,8 @@
 2. Open the MLflow run (or reopen the one an interrupted attempt left) and answer the training
    questions with the untrained model, for comparison.
 3. `accelerate launch` the training entrypoint on the rendered config and job file; it resumes
-   from the last checkpoint in the work folder, which is keyed by the inputs digest.
+   from the last checkpoint in the work folder, which is keyed by the inputs digest. With
+   `compute.backend: ray` the same entrypoint runs as a Ray job instead (`ray_job.py`).
 4. Answer the training questions again with the adapter, log the model folder to the run, and
    return the run id and the model's digest as the resource's outputs.
 """
@@ -70,23 +71,29 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
     run.log_metrics({f"probe_{k}_before": v for k, v in before["scores"].items()})
     if shared is not None:
         shared.start()
-    launched = launch(
-        command(
-            work / "accelerate_config.yaml",
-            work / "job.json",
-            work,
-            ["--base-model", str(base), "--examples", str(work / "examples.jsonl")],
-        ),
-        ctx.spec_dir,
-        {
-            "MLFLOW_TRACKING_URI": run.client.tracking_uri,
-            "MLFLOW_RUN_ID": run.run_id,
-            "LLMSPEC_CACHE": str(ctx.cache_dir),
-            "OMP_NUM_THREADS": _threads(job),
-        },
-        work / "train.log",
-        lambda event: _show(event, ctx),
-    )
+    env = {"MLFLOW_TRACKING_URI": run.client.tracking_uri, "MLFLOW_RUN_ID": run.run_id}
+    ray_job = None
+    if job.compute.backend == "ray":
+        from llmspec.kinds.finetune.ray_job import run_on_ray
+
+        try:
+            launched, ray_job = run_on_ray(job, ctx, work, base, env, lambda e: _show(e, ctx))
+        except StepFailed:
+            run.finish("FAILED")
+            raise
+    else:
+        launched = launch(
+            command(
+                work / "accelerate_config.yaml",
+                work / "job.json",
+                work,
+                ["--base-model", str(base), "--examples", str(work / "examples.jsonl")],
+            ),
+            ctx.spec_dir,
+            {**env, "LLMSPEC_CACHE": str(ctx.cache_dir), "OMP_NUM_THREADS": _threads(job)},
+            work / "train.log",
+            lambda event: _show(event, ctx),
+        )
     if shared is not None:
         shared.stop()
     if launched.error is not None or launched.returncode != 0 or launched.result is None:
@@ -143,6 +150,7 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
         examples=len(train),
         validation_examples=len(validation),
         probe={"before": before["scores"], "after": after["scores"], "changed": changed},
+        ray_job=ray_job,
     ).to_outputs()
 
 

@@ -2,10 +2,11 @@
 
 The digest covers what determines the weights: the base model (and revision), the training data,
 the recipe, the seed, the mixed precision and the effective global batch (examples per device ×
-accumulation × processes × machines). Where it runs stays out (device, processes, machines,
-strategy, FSDP/DeepSpeed options, the per-device split of the batch, image, namespace): two
-layouts with the same global batch share one fine-tune, so prod reuses what staging trained on
-fewer machines, while a different global batch retrains. It also leaves out the prompt templates
+accumulation × processes × machines, or × Ray workers). Where it runs stays out (the
+backend and the Ray cluster, device, processes, machines, strategy, FSDP/DeepSpeed options, the
+per-device split of the batch, image, namespace): two layouts with the same global batch share
+one fine-tune, so prod reuses what staging trained on fewer machines (or on Ray), while a
+different global batch retrains. It also leaves out the prompt templates
 and the retrieval index, so editing a prompt or a corpus document does not retrain (records are
 rendered through the template current when training runs).
 """
@@ -144,9 +145,16 @@ PER_DEVICE = ("batch_size", "gradient_accumulation_steps")  # their product with
 
 def global_batch(finetune: Any) -> int:
     """Examples per optimizer step, whatever the layout that splits them."""
-    training, compute = finetune.training, finetune.compute
+    training = finetune.training
     per_device = training.batch_size * training.gradient_accumulation_steps
-    return int(per_device * compute.num_processes * compute.num_machines)
+    return int(per_device * processes(finetune.compute))
+
+
+def processes(compute: Any) -> int:
+    """Training processes in all: Ray workers, or processes per machine × machines."""
+    if compute.backend == "ray":
+        return int(compute.ray.workers)
+    return int(compute.num_processes * compute.num_machines)
 
 
 def full_recipe(resource: Resource) -> dict[str, Any]:
@@ -239,13 +247,9 @@ def _estimate(ctx: DeclareContext, finetune: Any) -> str | None:
             records = sum(1 for line in handle if line.strip())
     except OSError:
         return None
-    training, compute = finetune.training, finetune.compute
-    per_step = (
-        training.batch_size
-        * training.gradient_accumulation_steps
-        * compute.num_processes
-        * compute.num_machines
-    )
+    training = finetune.training
+    per_step = training.batch_size * training.gradient_accumulation_steps
+    per_step *= processes(finetune.compute)
     if training.max_steps:
         return f"{records} records, {training.max_steps} optimizer steps of {per_step}"
     steps = math.ceil(records / per_step) * training.epochs

@@ -1,0 +1,154 @@
+"""The fine-tune as a Ray job: ``python -m llmspec.runtime.ray_train job.json --storage URI``.
+
+This is the job's driver, run on the cluster in the job's working directory (the job file, the
+prepared examples and, when shipped, the base model). It starts Ray Train's `TorchTrainer`
+with the recipe's workers; each runs the same entrypoint as `accelerate launch` does
+(`llmspec.runtime.train.train`: transformers' Trainer with PEFT, under DDP in the process group
+Ray Train sets up: gloo on CPUs, NCCL on GPUs), plus Ray's `RayTrainReportCallback`, so every
+checkpoint the Trainer saves is persisted to ``--storage``. When a worker is lost, Ray Train
+restarts the group (up to `max_failures` times) and each worker resumes from the newest
+persisted checkpoint. At the end rank 0 reports the model folder as the last checkpoint; the
+driver writes ``result.json`` beside it and prints the ``done`` event, which apply reads from
+the job's logs (or from ``result.json`` when it re-attaches to a finished job).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from llmspec.runtime.contracts import JobConfig
+
+EVENT = "@@llmspec "
+RESULT = "result.json"
+
+
+def emit(event: str, **fields: Any) -> None:
+    print(EVENT + json.dumps({"event": event, **fields}), flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="llmspec.runtime.ray_train")
+    parser.add_argument("job", type=Path)
+    parser.add_argument("--storage", required=True, help="where checkpoints and the model go")
+    parser.add_argument("--name", required=True, help="the Ray Train run's name")
+    parser.add_argument("--examples", type=Path, required=True)
+    parser.add_argument("--base-model", type=Path, help="shipped base model folder")
+    args = parser.parse_args(argv)
+    job = JobConfig.from_json(args.job.read_text(encoding="utf-8"))
+    result = fit(job, args)
+    if result is None:
+        return 1
+    emit("done", **result)
+    return 0
+
+
+def fit(job: JobConfig, args: argparse.Namespace) -> dict[str, Any] | None:
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    ray = job.compute.ray
+    assert ray is not None  # a `backend: ray` job always carries its cluster settings
+    gpus = ray.gpus_per_worker > 0
+    resources = {"CPU": ray.cpus_per_worker, **({"GPU": ray.gpus_per_worker} if gpus else {})}
+    filesystem, storage = filesystem_of(args.storage)
+    trainer = TorchTrainer(
+        worker,
+        train_loop_config={
+            "job": job.to_dict(),
+            "name": args.name,
+            "examples": str(args.examples.resolve()),
+            "base": str(args.base_model.resolve()) if args.base_model else None,
+        },
+        torch_config=TorchConfig(backend="nccl" if gpus else "gloo"),
+        scaling_config=ScalingConfig(
+            num_workers=ray.workers, use_gpu=gpus, resources_per_worker=resources
+        ),
+        run_config=RunConfig(
+            name=args.name,
+            storage_path=storage,
+            storage_filesystem=filesystem,
+            failure_config=FailureConfig(max_failures=ray.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=2),
+        ),
+    )
+    outcome = trainer.fit()
+    if outcome.error is not None or outcome.checkpoint is None:
+        emit("error", message=f"Ray Train failed: {outcome.error}", hint="")
+        return None
+    with outcome.checkpoint.as_directory() as folder:
+        result = json.loads((Path(folder) / RESULT).read_text(encoding="utf-8"))
+    # in the storage: apply downloads it from there
+    scheme = "s3://" if args.storage.startswith("s3://") else ""
+    result["model"] = scheme + outcome.checkpoint.path
+    return dict(result)
+
+
+def filesystem_of(storage: str) -> tuple[Any, str]:
+    """A pyarrow filesystem for an `s3://` storage (the endpoint from AWS_ENDPOINT_URL[_S3], as
+    boto3 reads it, so that S3-compatible stores work), or None for a cluster-wide folder."""
+    if not storage.startswith("s3://"):
+        return None, storage
+    import os
+
+    from pyarrow import fs
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    options: dict[str, Any] = {"region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        options.update(endpoint_override=host or scheme, scheme=scheme if host else "https")
+    return fs.S3FileSystem(**options), storage.removeprefix("s3://")
+
+
+def worker(config: dict[str, Any]) -> None:
+    """One Ray Train worker: restore the newest persisted checkpoint, train, report the model."""
+    import ray.train
+    from ray.train import Checkpoint
+    from ray.train.huggingface.transformers import RayTrainReportCallback
+
+    from llmspec.runtime.embedding import quiet_libraries
+    from llmspec.runtime.train import train
+
+    quiet_libraries()
+    job = JobConfig.from_dict(config["job"])
+    rank = ray.train.get_context().get_world_rank()
+    # a folder of this worker's own, as on a node of its own; emptied at each (re)start, since
+    # what counts is the persisted checkpoint, not what a lost worker left behind
+    output = Path(tempfile.gettempdir()) / "llmspec-ray" / config["name"] / f"rank-{rank}"
+    shutil.rmtree(output, ignore_errors=True)
+    output.mkdir(parents=True)
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            saved = Path(folder) / RayTrainReportCallback.CHECKPOINT_NAME
+            step = json.loads((saved / "trainer_state.json").read_text())["global_step"]
+            shutil.copytree(saved, output / "checkpoints" / f"checkpoint-{step}")
+    args = argparse.Namespace(
+        output=output,
+        examples=Path(config["examples"]),
+        base_model=Path(config["base"]) if config["base"] else None,
+        index_uri=None,
+        index_version=None,
+    )
+    result = train(job, args, callbacks=[RayTrainReportCallback()])  # type: ignore[no-untyped-call]
+    if result is None:  # not rank 0: its part of the last report is to take part in it
+        ray.train.report({"done": 1.0}, checkpoint=None)
+        return
+    final = output / "final"
+    final.mkdir()
+    for name in ("model", "merged"):
+        if (output / name).is_dir():
+            shutil.move(output / name, final / name)
+    (final / RESULT).write_text(json.dumps(result), encoding="utf-8")
+    ray.train.report({"done": 1.0}, checkpoint=Checkpoint.from_directory(final))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,14 +7,15 @@ with the recipe's workers; each runs the same entrypoint as `accelerate launch` 
 Ray Train sets up: gloo on CPUs, NCCL on GPUs), plus Ray's `RayTrainReportCallback`, so every
 checkpoint the Trainer saves is persisted to ``--storage``. When a worker is lost, Ray Train
 restarts the group (up to `max_failures` times) and each worker resumes from the newest
-persisted checkpoint. At the end rank 0 reports the model folder as the last checkpoint; the
-driver writes ``result.json`` beside it and prints the ``done`` event, which apply reads from
-the job's logs (or from ``result.json`` when it re-attaches to a finished job).
+complete checkpoint in the storage (so does a new job after a failed one). At the end rank 0
+reports the model folder as the last checkpoint; the driver prints the ``done`` event (with
+the result ``result.json`` holds beside the model), which apply reads from the job's logs.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import sys
@@ -63,6 +64,7 @@ def fit(job: JobConfig, args: argparse.Namespace) -> dict[str, Any] | None:
         train_loop_config={
             "job": job.to_dict(),
             "name": args.name,
+            "storage": args.storage,
             "examples": str(args.examples.resolve()),
             "base": str(args.base_model.resolve()) if args.base_model else None,
         },
@@ -108,7 +110,8 @@ def filesystem_of(storage: str) -> tuple[Any, str]:
 
 
 def worker(config: dict[str, Any]) -> None:
-    """One Ray Train worker: restore the newest persisted checkpoint, train, report the model."""
+    """One Ray Train worker: restore the newest persisted checkpoint, train (every checkpoint
+    the Trainer saves is reported to Ray Train, which persists it), report the model."""
     import ray.train
     from ray.train import Checkpoint
     from ray.train.huggingface.transformers import RayTrainReportCallback
@@ -121,15 +124,13 @@ def worker(config: dict[str, Any]) -> None:
     rank = ray.train.get_context().get_world_rank()
     # a folder of this worker's own, as on a node of its own; emptied at each (re)start, since
     # what counts is the persisted checkpoint, not what a lost worker left behind
-    output = Path(tempfile.gettempdir()) / "llmspec-ray" / config["name"] / f"rank-{rank}"
+    run = hashlib.sha256(f"{config['storage']}/{config['name']}".encode()).hexdigest()[:16]
+    output = Path(tempfile.gettempdir()) / "llmspec-ray" / run / f"rank-{rank}"
     shutil.rmtree(output, ignore_errors=True)
     output.mkdir(parents=True)
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            saved = Path(folder) / RayTrainReportCallback.CHECKPOINT_NAME
-            step = json.loads((saved / "trainer_state.json").read_text())["global_step"]
-            shutil.copytree(saved, output / "checkpoints" / f"checkpoint-{step}")
+    restored = _restore(config["storage"], config["name"], output / "checkpoints")
+    if restored is not None:
+        print(f"llmspec: rank {rank} resumes from {restored}", flush=True)
     args = argparse.Namespace(
         output=output,
         examples=Path(config["examples"]),
@@ -148,6 +149,61 @@ def worker(config: dict[str, Any]) -> None:
             shutil.move(output / name, final / name)
     (final / RESULT).write_text(json.dumps(result), encoding="utf-8")
     ray.train.report({"done": 1.0}, checkpoint=Checkpoint.from_directory(final))
+
+
+def _restore(storage: str, name: str, into: Path) -> str | None:
+    """The newest complete checkpoint of this run in the storage, copied to
+    ``into/checkpoint-<step>``; its location, or None.
+
+    Ray Train's own `get_checkpoint()` only knows the reports its controller has taken in, and
+    it takes in one round of reports per poll: a worker lost while reports queue up (a
+    checkpoint every few seconds) restarts from an older one, or from nothing. The storage has
+    every persisted checkpoint, and also serves a new job after a failed one."""
+    from pyarrow import fs
+
+    filesystem, root = filesystem_of(storage)
+    filesystem = filesystem or fs.LocalFileSystem()
+    run = f"{root.rstrip('/')}/{name}"
+    if filesystem.get_file_info(run).type != fs.FileType.Directory:
+        return None
+    found: list[tuple[int, str]] = []
+    for entry in filesystem.get_file_info(fs.FileSelector(run)):
+        folder = f"{entry.path}/checkpoint"
+        step = _complete_step(filesystem, folder)
+        if entry.type == fs.FileType.Directory and step is not None:
+            found.append((step, folder))
+    if not found:
+        return None
+    step, folder = max(found)
+    target = into / f"checkpoint-{step}"
+    if isinstance(filesystem, fs.LocalFileSystem):
+        shutil.copytree(folder, target)
+    else:
+        target.mkdir(parents=True)
+        fs.copy_files(folder, str(target), source_filesystem=filesystem)
+    return folder
+
+
+def _complete_step(filesystem: Any, folder: str) -> int | None:
+    """The step of a checkpoint folder holding everything a resume reads (the trainer's state,
+    the optimizer and scheduler, the weights, each file non-empty); None otherwise: an upload
+    cut short by a lost worker is passed over."""
+    from pyarrow import fs
+
+    try:
+        files = filesystem.get_file_info(fs.FileSelector(folder))
+    except (FileNotFoundError, OSError):
+        return None
+    sizes = {Path(f.path).name: f.size for f in files if f.type == fs.FileType.File}
+    needed = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
+    weights = [n for n in sizes if n.endswith(".safetensors")]
+    if not weights or any(not sizes.get(n) for n in (*needed, *weights)):
+        return None
+    with filesystem.open_input_stream(f"{folder}/trainer_state.json") as stream:
+        try:
+            return int(json.loads(stream.read())["global_step"])
+        except (ValueError, KeyError):
+            return None
 
 
 if __name__ == "__main__":

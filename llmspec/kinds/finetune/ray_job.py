@@ -7,11 +7,12 @@ llmspec's own code goes with it (`py_modules`), the rest of the environment is t
 (its image has `llmspec[train]`) plus `compute.ray.pip`. The job runs
 `llmspec.runtime.ray_train`, whose `done` event apply reads from the job's logs.
 
-A job's submission id is ``llmspec-<app>-<env>-<inputs digest>-<attempt>``, recorded in the work
-folder (``ray-job.json``) and in the resource's outputs. An apply that finds a job of this
-fine-tune still running re-attaches to it, one that finished is read back: killing apply never
-starts a second job, and never stops the one running (it goes on without us). A failed or
-stopped job is followed by a new attempt, which resumes from the checkpoints in the storage.
+A job's submission id is ``llmspec-<app>-<env>-<inputs digest>-<storage>-<attempt>`` (the
+storage's digest: runners sharing a bucket find each other's job), recorded in the work folder
+(``ray-job.json``) and in the resource's outputs. An apply that finds a job of this fine-tune
+still running re-attaches to it, one that finished is read back: killing apply never starts a
+second job, and never stops the one running (it goes on without us). A failed or stopped job
+is followed by a new attempt, which resumes from the checkpoints in the storage.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ def run_on_ray(
         outcome = _follow(client, address, submission, work / "train.log", on_event)
         model = str(outcome.result.pop("model")) if outcome.result else ""
         if _fetch(model, work):
+            # the model is in the work folder now; a storage of its own is dead weight
+            shutil.rmtree(work / "ray", ignore_errors=True)
+            shutil.rmtree(work / "ray-job", ignore_errors=True)
             return outcome, submission
         # a finished job whose model is gone (its storage was another machine's or deleted):
         # the same fine-tune is trained again, once
@@ -141,7 +145,7 @@ def _attach_or_submit(
     address: str,
     fresh: bool = False,
 ) -> str:
-    prefix = f"llmspec-{ctx.app}-{ctx.env}-{job.inputs_digest.split(':')[-1][:12]}-"
+    prefix = job_prefix(job, ctx, storage)
     try:
         earlier = cluster.jobs_named(client, prefix)
     except Exception as exc:
@@ -186,6 +190,15 @@ def _attach_or_submit(
     _record(work, address, submission, storage)
     ctx.log(f"    submitted Ray job {submission} to {address} ({ray.workers} workers)")
     return submission
+
+
+def job_prefix(job: JobConfig, ctx: RunContext, storage: str) -> str:
+    """What a job's id starts with: the fine-tune it trains and where it writes, so that the
+    runners sharing a store find each other's job, and two repositories never do."""
+    import hashlib
+
+    where = hashlib.sha256(storage.encode()).hexdigest()[:8]
+    return f"llmspec-{ctx.app}-{ctx.env}-{job.inputs_digest.split(':')[-1][:12]}-{where}-"
 
 
 def _environ(key: str) -> str | None:

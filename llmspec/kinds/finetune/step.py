@@ -64,6 +64,13 @@ class FinetuneStep(Step):
         estimate = _estimate(ctx, finetune)
         if finetune.method == "qlora" and (missing := qlora_missing()):
             estimate = f"QLoRA needs {missing}, which this machine lacks: apply will stop here"
+        if compute.backend == "ray":
+            from llmspec.integrations.ray import INSTALL, ray_missing
+
+            if ray_missing():
+                estimate = f"Ray is not installed (`{INSTALL}`): apply will stop here"
+            else:
+                estimate = f"on Ray, {compute.ray.workers} workers; " + (estimate or "")
         yield ResourceDecl(
             self.kind,
             spec.metadata.name,

@@ -126,6 +126,7 @@ class Embedder:
         self.batch_size = batch_size
         self.normalize = normalize
         self.device = device
+        self.configured_device = device  # `device` becomes the one chosen for `auto`
         self.revision = revision
         self.prompts = {"query": query_prompt, "document": document_prompt}
         self.texts_embedded = 0

@@ -118,11 +118,36 @@ class Store(SpecModel):
     )
 
 
+class RayPool(SpecModel):
+    """Ray Data's actor pool, on a cluster this process joins as a driver."""
+
+    address: str | None = Field(
+        None,
+        description="The cluster, as `ray.init` takes it: `ray://head:10001` (Ray Client, from "
+        "outside the cluster) or `head:6379` (on one of its nodes); default `RAY_ADDRESS`.",
+        examples=["ray://ray-head.ml.svc:10001"],
+    )
+    workers: PositiveInt = Field(2, description="Actors in the pool (each loads the model once).")
+    cpus_per_worker: float = Field(1.0, gt=0, description="CPUs each actor reserves.")
+    gpus_per_worker: float = Field(0.0, ge=0, description="GPUs each actor reserves.")
+    batch_size: PositiveInt = Field(16, description="Records (documents) per batch.")
+
+
+class IndexCompute(SpecModel):
+    backend: Literal["local", "ray"] = Field(
+        "local",
+        description="`local`: in this process; `ray`: chunk and embed with Ray Data's "
+        "`map_batches` over an actor pool (the same table, row for row). Not part of the digest.",
+    )
+    ray: RayPool = section("The cluster and the actor pool (`backend: ray`).")
+
+
 class Retrieval(SpecModel):
     corpus: Corpus = Field(description="The documents to index.")
     chunking: Chunking = section("How documents are split.")
     embedding: Embedding = section("The embedding model.")
     store: Store = Field(description="Where the index lives.")
+    compute: IndexCompute = section("Where the index is built.")
     top_k: int = Field(4, ge=1, le=100, description="Chunks retrieved per question.")
     reranker: Literal["rrf", "linear", "cross-encoder", "none"] = Field(
         "rrf", description="How hybrid results are merged (LanceDB rerankers)."

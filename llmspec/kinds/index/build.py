@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from llmspec.core.secrets import SecretRef
 from llmspec.engine.step import Resource, RunContext, StepFailed
 from llmspec.kinds.index.chunking import chunk_document
-from llmspec.kinds.index.documents import CorpusError, load_documents
+from llmspec.kinds.index.documents import CorpusError, Document, load_documents
 from llmspec.kinds.index.outputs import IndexOutputs
 from llmspec.plans.digest import digest_of
 from llmspec.runtime.embedding import Embedder, quiet_libraries, resolve_model
@@ -63,7 +64,6 @@ def build_index(
         embedding.query_prompt,
         embedding.document_prompt,
     )
-    rows = chunk_rows(resource, ctx, embedder)
     # a model folder of the repository is identified by its files' content: new weights
     # must re-embed every chunk, even though the folder's name did not change
     model_files = {
@@ -86,12 +86,25 @@ def build_index(
     if not full:
         assert table is not None
         existing = _vectors_by_id(table)
-    to_embed = [row for row in rows if row["id"] not in existing]
-    ctx.log(
-        f"    {len(rows)} chunks: {len(to_embed)} to embed, {len(rows) - len(to_embed)} unchanged"
-    )
-    vectors = embedder.encode([row["text"] for row in to_embed], progress=ctx.progress)
-    fresh = {row["id"]: vectors[i] for i, row in enumerate(to_embed)}
+    compute = resource.settings.get("compute") or {}
+    if compute.get("backend") == "ray":
+        from llmspec.kinds.index.ray_build import chunk_and_embed
+
+        chunking = retrieval.chunking.model_dump(mode="json")
+        rows, fresh = chunk_and_embed(
+            read_corpus(resource, ctx), chunking, embedder, set(existing), compute["ray"], ctx
+        )
+        embedded = len(fresh)
+    else:
+        rows = chunk_rows(resource, ctx, embedder)
+        to_embed = [row for row in rows if row["id"] not in existing]
+        ctx.log(
+            f"    {len(rows)} chunks: {len(to_embed)} to embed, "
+            f"{len(rows) - len(to_embed)} unchanged"
+        )
+        vectors = embedder.encode([row["text"] for row in to_embed], progress=ctx.progress)
+        fresh = {row["id"]: vectors[i] for i, row in enumerate(to_embed)}
+        embedded = len(to_embed)
     data = _arrow(rows, {**existing, **fresh}, embedder.dim, model_key)
     if full:
         table = db.create_table(name, data, mode="overwrite")
@@ -117,7 +130,7 @@ def build_index(
         version=version,
         tag=tag,
         rows=len(rows),
-        embedded=len(to_embed),
+        embedded=embedded,
         deleted=len(set(existing) - {r["id"] for r in rows}),
         full_rebuild=full,
         model=model.identity,
@@ -129,44 +142,57 @@ def build_index(
 def chunk_rows(resource: Resource, ctx: RunContext, embedder: Embedder) -> list[dict[str, Any]]:
     retrieval = ctx.spec.retrieval
     assert retrieval is not None
-    corpus, chunking = retrieval.corpus, retrieval.chunking
-    fields = corpus.fields.model_dump() if corpus.fields else None
-    measure = embedder.count_tokens if chunking.unit == "tokens" else len
+    chunking = retrieval.chunking.model_dump(mode="json")
+    measure = embedder.count_tokens if chunking["unit"] == "tokens" else len
     rows: list[dict[str, Any]] = []
-    seen: dict[tuple[str, str], int] = {}
+    for doc in read_corpus(resource, ctx):
+        rows += document_rows(doc, chunking, measure)
+    return rows
+
+
+def read_corpus(resource: Resource, ctx: RunContext) -> list[Document]:
+    retrieval = ctx.spec.retrieval
+    assert retrieval is not None
+    corpus = retrieval.corpus
+    fields = corpus.fields.model_dump() if corpus.fields else None
     try:
-        documents = list(
+        return list(
             load_documents(ctx.spec_dir, resource.settings["corpus"], corpus.format, fields)
         )
     except CorpusError as exc:
         from llmspec.core.diagnostics import error
 
         raise StepFailed([error("LS602", f"cannot read the corpus: {exc}")]) from None
-    for doc in documents:
-        for chunk in chunk_document(
-            doc, chunking.strategy, chunking.size, chunking.overlap, measure
-        ):
-            if not chunk.text:
-                continue
-            # the same text twice in a document (a repeated notice under two headings) is two
-            # rows: the occurrence number keeps their keys apart, and stable across builds
-            occurrence = seen.get((doc.doc_id, chunk.text), 0)
-            seen[(doc.doc_id, chunk.text)] = occurrence + 1
-            key = hashlib.sha256(f"{doc.doc_id}\0{chunk.text}\0{occurrence}".encode()).hexdigest()[
-                :32
-            ]
-            rows.append(
-                {
-                    "id": key,
-                    "doc_id": doc.doc_id,
-                    "source": doc.source,
-                    "text": chunk.text,
-                    "heading": chunk.heading,
-                    "line_start": chunk.line_start,
-                    "line_end": chunk.line_end,
-                    "metadata": json.dumps(doc.metadata, sort_keys=True),
-                }
-            )
+
+
+def document_rows(
+    doc: Document, chunking: dict[str, Any], measure: Callable[[str], int]
+) -> list[dict[str, Any]]:
+    """One document's rows, keyed by a digest of (document, chunk text, occurrence)."""
+    rows = []
+    seen: dict[str, int] = {}
+    for chunk in chunk_document(
+        doc, chunking["strategy"], chunking["size"], chunking["overlap"], measure
+    ):
+        if not chunk.text:
+            continue
+        # the same text twice in a document (a repeated notice under two headings) is two
+        # rows: the occurrence number keeps their keys apart, and stable across builds
+        occurrence = seen.get(chunk.text, 0)
+        seen[chunk.text] = occurrence + 1
+        key = hashlib.sha256(f"{doc.doc_id}\0{chunk.text}\0{occurrence}".encode()).hexdigest()
+        rows.append(
+            {
+                "id": key[:32],
+                "doc_id": doc.doc_id,
+                "source": doc.source,
+                "text": chunk.text,
+                "heading": chunk.heading,
+                "line_start": chunk.line_start,
+                "line_end": chunk.line_end,
+                "metadata": json.dumps(doc.metadata, sort_keys=True),
+            }
+        )
     return rows
 
 

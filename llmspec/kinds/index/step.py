@@ -48,7 +48,12 @@ class IndexStep(Step):
         files = corpus
         if model.identity.startswith("local:"):  # a model folder of the repository: its files
             files += ctx.expand([f"{embedding.model}/**/*"])
-        settings = {"uri": store.uri, "table": store.table, "corpus": list(corpus)}
+        settings = {
+            "uri": store.uri,
+            "table": store.table,
+            "corpus": list(corpus),
+            "compute": retrieval.compute.model_dump(mode="json"),
+        }
         yield ResourceDecl(
             self.kind,
             store.table,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 
@@ -422,24 +422,20 @@ def predict(
     env: str | None = None,
     overrides: Sequence[str] = (),
     *,
-    input: str | os.PathLike[str],
-    output: str | os.PathLike[str],
+    input: str | os.PathLike[str] | None,
+    output: str | os.PathLike[str] | None,
     params: Mapping[str, Any] | None = None,
     state: str | None = None,
     progress: Any = None,
+    backend: str = "local",
 ) -> BatchResult:
     """The promoted model over a file of records (jsonl, parquet, csv), written atomically;
-    a record that fails keeps its row with an `error` (``BatchResult.failed``)."""
-    from llmspec.kinds.package.load import load_app_model
-    from llmspec.kinds.promote.promoted import promoted_model
-    from llmspec.operate.predict import check_paths, predict_file
+    a record that fails keeps its row with an `error` (``BatchResult.failed``). ``backend``
+    `ray`: on Ray Data, with the `kind: ray` target's pool (and its default input/output)."""
+    from llmspec.operate.predict import run_predict
 
-    source, target = FsPath(input), FsPath(output)
-    check_paths(source, target)
-    promoted = promoted_model(open_workspace(spec, env, overrides, state=state))
-    model = load_app_model(promoted.uri, promoted.tracking_uri)
-    result = predict_file(model, source, target, params=dict(params or {}), progress=progress)
-    return replace(result, model_uri=promoted.uri)
+    ws = open_workspace(spec, env, overrides, state=state)
+    return run_predict(ws, input, output, dict(params or {}), progress, backend)
 
 
 def query(

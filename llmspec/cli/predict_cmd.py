@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from llmspec.cli.common import (
@@ -19,16 +18,27 @@ EXAMPLES = """examples:
   llmspec predict specs/app.yaml -e dev --input questions.jsonl --output answers.jsonl
   llmspec predict specs/app.yaml -e prod --input batch.parquet --output out.parquet \\
       --param max_new_tokens=64
+  RAY_ADDRESS=ray://head:10001 llmspec predict specs/app.yaml -e prod --backend ray
 
 Each record is answered on its own: one that cannot be (not JSON, a missing input field, a
 model error) keeps its row with an `error`, and the command exits 1 after writing everything.
-For data that outgrows one machine, a `kind: spark` serving target renders a PySpark job."""
+For data that outgrows one machine, `--backend ray` answers on Ray Data (a `kind: ray` target
+sets the pool and default paths, also in object storage), and a `kind: spark` target renders a
+PySpark job."""
 
 
 def add_parser(sub: Any, name: str) -> None:
     parser = spec_command(sub, name, HELP, EXAMPLES)
-    parser.add_argument("--input", required=True, type=Path, help="records: .jsonl, .parquet, .csv")
-    parser.add_argument("--output", required=True, type=Path, help="where to write the answers")
+    parser.add_argument(
+        "--input", help="records: .jsonl, .parquet, .csv (s3:// on Ray; default the target's)"
+    )
+    parser.add_argument("--output", help="where to write the answers (default the target's)")
+    parser.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="`ray`: on Ray Data, with the `kind: ray` target's pool (RAY_ADDRESS: the cluster)",
+    )
     parser.add_argument(
         "--param",
         action="append",
@@ -44,10 +54,11 @@ def run(args: argparse.Namespace) -> Done:
     result = api.predict(
         args.spec, args.env, args.overrides, input=args.input, output=args.output,
         params=_params(args.param), state=args.state, progress=report_progress,
+        backend=args.backend,
     )  # fmt: skip
     answered = result.records - len(result.failed)
     print(
-        f"wrote {args.output}: {answered} answered, {len(result.failed)} failed, "
+        f"wrote {result.output}: {answered} answered, {len(result.failed)} failed, "
         f"{result.records} records in {result.seconds:.1f} s ({result.model_uri})"
     )
     if not result.failed:
@@ -59,7 +70,7 @@ def run(args: argparse.Namespace) -> Done:
         f"{len(result.failed)} of {result.records} records could not be answered",
         hint=shown
         + (f"\n… and {more} more" if more > 0 else "")
-        + f"\n(each kept in {args.output} with its `error`)",
+        + f"\n(each kept in {result.output} with its `error`)",
     )
     return Done(Status.FAILED, [failed])
 

@@ -1,4 +1,5 @@
-"""`llmspec predict`: the environment's promoted model over a file of records, in process.
+"""`llmspec predict`: the environment's promoted model over a file of records, in process or
+on Ray Data (`--backend ray`, `runtime/ray_predict.py`, the same rows).
 
 Records come from JSON Lines, Parquet or CSV; each is answered on its own, so a bad record (a
 line that is not JSON, a missing input field, a model error) is kept as an `error` in its output
@@ -9,78 +10,119 @@ to a temporary file renamed into place at the end: never half-written.
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from llmspec.core.diagnostics import SpecError, error
-
-FORMATS = (".jsonl", ".parquet", ".csv")
-OUTPUT_COLUMNS = ("answer", "sources", "latency_ms", "tokens_in", "tokens_out", "error")
+from llmspec.engine.workspace import Workspace
+from llmspec.runtime.batch import FORMATS, answer, model_inputs, read_records, write_rows
 
 
 @dataclass
 class BatchResult:
-    output: Path
+    output: Path | str  # a local file, or an s3:// object (on Ray)
     records: int = 0
     failed: list[tuple[int, str]] = field(default_factory=list)  # (line or row, why)
     seconds: float = 0.0
     model_uri: str = ""  # the model that answered
 
 
-def check_paths(source: Path, target: Path) -> None:
-    """Bad paths fail before the model loads (LS820)."""
+def run_predict(
+    ws: Workspace,
+    source: str | os.PathLike[str] | None,
+    target: str | os.PathLike[str] | None,
+    params: dict[str, Any],
+    progress: Callable[[int, int], None] | None,
+    backend: str,
+) -> BatchResult:
+    """`llmspec predict`: in process, or on Ray Data (`backend: ray`)."""
+    from llmspec.kinds.promote.promoted import promoted_model
+
+    pool = _ray_target(ws) if backend == "ray" else None
+    source = source or (pool or {}).get("input")
+    target = target or (pool or {}).get("output")
+    if not source or not target:
+        said = "--input and --output are needed" + (
+            " (the `kind: ray` target names no default)" if backend == "ray" else ""
+        )
+        raise SpecError([error("LS820", said)])
+    source, target = str(source), str(target)
+    check_paths(source, target)
+    promoted = promoted_model(ws)
+    if pool is not None:
+        return _on_ray(promoted, source, target, params, pool)
+    from llmspec.kinds.package.load import load_app_model
+
+    model = load_app_model(promoted.uri, promoted.tracking_uri)
+    result = predict_file(model, Path(source), Path(target), params=params, progress=progress)
+    return replace(result, model_uri=promoted.uri)
+
+
+def _ray_target(ws: Workspace) -> dict[str, Any]:
+    """The `kind: ray` target's settings (the pool's defaults where the spec has none)."""
+    from llmspec.spec.serving import RayTarget
+
+    for target in ws.resolved.spec.serving.targets:
+        if isinstance(target, RayTarget):
+            return {**target.ray.model_dump(mode="json"), "input": target.input,
+                    "output": target.output}  # fmt: skip
+    return {**RayTarget(kind="ray").ray.model_dump(mode="json"), "input": None, "output": None}
+
+
+def _on_ray(
+    promoted: Any, source: str, target: str, params: dict[str, Any], pool: dict[str, Any]
+) -> BatchResult:
+    from llmspec.integrations import ray as cluster
+
+    cluster.require_ray("`llmspec predict --backend ray`")
+    address = cluster.address_of(pool.get("address"), "`llmspec predict --backend ray`")
+    passed = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION")
+    env_vars = {
+        "MLFLOW_TRACKING_URI": promoted.tracking_uri,
+        **{k: os.environ[k] for k in passed if k in os.environ},
+    }
+    started = time.perf_counter()
+    runtime_env = {"py_modules": [cluster.code_package()], "env_vars": env_vars}
+    with cluster.driver(address, runtime_env):
+        from llmspec.runtime.ray_predict import predict
+
+        outcome = predict(promoted.uri, source, target, pool, params)
+    return BatchResult(
+        target,
+        outcome.records,
+        outcome.failed,
+        time.perf_counter() - started,
+        promoted.uri,
+    )
+
+
+def check_paths(source: str, target: str) -> None:
+    """Bad paths fail before the model loads (LS820); an `s3://` object is checked for its
+    format only (the store is asked when the batch runs)."""
     problems = []
-    if not source.is_file():
+    if not source.startswith("s3://") and not Path(source).is_file():
         problems.append(error("LS820", f"input {source} does not exist", hint="check the path"))
     for path, role in ((source, "input"), (target, "output")):
-        if path.suffix.lower() not in FORMATS:
+        suffix = Path(path).suffix
+        if suffix.lower() not in FORMATS:
             problems.append(
                 error(
                     "LS820",
-                    f"{role} {path}: `{path.suffix or '(no suffix)'}` is not a supported format",
+                    f"{role} {path}: `{suffix or '(no suffix)'}` is not a supported format",
                     hint="use " + ", ".join(FORMATS),
                 )
             )
-    if target.resolve() == source.resolve():
+    local = not source.startswith("s3://") and not target.startswith("s3://")
+    if source == target or (local and Path(target).resolve() == Path(source).resolve()):
         problems.append(error("LS820", "the output would overwrite the input"))
-    if not target.parent.is_dir():
-        problems.append(error("LS820", f"the output's folder {target.parent} does not exist"))
+    if not target.startswith("s3://") and not Path(target).parent.is_dir():
+        problems.append(error("LS820", f"the output's folder {Path(target).parent} does not exist"))
     if problems:
         raise SpecError(problems)
-
-
-def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """(line or row number, record, why it cannot be read) for each input record."""
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield number, None, f"line {number} is not JSON: {exc.msg} (column {exc.colno})"
-                    continue
-                if isinstance(record, dict):
-                    yield number, record, None
-                else:
-                    yield (
-                        number,
-                        None,
-                        f"line {number} is a JSON {type(record).__name__}, not an object",
-                    )
-        return
-    import pandas as pd  # type: ignore[import-untyped]
-
-    frame = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
-    for number, record in enumerate(frame.to_dict(orient="records"), start=1):
-        yield number, record, None
 
 
 def predict_file(
@@ -92,59 +134,18 @@ def predict_file(
     progress: Callable[[int, int], None] | None = None,
 ) -> BatchResult:
     """Answer every record of ``source`` with the pyfunc ``model`` and write ``target``."""
-    import pandas as pd
-
-    inputs = [c.name for c in model.metadata.get_input_schema().inputs]
+    inputs = model_inputs(model)
     started = time.perf_counter()
     records = list(read_records(source))
     result = BatchResult(target, len(records))
     rows: list[dict[str, Any]] = []
     for done, (number, record, problem) in enumerate(records, start=1):
-        row: dict[str, Any] = dict(record or {})
-        missing = [name for name in inputs if record is not None and _blank(record.get(name))]
-        if problem is None and missing:
-            problem = f"record {number} has no {', '.join(f'`{m}`' for m in missing)}"
-        if problem is None:
-            try:
-                frame = pd.DataFrame([{name: str(row[name]) for name in inputs}])
-                answer = model.predict(frame, params=dict(params or {})).iloc[0].to_dict()
-                row.update({k: answer[k] for k in OUTPUT_COLUMNS[:-1]})
-                row["sources"] = [str(s) for s in row["sources"]]
-            except Exception as exc:  # kept per record: one bad record does not lose the batch
-                problem = f"record {number}: {type(exc).__name__}: {exc}"
-        if problem is not None:
-            result.failed.append((number, problem))
-            row.update(answer=None, sources=[], latency_ms=None, tokens_in=None, tokens_out=None)
-        row["error"] = problem
+        row = answer(model, inputs, number, record, problem, dict(params or {}))
+        if row["error"] is not None:
+            result.failed.append((number, row["error"]))
         rows.append(row)
         if progress is not None:
             progress(done, len(records))
-    _write(rows, target)
+    write_rows(rows, target)
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or value == ""
-
-
-def _write(rows: list[dict[str, Any]], target: Path) -> None:
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        if target.suffix.lower() == ".jsonl":
-            with open(temporary, "w", encoding="utf-8") as handle:
-                for row in rows:
-                    handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-        else:
-            import pandas as pd
-
-            frame = pd.DataFrame(rows)
-            if target.suffix.lower() == ".parquet":
-                frame.to_parquet(temporary, index=False)
-            else:
-                frame.assign(sources=frame["sources"].map(json.dumps)).to_csv(
-                    temporary, index=False
-                )
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)

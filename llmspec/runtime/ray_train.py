@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from llmspec.runtime.contracts import JobConfig
+from llmspec.runtime.storage import arrow_filesystem
 
 EVENT = "@@llmspec "
 RESULT = "result.json"
@@ -58,7 +59,7 @@ def fit(job: JobConfig, args: argparse.Namespace) -> dict[str, Any] | None:
     assert ray is not None  # a `backend: ray` job always carries its cluster settings
     gpus = ray.gpus_per_worker > 0
     resources = {"CPU": ray.cpus_per_worker, **({"GPU": ray.gpus_per_worker} if gpus else {})}
-    filesystem, storage = filesystem_of(args.storage)
+    filesystem, storage = arrow_filesystem(args.storage)
     trainer = TorchTrainer(
         worker,
         train_loop_config={
@@ -90,23 +91,6 @@ def fit(job: JobConfig, args: argparse.Namespace) -> dict[str, Any] | None:
     scheme = "s3://" if args.storage.startswith("s3://") else ""
     result["model"] = scheme + outcome.checkpoint.path
     return dict(result)
-
-
-def filesystem_of(storage: str) -> tuple[Any, str]:
-    """A pyarrow filesystem for an `s3://` storage (the endpoint from AWS_ENDPOINT_URL[_S3], as
-    boto3 reads it, so that S3-compatible stores work), or None for a cluster-wide folder."""
-    if not storage.startswith("s3://"):
-        return None, storage
-    import os
-
-    from pyarrow import fs
-
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    options: dict[str, Any] = {"region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
-    if endpoint:
-        scheme, _, host = endpoint.partition("://")
-        options.update(endpoint_override=host or scheme, scheme=scheme if host else "https")
-    return fs.S3FileSystem(**options), storage.removeprefix("s3://")
 
 
 def worker(config: dict[str, Any]) -> None:
@@ -161,7 +145,7 @@ def _restore(storage: str, name: str, into: Path) -> str | None:
     every persisted checkpoint, and also serves a new job after a failed one."""
     from pyarrow import fs
 
-    filesystem, root = filesystem_of(storage)
+    filesystem, root = arrow_filesystem(storage)
     filesystem = filesystem or fs.LocalFileSystem()
     run = f"{root.rstrip('/')}/{name}"
     if filesystem.get_file_info(run).type != fs.FileType.Directory:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["lance_options"]
+__all__ = ["arrow_filesystem", "lance_options"]
 
 
 def lance_options(
@@ -32,3 +33,18 @@ def lance_options(
         if region:
             options["region"] = region
     return {**options, **(given or {})}
+
+
+def arrow_filesystem(storage: str) -> tuple[Any, str]:
+    """A pyarrow filesystem for an `s3://` storage (the endpoint from AWS_ENDPOINT_URL[_S3], as
+    boto3 reads it, so that S3-compatible stores work), or None for a cluster-wide folder."""
+    if not storage.startswith("s3://"):
+        return None, storage
+    from pyarrow import fs
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    options: dict[str, Any] = {"region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        options.update(endpoint_override=host or scheme, scheme=scheme if host else "https")
+    return fs.S3FileSystem(**options), storage.removeprefix("s3://")

@@ -7,6 +7,7 @@ from pydantic import Field, model_validator
 from llmspec.core.secrets import SecretRef
 from llmspec.spec.base import Flag, Fraction, Op, PositiveInt, Quantity, SpecModel, invalid, section
 from llmspec.spec.catalog import MonitorMetric
+from llmspec.spec.retrieval import RayPool
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Env = dict[str, str | SecretRef]
@@ -128,8 +129,27 @@ class SparkTarget(SpecModel):
     )
 
 
+class RayTarget(SpecModel):
+    """Batch inference on Ray Data: `llmspec predict --backend ray` (a driver of the cluster)
+    and a rendered `ray job submit` script run the registered model over files in object
+    storage, each actor of the pool loading it once."""
+
+    kind: Literal["ray"] = Field(description="Batch inference on a Ray cluster.")
+    input: str | None = Field(
+        None,
+        description="Default input (`--input` wins): .jsonl, .parquet or .csv, local or s3://.",
+        examples=["s3://acme-data/support/questions.jsonl"],
+    )
+    output: str | None = Field(
+        None,
+        description="Default output (`--output` wins); written whole at the end.",
+        examples=["s3://acme-data/support/answers.jsonl"],
+    )
+    ray: RayPool = section("The cluster and the actor pool.")
+
+
 Target = Annotated[
-    Union[MlflowTarget, KubernetesTarget, KServeTarget, DockerTarget, SparkTarget],
+    Union[MlflowTarget, KubernetesTarget, KServeTarget, DockerTarget, SparkTarget, RayTarget],
     Field(discriminator="kind"),
 ]
 

@@ -112,18 +112,23 @@ def attempts(cluster: Cluster, submission: str) -> list[dict[str, object]]:
     return [j for j in cluster.jobs() if str(j["submission_id"]).startswith(prefix)]
 
 
-def test_two_ray_workers_train_what_one_process_trains_and_the_gate_promotes_it(
-    ray_cluster: Cluster, tmp_path: Path
-) -> None:
-    on_ray = tmp_path / "ray"
+@pytest.fixture(scope="module")
+def trained(ray_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The same recipe applied on Ray (the whole app: gate and promotion too) and in process."""
+    on_ray = tmp_path_factory.mktemp("ray")
     project(on_ray, "ray", batch=4)  # 2 workers × 4 = a global batch of 8
-    local = tmp_path / "local"
+    local = tmp_path_factory.mktemp("local")
     project(local, "local", batch=8)  # 1 process × 8
-
     applied = llmspec(ray_cluster, on_ray, "apply", "app.yaml", "-e", "dev")
     assert "submitted Ray job llmspec-ray-tune-dev-" in applied.stdout
     llmspec(ray_cluster, local, "apply", "app.yaml", "-e", "dev", "--target", "finetune.ray-tune")
+    return on_ray, local
 
+
+def test_two_ray_workers_train_what_one_process_trains_and_the_gate_promotes_it(
+    ray_cluster: Cluster, trained: tuple[Path, Path]
+) -> None:
+    on_ray, local = trained
     ray_state, local_state = finetune_state(ray_cluster, on_ray), finetune_state(ray_cluster, local)
     # the backend and the split of the batch are where it runs, not what it is
     assert ray_state["inputs_digest"] == local_state["inputs_digest"]
@@ -146,6 +151,40 @@ def test_two_ray_workers_train_what_one_process_trains_and_the_gate_promotes_it(
     version = client.get_model_version_by_alias("ray-tune", "dev")
     assert str(version.version) == str(promoted["outputs"]["version"])
     assert len(attempts(ray_cluster, ray_state["outputs"]["ray_job"])) == 1
+
+
+def test_predict_on_ray_data_from_object_storage_equals_local_predict(
+    ray_cluster: Cluster, trained: tuple[Path, Path], s3: Any
+) -> None:
+    on_ray, _ = trained
+    questions = [json.dumps({"id": i, "question": q}) for i, (q, _) in enumerate(FACTS)]
+    questions[2:2] = ["{not json", json.dumps({"id": 99, "topic": "no question"})]
+    source = on_ray / "questions.jsonl"
+    source.write_text("\n".join(questions) + "\n")
+    local = llmspec(
+        ray_cluster, on_ray, "predict", "app.yaml", "-e", "dev",
+        "--input", "questions.jsonl", "--output", "local.jsonl", check=False,
+    )  # fmt: skip
+    assert local.returncode == 1 and "LS821" in local.stdout + local.stderr
+    s3.client().upload_file(str(source), s3.bucket, "batch/questions.jsonl")
+    env = {**ray_cluster.env, **s3.env, "RAY_ADDRESS": ray_cluster.gcs}
+    on_ray_data = subprocess.run(
+        [sys.executable, "-m", "llmspec", "predict", "app.yaml", "-e", "dev", "--backend", "ray",
+         "--input", f"s3://{s3.bucket}/batch/questions.jsonl",
+         "--output", f"s3://{s3.bucket}/batch/answers.jsonl"],
+        cwd=on_ray, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert on_ray_data.returncode == 1, on_ray_data.stdout + on_ray_data.stderr
+    assert "8 answered, 2 failed, 10 records" in on_ray_data.stdout
+    body = s3.client().get_object(Bucket=s3.bucket, Key="batch/answers.jsonl")["Body"].read()
+    remote = [json.loads(line) for line in body.decode().splitlines()]
+    mine = [json.loads(line) for line in (on_ray / "local.jsonl").read_text().splitlines()]
+    assert len(remote) == len(mine) == 10
+    for a, b in zip(remote, mine, strict=True):
+        assert {k: v for k, v in a.items() if k != "latency_ms"} == {
+            k: v for k, v in b.items() if k != "latency_ms"
+        }
+    assert [r["error"] is None for r in remote] == [True, True, False, False] + [True] * 6
 
 
 def _start_apply(cluster: Cluster, root: Path) -> subprocess.Popen[str]:

@@ -1,7 +1,8 @@
 """`deploy.<target>`: serving manifests (Kubernetes, KServe), the image build (MLflow's
-Dockerfile generator, then the app server as its entrypoint), the local server's command and the
-PySpark batch-inference job. Every server target runs the same app server as `llmspec serve`;
-with `serving.runtime: vllm`, the cluster targets add vLLM's model server (`pods.py`)."""
+Dockerfile generator, then the app server as its entrypoint), the local server's command, the
+PySpark batch-inference job and the Ray one (`ray job submit` of `runtime/ray_predict.py`).
+Every server target runs the same app server as `llmspec serve`; with `serving.runtime: vllm`,
+the cluster targets add vLLM's model server (`pods.py`)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ TEMPLATES = {
     "docker": "docker-build.sh.j2",
     "mlflow": "mlflow-serve.sh.j2",
     "spark": "spark-predict.py.j2",
+    "ray": "ray-predict.sh.j2",
 }
 FILE_NAMES = {
     "kubernetes": "kubernetes.yaml",
@@ -37,6 +39,7 @@ FILE_NAMES = {
     "docker": "build.sh",
     "mlflow": "serve.sh",
     "spark": "predict.py",
+    "ray": "predict.sh",
 }
 
 

@@ -227,7 +227,7 @@ def _record(work: Path, address: str, submission: str, storage: str) -> None:
 def _fetch(model: str, work: Path) -> bool:
     """The final checkpoint (``model/``, ``merged/``) from the storage into the work folder;
     False when it is not there."""
-    from llmspec.runtime.ray_train import filesystem_of
+    from llmspec.runtime.storage import arrow_filesystem
 
     if not model:
         return False
@@ -240,7 +240,7 @@ def _fetch(model: str, work: Path) -> bool:
         return (work / "model").is_dir()
     from pyarrow import fs
 
-    filesystem, _ = filesystem_of(model)
+    filesystem, _ = arrow_filesystem(model)
     for name in ("model", "merged"):
         source = f"{model.removeprefix('s3://').rstrip('/')}/{name}"
         if filesystem.get_file_info(source).type == fs.FileType.Directory:

@@ -95,7 +95,7 @@ def chunk_and_embed(
                 batch_size=int(pool["batch_size"]),
                 concurrency=int(pool["workers"]),
                 num_cpus=float(pool["cpus_per_worker"]),
-                **({"num_gpus": gpus} if gpus else {}),
+                num_gpus=gpus or None,
             )
             ctx.log(
                 f"    {len(documents)} documents to chunk and embed on Ray "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -40,8 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("job", type=Path)
     parser.add_argument("--storage", required=True, help="where checkpoints and the model go")
     parser.add_argument("--name", required=True, help="the Ray Train run's name")
-    parser.add_argument("--examples", type=Path, required=True)
+    parser.add_argument("--examples", type=Path, help="prepared examples (else each worker's own)")
     parser.add_argument("--base-model", type=Path, help="shipped base model folder")
+    parser.add_argument(
+        "--workdir", type=Path, help="the repository on every node (a KubeRay image's /workspace)"
+    )
     args = parser.parse_args(argv)
     job = JobConfig.from_json(args.job.read_text(encoding="utf-8"))
     result = fit(job, args)
@@ -66,8 +70,9 @@ def fit(job: JobConfig, args: argparse.Namespace) -> dict[str, Any] | None:
             "job": job.to_dict(),
             "name": args.name,
             "storage": args.storage,
-            "examples": str(args.examples.resolve()),
+            "examples": str(args.examples.resolve()) if args.examples else None,
             "base": str(args.base_model.resolve()) if args.base_model else None,
+            "workdir": str(args.workdir) if args.workdir else None,
         },
         torch_config=TorchConfig(backend="nccl" if gpus else "gloo"),
         scaling_config=ScalingConfig(
@@ -104,6 +109,8 @@ def worker(config: dict[str, Any]) -> None:
     from llmspec.runtime.train import train
 
     quiet_libraries()
+    if config["workdir"]:  # the spec's data, where the image has the repository
+        os.chdir(config["workdir"])
     job = JobConfig.from_dict(config["job"])
     rank = ray.train.get_context().get_world_rank()
     # a folder of this worker's own, as on a node of its own; emptied at each (re)start, since
@@ -117,7 +124,7 @@ def worker(config: dict[str, Any]) -> None:
         print(f"llmspec: rank {rank} resumes from {restored}", flush=True)
     args = argparse.Namespace(
         output=output,
-        examples=Path(config["examples"]),
+        examples=Path(config["examples"]) if config["examples"] else None,
         base_model=Path(config["base"]) if config["base"] else None,
         index_uri=None,
         index_version=None,

@@ -83,6 +83,11 @@ def unknown_fields(value: object, schema: dict, where: str = "") -> list[str]:
     return found
 
 
+def kuberay_schema(kind: str) -> dict:
+    name = {"RayJob": "rayjob", "RayCluster": "raycluster"}[kind]
+    return json.loads((ROOT / f"tests/data/schemas/kuberay-{name}-v1.json").read_text())
+
+
 def isvc_schema() -> dict:
     return json.loads(
         (ROOT / "tests/data/schemas/kserve-inferenceservice-v1beta1.json").read_text()
@@ -215,6 +220,10 @@ def test_every_manifest_of_every_example_validates(
             if item.get("kind") == "InferenceService":
                 jsonschema.Draft7Validator(crd).validate(item)
                 assert unknown_fields(item, crd) == [], path
+            elif item.get("kind") in ("RayJob", "RayCluster"):
+                schema = kuberay_schema(item["kind"])
+                jsonschema.Draft7Validator(schema).validate(item)
+                assert unknown_fields(item, schema) == [], path
             else:
                 kubernetes_validate.validate(
                     item, kubernetes_validate.latest_version(), strict=True

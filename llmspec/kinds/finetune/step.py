@@ -106,7 +106,11 @@ class FinetuneStep(Step):
             "digest": resource.inputs_digest.split(":")[-1][:12],
             "gpus": compute["num_processes"] if compute["device"] != "cpu" else 0,
         }
+        rendered = {}
+        if compute["backend"] == "ray":
+            rendered = _kuberay(cluster, compute["ray"], job, spec, resource)
         return {
+            **rendered,
             "finetune/accelerate_config.yaml": accelerate,
             "finetune/job.json": job,
             "finetune/job.yaml": render_template(
@@ -121,6 +125,54 @@ class FinetuneStep(Step):
         from llmspec.kinds.finetune.run import run_finetune
 
         return run_finetune(resource, ctx, self.render(resource, ctx.spec))
+
+
+def _kuberay(
+    cluster: dict[str, Any], ray: dict[str, Any], job: str, spec: Spec, resource: Resource
+) -> dict[str, str]:
+    """`rayjob.yaml` and `raycluster.yaml` (KubeRay), for a cluster in Kubernetes."""
+    import yaml
+
+    from llmspec.kinds.finetune.kuberay import manifests
+
+    artifacts = spec.state.artifacts
+    storage = ray["storage"] or (artifacts if artifacts.startswith("s3://") else None)
+    where = f"{cluster['app']}/finetune/{resource.inputs_digest.split(':')[-1]}"
+    documents = manifests(
+        {
+            **cluster,
+            "storage": f"{storage.rstrip('/')}/{where}"
+            if storage
+            else f"/workspace/.llmspec/ray/{where}",
+            "tracking": spec.tracking.uri,
+        },
+        ray,
+        job,
+    )
+    header = (
+        f"# Rendered by llmspec for {cluster['app']} ({cluster['digest']}): the fine-tune on "
+        "KubeRay.\n"
+    )
+    if not storage:
+        header += (
+            "# No `compute.ray.storage` nor `state.artifacts: s3://…`: checkpoints stay in the "
+            "pods (set one to resume across pods).\n"
+        )
+
+    class Plain(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:  # manifests are read by people: no &id1
+            return True
+
+    def text(dumper: yaml.SafeDumper, value: str) -> Any:  # a file's text as a `|` block
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Plain.add_representer(str, text)
+    return {
+        f"finetune/{name}.yaml": header
+        + yaml.dump_all(docs, Dumper=Plain, sort_keys=False, width=1000)
+        for name, docs in documents.items()
+    }
 
 
 def job_document(resource: Resource, spec: Spec) -> JobConfig:

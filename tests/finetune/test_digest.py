@@ -43,6 +43,13 @@ def test_prod_on_sixteen_gpus_shares_stagings_fine_tune() -> None:
             "finetune.training.batch_size=4",
             "finetune.training.gradient_accumulation_steps=2",
         ],
+        # 4 Ray workers × 2 per device × 4 accumulated: the same 32 on a Ray cluster
+        [
+            "finetune.compute.backend=ray",
+            "finetune.compute.ray.workers=4",
+            "finetune.compute.ray.address=http://ray-head:8265",
+            "finetune.training.batch_size=2",
+        ],
     ],
 )
 def test_where_it_runs_is_not_in_the_digest(placement: list[str]) -> None:
@@ -53,6 +60,7 @@ def test_where_it_runs_is_not_in_the_digest(placement: list[str]) -> None:
     "recipe",
     [
         ["finetune.compute.num_processes=2"],  # 64 examples per step
+        ["finetune.compute.backend=ray", "finetune.compute.ray.workers=2"],  # 64 on Ray
         ["finetune.training.gradient_accumulation_steps=8"],
         ["finetune.training.seed=7"],
         ["finetune.compute.mixed_precision=fp16"],

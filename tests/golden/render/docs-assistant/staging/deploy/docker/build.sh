@@ -1,6 +1,6 @@
 #!/bin/sh
 # Rendered by llmspec for docs-assistant: the serving image of models:/docs-assistant@challenger.
-# Inputs digest: sha256:d90a4d76728e1c566545867a63decd63f0185fd310a39891f382396bb2f27ed1
+# Inputs digest: sha256:3d56379ee3e34556c0d38b685ba42593223b74954846046615fed2bf06e198ce
 #
 # MLflow's own generator writes the Dockerfile for the version the alias points at when this
 # runs: a Python base, MLflow, the model (with llmspec's runtime beside it) and its pinned

@@ -1,5 +1,5 @@
 # Rendered by llmspec for support-bot: batch inference with models:/support-bot@champion.
-# Inputs digest: sha256:456b58924f22bcf32b9eeaa778b8de733455e25283b6c386e6b86a31ad2be6c3
+# Inputs digest: sha256:942826a499854ffd8cf38ae5eb53c0e088606053db7ccbfb5631127a35479f6c
 """Apply models:/support-bot@champion to a table on Spark with mlflow.pyfunc.spark_udf.
 
     MLFLOW_TRACKING_URI=<the registry> spark-submit predict.py [--input PATH] [--output PATH]

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,9 @@ def _ray(*argv: str, env: dict[str, str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[Cluster]:
+def ray_cluster(s3: Any) -> Iterator[Cluster]:
+    """The cluster's processes have the test bucket's credentials and endpoint, as a cluster
+    in a cloud has its own (apply passes it no credentials)."""
     if shutil.which("ray", path=str(BIN)) is None:
         reason = "Ray is not installed (pip install -e '.[ray]')"
         if os.environ.get("LLMSPEC_REQUIRE_RAY") == "1":
@@ -63,6 +66,7 @@ def ray_cluster() -> Iterator[Cluster]:
     root = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "RAY_", "LLMSPEC_"))}
     env.update(PATH=f"{BIN}:{env.get('PATH', '')}", RAY_USAGE_STATS_ENABLED="0")
+    env.update(s3.env)
     port, dashboard = _free_port(), _free_port()
     common = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--object-store-memory=150000000"]
     try:

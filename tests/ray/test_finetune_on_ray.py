@@ -267,3 +267,24 @@ def test_an_apply_killed_mid_job_is_reattached_by_the_next_not_resubmitted(
     (finished,) = attempts(ray_cluster, submitted)  # `ray job list`: still the one job
     assert finished == {"submission_id": submitted, "status": "SUCCEEDED"}
     assert finetune_state(ray_cluster, tmp_path)["outputs"]["ray_job"] == submitted
+
+
+def test_on_a_shared_store_the_checkpoints_and_the_model_go_to_the_bucket(
+    ray_cluster: Cluster, tmp_path: Path, s3: Any
+) -> None:
+    spec = project(tmp_path, "ray", batch=4, steps=6)
+    spec.write_text(
+        spec.read_text().replace(
+            "ray: {workers: 2}", f"ray: {{workers: 2, storage: 's3://{s3.bucket}/ray'}}"
+        )
+    )
+    applied = llmspec(
+        ray_cluster, tmp_path, "apply", "app.yaml", "-e", "dev", "--target", "finetune.ray-tune"
+    )
+    assert "submitted Ray job" in applied.stdout
+    outputs = finetune_state(ray_cluster, tmp_path)["outputs"]
+    keys = s3.keys("ray/ray-tune/finetune/")
+    assert any(k.endswith("/checkpoint/trainer_state.json") for k in keys), keys
+    assert any(k.endswith("/model/adapter_model.safetensors") for k in keys), keys
+    assert (tmp_path / outputs["adapter_dir"] / "adapter_model.safetensors").is_file()
+    assert outputs["steps"] == 6

@@ -244,5 +244,6 @@ def _fetch(model: str, work: Path) -> bool:
     for name in ("model", "merged"):
         source = f"{model.removeprefix('s3://').rstrip('/')}/{name}"
         if filesystem.get_file_info(source).type == fs.FileType.Directory:
+            (work / name).mkdir(parents=True)  # pyarrow writes files, not their folder
             fs.copy_files(source, str(work / name), source_filesystem=filesystem)
     return (work / "model").is_dir()

@@ -161,6 +161,18 @@ def tail(client: Any, submission_id: str, lines: int = 15) -> list[str]:
 def driver(address: str, runtime_env: dict[str, Any]) -> Iterator[Any]:
     """This process as a driver of the cluster at ``address`` (a Ray Client `ray://…` address
     from outside the cluster); disconnected at the end."""
+    if address.startswith(("http://", "https://")):
+        raise SpecError(
+            [
+                error(
+                    "LS741",
+                    f"{address} is a dashboard's address, for submitting jobs; this joins the "
+                    "cluster as a driver",
+                    hint="give the GCS address (HEAD:6379, on one of the cluster's nodes) or Ray "
+                    "Client's ray://HEAD:10001 (from outside), in the spec or in RAY_ADDRESS",
+                )
+            ]
+        )
     import ray
 
     try:

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,16 @@ class Answerer:
         return {"number": [int(n) for n in batch["number"]], "row": rows}
 
 
+def quiet_ray_data() -> None:
+    """No progress bars nor INFO lines from Ray Data on the caller's terminal."""
+    import logging
+
+    import ray.data
+
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+
+
 def predict(
     model_uri: str,
     source: str,
@@ -71,7 +82,7 @@ def predict(
     """Answer ``source`` into ``target`` on the cluster this process is a driver of."""
     import ray.data
 
-    ray.data.DataContext.get_current().enable_progress_bars = False
+    quiet_ray_data()
     with tempfile.TemporaryDirectory(prefix="llmspec-predict-") as scratch:
         local_source = _local(source, Path(scratch))
         records: list[dict[str, Any]] = [
@@ -96,7 +107,10 @@ def predict(
                 num_cpus=float(pool["cpus_per_worker"]),
                 num_gpus=gpus or None,
             )
-            ordered = sorted(answered.take_all(), key=lambda item: int(item["number"]))
+            with warnings.catch_warnings():  # Ray Data's advice on pools and blocks
+                warnings.simplefilter("ignore")
+                results = answered.take_all()
+            ordered = sorted(results, key=lambda item: int(item["number"]))
             rows = [json.loads(item["row"]) for item in ordered]
         for item, row in zip(records, rows, strict=True):
             if row["error"] is not None:

@@ -130,7 +130,9 @@ class RayPool(SpecModel):
     workers: PositiveInt = Field(2, description="Actors in the pool (each loads the model once).")
     cpus_per_worker: float = Field(1.0, gt=0, description="CPUs each actor reserves.")
     gpus_per_worker: float = Field(0.0, ge=0, description="GPUs each actor reserves.")
-    batch_size: PositiveInt = Field(16, description="Records (documents) per batch.")
+    batch_size: PositiveInt = Field(
+        16, description="Items per batch an actor gets: chunks to embed, or records to answer."
+    )
 
 
 class IndexCompute(SpecModel):

@@ -183,24 +183,36 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--docs", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--parts", default="finetune,index", help="which comparisons to run")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     with cluster() as env:
-        finetune(env, 2, "ray")  # warm: the cluster's first job sets up its runtime env
-        ray_s = [finetune(env, args.steps, "ray") for _ in range(args.repeat)]
-        local_s = [finetune(env, args.steps, "local") for _ in range(args.repeat)]
-        ray_t, local_t = statistics.median(ray_s), statistics.median(local_s)
-        print(f"fine-tune, {args.steps} steps (apply wall time, median of {args.repeat}):")
-        print(f"  on Ray (2 workers)   {ray_t:7.1f} s   {[round(s, 1) for s in ray_s]}")
-        print(f"  local (1 process)    {local_t:7.1f} s   {[round(s, 1) for s in local_s]}")
-        print(f"  Ray - local          {ray_t - local_t:+7.1f} s   (target <= 15 s)")
-        print(f"  Ray / local          {ray_t / local_t:7.2f}")
-        ray_rate = statistics.median(index(env, args.docs, "ray") for _ in range(args.repeat))
-        local_rate = statistics.median(index(env, args.docs, "local") for _ in range(args.repeat))
-        print(f"index build, {args.docs} documents (chunks/s of the whole build):")
-        print(f"  Ray Data (2 actors)  {ray_rate:7.1f}")
-        print(f"  local                {local_rate:7.1f}")
-        print(f"  Ray / local          {ray_rate / local_rate:7.2f}")
+        if "finetune" in parts:
+            compare_finetunes(env, args.steps, args.repeat)
+        if "index" in parts:
+            compare_index_builds(env, args.docs, args.repeat)
         print(f"(this machine has {os.cpu_count()} cores: two actors share them with the driver)")
+
+
+def compare_finetunes(env: dict[str, str], steps: int, repeat: int) -> None:
+    finetune(env, 2, "ray")  # warm: the cluster's first job sets up its runtime env
+    ray_s = [finetune(env, steps, "ray") for _ in range(repeat)]
+    local_s = [finetune(env, steps, "local") for _ in range(repeat)]
+    ray_t, local_t = statistics.median(ray_s), statistics.median(local_s)
+    print(f"fine-tune, {steps} steps (apply wall time, median of {repeat}):")
+    print(f"  on Ray (2 workers)   {ray_t:7.1f} s   {[round(s, 1) for s in ray_s]}")
+    print(f"  local (1 process)    {local_t:7.1f} s   {[round(s, 1) for s in local_s]}")
+    print(f"  Ray - local          {ray_t - local_t:+7.1f} s   (target <= 15 s)")
+    print(f"  Ray / local          {ray_t / local_t:7.2f}")
+
+
+def compare_index_builds(env: dict[str, str], docs: int, repeat: int) -> None:
+    ray_rate = statistics.median(index(env, docs, "ray") for _ in range(repeat))
+    local_rate = statistics.median(index(env, docs, "local") for _ in range(repeat))
+    print(f"index build, {docs} documents (chunks/s of the whole build):")
+    print(f"  Ray Data (2 actors)  {ray_rate:7.1f}")
+    print(f"  local                {local_rate:7.1f}")
+    print(f"  Ray / local          {ray_rate / local_rate:7.2f}")
 
 
 if __name__ == "__main__":

@@ -122,7 +122,7 @@ def follow(
     address: str,
     submission_id: str,
     on_line: Callable[[str], None],
-    poll: float = 1.0,
+    poll: float = 0.5,
 ) -> JobInfo:
     """Feed each new line of the job's logs to ``on_line`` until the job ends; its last status.
 

@@ -1,10 +1,11 @@
 """`retrieval.compute.backend: ray`: chunk and embed the corpus with Ray Data.
 
 The corpus is read here (its files are this repository's); the documents go to the cluster as
-a dataset. Ray tasks chunk them (`map_batches` of a function), and the chunks that are not in
-the table yet go through `map_batches` over an actor pool, each actor loading the embedding
-model once. The rows come back in the corpus's order and the caller writes them to LanceDB as a
-local build does: the same table, row for row, and only changed chunks embedded.
+a dataset, and `map_batches` over an actor pool chunks them and embeds the chunks that are not
+in the table yet, each actor loading the embedding model once (one stage: on small clusters a
+separate stage of chunking tasks costs more than it spreads). The rows come back in the
+corpus's order and the caller writes them to LanceDB as a local build does: the same table,
+row for row, and only changed chunks embedded.
 """
 
 from __future__ import annotations
@@ -22,36 +23,32 @@ from llmspec.kinds.index.documents import Document
 from llmspec.runtime.embedding import Embedder
 
 
-def chunk_batch(
-    batch: Mapping[str, Any], chunking: dict[str, Any], embedder: dict[str, Any]
-) -> dict[str, list[Any]]:
-    """A batch of documents → their rows (a Ray task: no model, a tokenizer at most)."""
-    from llmspec.kinds.index.build import document_rows
+class ChunkAndEmbed:
+    """One actor of the pool: its own embedder, the table's known chunk ids."""
 
-    measure = Embedder(**embedder).count_tokens if chunking["unit"] == "tokens" else len
-    rows: list[dict[str, Any]] = []
-    for order, document in zip(batch["order"], batch["document"], strict=True):
-        doc = Document(**json.loads(str(document)))
-        for n, row in enumerate(document_rows(doc, chunking, measure)):
-            rows.append({**row, "order": int(order), "n": n})
-    return {"id": [r["id"] for r in rows], "row": [json.dumps(r) for r in rows]}
-
-
-def unknown(batch: Mapping[str, Any], known: frozenset[str]) -> dict[str, list[Any]]:
-    keep = [i for i, key in enumerate(batch["id"]) if str(key) not in known]
-    return {"id": [batch["id"][i] for i in keep], "row": [batch["row"][i] for i in keep]}
-
-
-class Embed:
-    """An actor of the pool: the embedding model, loaded once."""
-
-    def __init__(self, embedder: dict[str, Any]) -> None:
+    def __init__(
+        self, embedder: dict[str, Any], chunking: dict[str, Any], existing: frozenset[str]
+    ) -> None:
         self.embedder = Embedder(**embedder)
+        self.chunking = chunking
+        self.existing = existing
+        self.measure = self.embedder.count_tokens if chunking["unit"] == "tokens" else len
 
     def __call__(self, batch: Mapping[str, Any]) -> dict[str, list[Any]]:
-        texts = [json.loads(str(row))["text"] for row in batch["row"]]
-        vectors = self.embedder.encode(texts)
-        return {"id": list(batch["id"]), "vector": [[float(x) for x in v] for v in vectors]}
+        from llmspec.kinds.index.build import document_rows
+
+        rows: list[dict[str, Any]] = []
+        for order, document in zip(batch["order"], batch["document"], strict=True):
+            doc = Document(**json.loads(str(document)))
+            for n, row in enumerate(document_rows(doc, self.chunking, self.measure)):
+                rows.append({**row, "order": int(order), "n": n})
+        fresh = [row for row in rows if row["id"] not in self.existing]
+        vectors = self.embedder.encode([row["text"] for row in fresh])
+        by_id = {row["id"]: [float(x) for x in vectors[i]] for i, row in enumerate(fresh)}
+        return {
+            "row": [json.dumps(row) for row in rows],
+            "vector": [by_id.get(row["id"], []) for row in rows],
+        }
 
 
 def settings(embedder: Embedder) -> dict[str, Any]:
@@ -78,7 +75,6 @@ def chunk_and_embed(
     """The corpus's rows (in order) and the vectors of the chunks embedded now, by id."""
     import numpy as np
 
-    workers = int(pool["workers"])
     try:
         cluster.require_ray("`retrieval.compute.backend: ray`")
         address = cluster.address_of(pool.get("address"), "`retrieval.compute.backend: ray`")
@@ -88,34 +84,40 @@ def chunk_and_embed(
             from llmspec.runtime.ray_predict import quiet_ray_data
 
             quiet_ray_data()  # its progress bars would draw over apply's own
-            ctx.log(f"    {len(documents)} documents to chunk and embed on Ray ({workers} actors)")
-            items = [
-                {"order": i, "document": json.dumps(dataclasses.asdict(doc))}
-                for i, doc in enumerate(documents)
-            ]
+            dataset = ray.data.from_items(
+                [
+                    {"order": i, "document": json.dumps(dataclasses.asdict(doc))}
+                    for i, doc in enumerate(documents)
+                ],
+                override_num_blocks=max(1, min(len(documents), int(pool["workers"]) * 4)),
+            )
+            gpus = float(pool["gpus_per_worker"])
+            embedded = dataset.map_batches(
+                ChunkAndEmbed,
+                fn_constructor_args=(settings(embedder), chunking, frozenset(existing)),
+                batch_size=int(pool["batch_size"]),
+                concurrency=int(pool["workers"]),
+                num_cpus=float(pool["cpus_per_worker"]),
+                num_gpus=gpus or None,
+            )
+            ctx.log(
+                f"    {len(documents)} documents to chunk and embed on Ray "
+                f"({pool['workers']} actors)"
+            )
             with warnings.catch_warnings():  # Ray Data's advice on pools and blocks
                 warnings.simplefilter("ignore")
-                chunked = (
-                    ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 16)))
-                    .map_batches(chunk_batch, fn_args=(chunking, settings(embedder)), batch_size=64)
-                    .materialize()
-                )
-                rows = [json.loads(item["row"]) for item in chunked.take_all()]
-                fresh_rows = chunked.map_batches(unknown, fn_args=(frozenset(existing),))
-                gpus = float(pool["gpus_per_worker"])
-                embedded = fresh_rows.map_batches(
-                    Embed,
-                    fn_constructor_args=(settings(embedder),),
-                    batch_size=int(pool["batch_size"]),
-                    concurrency=workers,
-                    num_cpus=float(pool["cpus_per_worker"]),
-                    num_gpus=gpus or None,
-                ).take_all()
+                results = embedded.take_all()
     except SpecError as exc:
         raise StepFailed(list(exc.diagnostics)) from exc
-    rows.sort(key=lambda row: (row["order"], row["n"]))
-    for row in rows:
+    ordered = sorted(
+        ((json.loads(r["row"]), r["vector"]) for r in results),
+        key=lambda item: (item[0]["order"], item[0]["n"]),
+    )
+    rows, fresh = [], {}
+    for row, vector in ordered:
         del row["order"], row["n"]
-    fresh = {str(item["id"]): np.asarray(item["vector"], dtype=np.float32) for item in embedded}
+        rows.append(row)
+        if len(vector):
+            fresh[row["id"]] = np.asarray(vector, dtype=np.float32)
     ctx.log(f"    {len(rows)} chunks: {len(fresh)} embedded, {len(rows) - len(fresh)} unchanged")
     return rows, fresh

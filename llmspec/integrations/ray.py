@@ -123,8 +123,10 @@ def follow(
     submission_id: str,
     on_line: Callable[[str], None],
     poll: float = 0.5,
+    done: Callable[[], bool] = lambda: False,
 ) -> JobInfo:
-    """Feed each new line of the job's logs to ``on_line`` until the job ends; its last status.
+    """Feed each new line of the job's logs to ``on_line`` until the job ends, or ``done()``
+    says what was wanted has come (the job's own teardown is not waited for); its last status.
 
     The logs are read whole and compared with what was seen (the job API has no offset): cheap
     for a fine-tune's log, whose lines are few. A dropped connection is retried; after RETRIES
@@ -146,7 +148,7 @@ def follow(
         for line in lines[seen:]:
             on_line(line)
         seen = len(lines)
-        if str(info.status) in TERMINAL:
+        if str(info.status) in TERMINAL or done():
             return JobInfo(submission_id, str(info.status), info.message or "")
         time.sleep(poll)
 

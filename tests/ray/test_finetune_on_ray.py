@@ -264,6 +264,11 @@ def test_an_apply_killed_mid_job_is_reattached_by_the_next_not_resubmitted(
     )
     assert f"re-attaching to Ray job {submitted}" in again.stdout
     assert "submitted Ray job" not in again.stdout
+    deadline = time.monotonic() + 60  # apply leaves once the model is out, not at the job's end
+    while (
+        attempts(ray_cluster, submitted)[0]["status"] == "RUNNING" and time.monotonic() < deadline
+    ):
+        time.sleep(0.5)
     (finished,) = attempts(ray_cluster, submitted)  # `ray job list`: still the one job
     assert finished == {"submission_id": submitted, "status": "SUCCEEDED"}
     assert finetune_state(ray_cluster, tmp_path)["outputs"]["ray_job"] == submitted

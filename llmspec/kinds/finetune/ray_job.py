@@ -63,8 +63,15 @@ def run_on_ray(
         outcome = _follow(client, address, submission, work / "train.log", on_event)
         model = str(outcome.result.pop("model")) if outcome.result else ""
         if _fetch(model, work):
-            # the model is in the work folder now; a storage of its own is dead weight
-            shutil.rmtree(work / "ray", ignore_errors=True)
+            # the model is in the work folder now; a storage of its own is dead weight, once
+            # the job has stopped writing to it
+            try:
+                info = cluster.status(client, submission)
+                stopped = info is None or info.status in cluster.TERMINAL
+            except Exception:  # the cluster's answer is not needed: the storage stays
+                stopped = False
+            if stopped:
+                shutil.rmtree(work / "ray", ignore_errors=True)
             shutil.rmtree(work / "ray-job", ignore_errors=True)
             return outcome, submission
         # a finished job whose model is gone (its storage was another machine's or deleted):
@@ -100,10 +107,14 @@ def _follow(
 
     with open(log_file, "a", encoding="utf-8") as log:
         try:
-            final = cluster.follow(client, address, submission, on_line)
+            # the model is in the storage once the `done` event is out: the driver's exit
+            # and the cluster's teardown of the worker group are not waited for
+            final = cluster.follow(
+                client, address, submission, on_line, done=lambda: outcome.result is not None
+            )
         except SpecError as exc:
             raise StepFailed(list(exc.diagnostics)) from exc
-    if final.status == "SUCCEEDED" and outcome.result is not None:
+    if outcome.result is not None:
         return outcome
     if outcome.error is not None:  # a problem with the recipe: the training said so
         raise StepFailed(

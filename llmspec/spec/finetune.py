@@ -207,4 +207,11 @@ class Finetune(SpecModel):
     def _sane(self) -> "Finetune":
         if self.compute.strategy.startswith("deepspeed") and self.compute.device == "cpu":
             raise invalid("DeepSpeed strategies need GPUs; use `ddp` on `device: cpu`", "compute")
+        if self.compute.backend == "ray" and self.compute.strategy != "ddp":
+            raise invalid(
+                f"`backend: ray` trains with DDP (Ray Train's process group); "
+                f"`strategy: {self.compute.strategy}` runs through `accelerate launch` "
+                "(`backend: local`)",
+                "compute",
+            )
         return self

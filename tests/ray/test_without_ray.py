@@ -72,3 +72,15 @@ def test_no_cluster_address_is_a_diagnostic_naming_both_ways_to_give_one(
     (diagnostic,) = _finetune(result).diagnostics
     assert diagnostic.code == "LS741"
     assert "compute.ray.address" in (diagnostic.hint or "") and "RAY_ADDRESS" in diagnostic.hint
+
+
+def test_ray_with_fsdp_is_refused_at_validation_rather_than_run_as_ddp(tmp_path: Path) -> None:
+    from llmspec.core.diagnostics import SpecError
+
+    spec = project(tmp_path)
+    spec.write_text(SPEC.replace("backend: ray,", "backend: ray, strategy: fsdp,"))
+    with pytest.raises(SpecError) as raised:
+        resolve(spec, "dev", [])
+    (diagnostic,) = raised.value.diagnostics
+    assert "`backend: ray` trains with DDP" in diagnostic.message
+    assert diagnostic.span is not None and diagnostic.span.line == 11  # `compute:`

@@ -4,6 +4,7 @@ file) and a RayCluster, valid against KubeRay's CRD schemas with no field they d
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,9 @@ def render(root: Path) -> dict[str, list[dict]]:
     done = subprocess.run(
         [sys.executable, "-m", "llmspec", "render", "app.yaml", "-e", "dev", "--out", str(out)],
         cwd=root,
+        # an earlier test's mlflow.set_tracking_uri leaves MLFLOW_TRACKING_URI set, and it wins
+        # over the spec's `tracking.uri`
+        env={k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
         capture_output=True,
         text=True,
     )

@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench_index import WORDS  # the index bench's vocabulary (this folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FACTS = [
@@ -65,33 +67,6 @@ retrieval:
   compute: {backend: BACKEND, ray: {workers: 2, batch_size: 8}}
 environments: {dev: {}}
 """
-WORDS = [
-    "account",
-    "billing",
-    "invoice",
-    "refund",
-    "password",
-    "token",
-    "export",
-    "import",
-    "project",
-    "member",
-    "team",
-    "webhook",
-    "limit",
-    "request",
-    "error",
-    "status",
-    "report",
-    "dashboard",
-    "chart",
-    "filter",
-    "search",
-    "index",
-    "mobile",
-    "offline",
-    "sync",
-]
 
 
 def _port() -> int:

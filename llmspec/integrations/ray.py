@@ -22,6 +22,13 @@ from llmspec.core.diagnostics import SpecError, error
 INSTALL = "pip install 'llmspec[ray]'"
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 RETRIES = 5  # lost connections to the dashboard tolerated in a row while following a job
+# where an S3-compatible store is, passed on to the cluster's processes; credentials are the
+# cluster's own, never sent with a job
+STORAGE_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION")
+
+
+def storage_env() -> dict[str, str]:
+    return {k: os.environ[k] for k in STORAGE_ENV if k in os.environ}
 
 
 def ray_missing() -> bool:

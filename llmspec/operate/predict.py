@@ -80,11 +80,7 @@ def _on_ray(
 
     cluster.require_ray("`llmspec predict --backend ray`")
     address = cluster.address_of(pool.get("address"), "`llmspec predict --backend ray`")
-    passed = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION")
-    env_vars = {
-        "MLFLOW_TRACKING_URI": promoted.tracking_uri,
-        **{k: os.environ[k] for k in passed if k in os.environ},
-    }
+    env_vars = {"MLFLOW_TRACKING_URI": promoted.tracking_uri, **cluster.storage_env()}
     started = time.perf_counter()
     runtime_env = {"py_modules": [cluster.code_package()], "env_vars": env_vars}
     with cluster.driver(address, runtime_env):

@@ -31,7 +31,6 @@ from llmspec.runtime.contracts import JobConfig
 
 RECORD = "ray-job.json"
 RUN_NAME = "train"  # the Ray Train run's folder under the storage
-PASSED_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION")
 
 
 def run_on_ray(
@@ -183,7 +182,7 @@ def _attach_or_submit(
             # Ray Train's workers otherwise print each line twice (to stdout and its logger)
             "RAY_TRAIN_ENABLE_PRINT_PATCH": "0",
             "OMP_NUM_THREADS": str(max(1, int(ray.cpus_per_worker))),
-            **{k: v for k in PASSED_ENV if (v := _environ(k))},
+            **cluster.storage_env(),
         },
     }
     if ray.pip:
@@ -210,12 +209,6 @@ def job_prefix(job: JobConfig, ctx: RunContext, storage: str) -> str:
 
     where = hashlib.sha256(storage.encode()).hexdigest()[:8]
     return f"llmspec-{ctx.app}-{ctx.env}-{job.inputs_digest.split(':')[-1][:12]}-{where}-"
-
-
-def _environ(key: str) -> str | None:
-    import os
-
-    return os.environ.get(key)
 
 
 def _stage(work: Path, base: Path, ctx: RunContext) -> Path:

@@ -3,7 +3,6 @@ row for row, vectors included, and stays incremental: an edit embeds only its ch
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,33 +12,24 @@ import pytest
 from llmspec.api import resolve
 from llmspec.engine.apply import apply
 from llmspec.engine.workspace import open_workspace
-from tests.conftest import ROOT
+from tests.index.test_index import SPEC as INDEX_SPEC
+from tests.index.test_index import make_project
 from tests.ray.conftest import Cluster
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("lancedb")
 
-SPEC = """\
-apiVersion: llmspec/v1
-kind: LLMApp
-metadata: {name: helpdesk}
-model: {source: builtin, id: tiny-gpt2}
-prompts:
-  templates:
-    answer: {template: "{% for d in context %}{{ d.text }}{% endfor %} {{ question }}"}
-retrieval:
-  corpus: {paths: ["docs/*.md"]}
-  chunking: {size: 48, overlap: 8}
-  store: {table: docs}
-  compute: {backend: BACKEND, ray: {workers: 2, batch_size: 3}}
-environments:
-  dev: {}
-"""
+# the index tests' spec, built on Ray or locally
+SPEC = INDEX_SPEC.replace("FULL_TEXT", "false").replace(
+    "  top_k: 4\n", "  top_k: 4\n  compute: {backend: BACKEND, ray: {workers: 2, batch_size: 3}}\n"
+)
+
+
+assert "compute: {backend: BACKEND" in SPEC  # the layout above found its place
 
 
 def project(root: Path, backend: str) -> Path:
-    shutil.copytree(ROOT / "tests" / "data" / "corpus" / "docs", root / "docs")
-    (root / ".git").mkdir()
+    make_project(root)
     (root / "app.yaml").write_text(SPEC.replace("BACKEND", backend))
     return root / "app.yaml"
 

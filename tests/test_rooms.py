@@ -114,4 +114,4 @@ def test_modules_stay_small_and_few_stay_flat() -> None:
     ]
     assert not long
     flat = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert flat == ["__init__.py", "__main__.py", "api.py", "frontend.py", "version.py"]
+    assert flat == ["__init__.py", "__main__.py", "frontend.py", "version.py"]

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from llmspec.kinds.promote.rollback import Rollback
     from llmspec.operate.audit import AuditEvent
     from llmspec.operate.diff import SpecDiff
-    from llmspec.operate.feedback_export import Export
     from llmspec.operate.locations import Locations
     from llmspec.operate.monitor import MonitorReport
     from llmspec.operate.predict import BatchResult
@@ -194,11 +193,16 @@ def apply_apps(
 ) -> tuple[list[ApplyResult], tuple[Skipped, ...]]:
     """`apply DIR`: every app below ``folder``, one after another, each under its own lock."""
     from llmspec.engine.apps import apply_apps as apply_every
+    from llmspec.operate.rollout import announce
 
-    return apply_every(
+    results, skipped = apply_every(
         folder, env, overrides, state=state, targets=targets, lock_timeout=lock_timeout,
         hook=hook, tracking_uri=tracking_uri, refresh=refresh,
     )  # fmt: skip
+    for result in results:
+        if result.workspace is not None:
+            announce(result.workspace, result.outcomes)
+    return results, skipped
 
 
 def plan_promotion(
@@ -245,7 +249,7 @@ def apply(
         spec, env, overrides = saved.spec, saved.env_option, saved.overrides
         targets = saved.targets or targets
     ws = open_workspace(spec, env, overrides, state=state, tracking_uri=tracking_uri)
-    return execute(
+    result = execute(
         ws,
         saved_plan=saved,
         lock_timeout=lock_timeout,
@@ -253,6 +257,10 @@ def apply(
         hook=hook,
         refresh=refresh,
     )
+    from llmspec.operate.rollout import announce
+
+    announce(ws, result.outcomes)  # a rollout this apply started goes to the journal, webhooks
+    return result
 
 
 def approve(
@@ -470,40 +478,6 @@ def monitor(
     return watch(open_workspace(spec, env, overrides, state=state), since, html)
 
 
-def feedback(
-    trace_id: str,
-    rating: str | None = None,
-    comment: str | None = None,
-    correction: str | None = None,
-    *,
-    user: str | None = None,
-    tracking_uri: str | None = None,
-) -> list[str]:
-    """Attach a rating, comment or correction to a served request's MLflow trace; returns
-    the assessment ids. The tracking server: ``tracking_uri``, else `MLFLOW_TRACKING_URI`, else
-    the repository's local one."""
-    from llmspec.operate.feedback import give_feedback
-
-    return give_feedback(trace_id, rating, comment, correction, user, tracking_uri)
-
-
-def export_feedback(
-    spec: str | os.PathLike[str] | ResolvedSpec,
-    env: str | None = None,
-    overrides: Sequence[str] = (),
-    *,
-    output: str | os.PathLike[str],
-    since: str = "30d",
-    state: str | None = None,
-) -> Export:
-    """Corrected and up-rated requests of the window as fine-tune records in ``output``."""
-    from llmspec.operate.feedback_export import export_feedback as export
-    from llmspec.operate.monitor import window_start_ms
-
-    start = window_start_ms(since)  # LS840 before anything is read
-    return export(open_workspace(spec, env, overrides, state=state), FsPath(output), start)
-
-
 def audit(
     spec: str | os.PathLike[str] | ResolvedSpec,
     env: str | None = None,
@@ -584,3 +558,12 @@ def try_edits(
     experiment = experiment_name(ws.resolved.spec, ws.app, ws.env, "sandbox")
     run_id = log_try(attempts, promoted, ws.app, ws.env, list(overrides), model, experiment)
     return Tried(run_id, model or promoted.uri, promoted.uri, experiment, attempts)
+
+
+# the online loop: feedback, its export and harvest, rollouts
+from llmspec.api.delivery import export_feedback as export_feedback  # noqa: E402
+from llmspec.api.delivery import feedback as feedback  # noqa: E402
+from llmspec.api.delivery import feedback_harvest as feedback_harvest  # noqa: E402
+from llmspec.api.delivery import rollout_abort as rollout_abort  # noqa: E402
+from llmspec.api.delivery import rollout_advance as rollout_advance  # noqa: E402
+from llmspec.api.delivery import rollout_status as rollout_status  # noqa: E402

@@ -77,13 +77,17 @@ def _document(text: str, name: str) -> Any:
 
 @dataclass(frozen=True)
 class PromptConfig(_Part):
-    """The app's prompt: one text template, or chat messages as (role, template) pairs."""
+    """The app's prompt: one text template, or chat messages as (role, template) pairs.
+    ``uri`` is its version in MLflow's Prompt Registry (`prompts:/<name>/<version>`), which a
+    packaged model's traces link to; a job file, or a model packaged where the registry could
+    not hold prompts, has none."""
 
     name: str
     system: str
     template: str | None
     messages: tuple[tuple[str, str], ...] | None
     inputs: tuple[str, ...]
+    uri: str | None = None
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "prompt") -> Self:
@@ -94,17 +98,22 @@ class PromptConfig(_Part):
                 _Message.from_dict(m, f"{where}.messages[{i}]") for i, m in enumerate(d["messages"])
             ]
             messages = tuple((m.role, m.content) for m in parsed)
-        return cls(d["name"], d["system"], d["template"], messages, tuple(d["inputs"]))
+        return cls(
+            d["name"], d["system"], d["template"], messages, tuple(d["inputs"]), d.get("uri")
+        )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:  # the uri only when set: older files stay as they were
         messages = self.messages
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "system": self.system,
             "template": self.template,
             "messages": None if messages is None else [_Message(*m).to_dict() for m in messages],
             "inputs": list(self.inputs),
         }
+        if self.uri is not None:
+            data["uri"] = self.uri
+        return data
 
 
 @dataclass(frozen=True)

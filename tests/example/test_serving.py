@@ -228,7 +228,8 @@ def test_requests_are_traced_and_take_feedback_by_http_and_by_cli(
     tags = trace.info.tags
     version = outputs(applied, "promote.support-bot@dev")["version"]
     assert tags["llmspec.model_version"] == f"support-bot/{version}"
-    assert tags["llmspec.env"] == "dev" and tags["llmspec.prompt_version"].startswith("answer@")
+    assert tags["llmspec.env"] == "dev"
+    assert tags["llmspec.prompt_version"] == "prompts:/support-bot.answer/1"
 
     client = openai.OpenAI(base_url=f"{served}/v1", api_key=KEY, max_retries=0)
     reply = client.chat.completions.create(

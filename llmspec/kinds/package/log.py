@@ -8,11 +8,16 @@ serving environment provides. Its code is llmspec's runtime alone (`llmspec/runt
 the compiler). Its pip requirements are pinned to what runs here, listed explicitly: MLflow's
 inference drops torch and transformers as transitive, and explicit requirements halve the
 logging time.
+
+The app's templates are versions in MLflow's Prompt Registry (`prompts.py`): the model links
+the version it serves, `app.json` names it, the model version's tag lists them all, and the
+environment's alias of each prompt moves with the model version.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.metadata
 import json
 import shutil
@@ -33,6 +38,7 @@ from llmspec.integrations.mlflow import (
 from llmspec.kinds.finetune.outputs import FinetuneOutputs
 from llmspec.kinds.index.outputs import IndexOutputs
 from llmspec.kinds.package.outputs import PackageOutputs
+from llmspec.kinds.package.prompts import alias_prompts, package_prompts
 from llmspec.kinds.package.settings import model_config, prompt_config, retrieval_config
 from llmspec.plans.address import Address
 from llmspec.runtime.contracts import (
@@ -76,7 +82,17 @@ def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
     experiment = experiment_for(client, ctx.spec, ctx.app, ctx.env, ctx.repo_root)
     lineage = _lineage(resource, ctx)
     name = str(resource.settings.get("registered_name") or ctx.app)
+    prompts = package_prompts(
+        client,
+        experiment,
+        name,
+        resource.config["prompts"],
+        _prompt_tags(resource, ctx),
+        f"{resource.address} in {ctx.env}",
+        ctx.log,
+    )
     prompt = prompt_config(resource.config["prompts"])
+    prompt = dataclasses.replace(prompt, uri=prompts.get(prompt.name))
     app_config = _app_config(resource, ctx, prompt, folders)
     example = {prompt.inputs[0]: [INPUT_EXAMPLE]}
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,6 +113,7 @@ def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
                 ),
                 input_example=example,
                 pip_requirements=pinned(),
+                prompts=[prompt.uri] if prompt.uri else None,  # linked to the run and the model
             )
     card = spec.metadata.card
     description = spec.metadata.description or ""
@@ -110,11 +127,12 @@ def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
         name,
         info.model_uri,
         run_id=run.info.run_id,
-        tags={**lineage, **_card_tags(card)},
+        tags={**lineage, **_card_tags(card), **_prompts_tag(prompts)},
         description=description,
         model_id=info.model_id,  # a tracking server refuses a `models:/m-…` source without it
     )
     ctx.log(f"    registered {name} version {version.version} (run {run.info.run_id})")
+    alias_prompts(client, prompts, ctx.env, ctx.log)
     return PackageOutputs(
         run_id=run.info.run_id,
         model_uri=info.model_uri,
@@ -122,6 +140,7 @@ def package_model(resource: Resource, ctx: RunContext) -> dict[str, Any]:
         version=str(version.version),
         version_uri=f"models:/{name}/{version.version}",
         tracking_uri=uri,
+        prompts=prompts,
     ).to_outputs()
 
 
@@ -324,6 +343,24 @@ def _lineage(resource: Resource, ctx: RunContext) -> dict[str, str]:
             tags[Tag.INDEX_VERSION] = str(index.version) if index else ""
         tags[Tag.UPSTREAM_DIGEST.format(address)] = state.inputs_digest
     return tags
+
+
+def _prompt_tags(resource: Resource, ctx: RunContext) -> dict[str, str]:
+    """What a prompt version records of the apply that registered it."""
+    spec_json = json.dumps(ctx.spec.model_dump(mode="json"), sort_keys=True, default=str)
+    return {
+        Tag.APP: ctx.app,
+        Tag.ENV: ctx.env,
+        Tag.RESOURCE: resource.address,
+        Tag.INPUTS_DIGEST: resource.inputs_digest,
+        Tag.SPEC_DIGEST: "sha256:" + hashlib.sha256(spec_json.encode()).hexdigest(),
+        **lineage_tags(ctx.repo_root),
+    }
+
+
+def _prompts_tag(prompts: dict[str, str]) -> dict[str, str]:
+    """The model version's prompt versions, for whoever moves its alias (`model_prompts`)."""
+    return {Tag.PROMPTS: json.dumps(prompts, sort_keys=True)} if prompts else {}
 
 
 def _card_tags(card: Any) -> dict[str, str]:

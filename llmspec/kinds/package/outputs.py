@@ -1,12 +1,13 @@
-"""What a `package.<app>` resource records: the logged MLflow model and its registered version.
+"""What a `package.<app>` resource records: the logged MLflow model, its registered version and
+the app's prompt versions in MLflow's Prompt Registry.
 
-Evaluation loads that version, promotion moves an alias to it, `llmspec apply` says where to
-find it."""
+Evaluation loads that version, promotion moves an alias to it (and the prompts' alias to their
+versions), `llmspec apply` says where to find it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from llmspec.state.model import RecordedOutputs, required_output
@@ -20,6 +21,9 @@ class PackageOutputs(RecordedOutputs):
     version: str  # the registered model version, as MLflow spells it
     version_uri: str  # `models:/<name>/<version>`
     tracking_uri: str
+    # template -> `prompts:/<name>/<version>`; empty where the registry held no prompts, and in
+    # state written before prompts were registered
+    prompts: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, Any], address: str = "") -> PackageOutputs:
@@ -35,10 +39,11 @@ class PackageOutputs(RecordedOutputs):
             version=need("version"),
             version_uri=need("version_uri"),
             tracking_uri=need("tracking_uri"),
+            prompts={str(k): str(v) for k, v in (outputs.get("prompts") or {}).items()},
         )
 
     def to_outputs(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "run_id": self.run_id,
             "model_uri": self.model_uri,
             "registered_name": self.registered_name,
@@ -46,3 +51,6 @@ class PackageOutputs(RecordedOutputs):
             "version_uri": self.version_uri,
             "tracking_uri": self.tracking_uri,
         }
+        if self.prompts:  # only when there are: a record without them keeps its shape
+            out["prompts"] = dict(self.prompts)
+        return out

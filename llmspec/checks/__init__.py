@@ -16,6 +16,7 @@ from llmspec.checks import (
     metrics,
     paths,
     references,
+    rollout,
     serving,
     templates,
 )
@@ -34,6 +35,7 @@ CHECKS: tuple[Check, ...] = (
     governance.check_governance,
     budget.check_budget,
     serving.check_serving,
+    rollout.check_rollout,
 )
 
 

@@ -36,6 +36,7 @@ COMMANDS = {
     "destroy": "destroy_cmd",
     "state": "state_cmd",
     "rollback": "rollback_cmd",
+    "rollout": "rollout_cmd",
     "serve": "serve_cmd",
     "predict": "predict_cmd",
     "feedback": "feedback_cmd",

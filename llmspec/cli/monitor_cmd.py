@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> Done:
                     "figures": report.figures,
                     "alerts": [a.__dict__ for a in report.alerts],
                     "marked_for_retraining": report.marked,
+                    "versions": report.versions,
+                    "judged": report.judged,
                 },
                 indent=2,
             )
@@ -68,6 +70,10 @@ def run(args: argparse.Namespace) -> Done:
     return Done(Status.FAILED if report.firing else Status.OK, report.notes)
 
 
+# what the per-version table shows, beside each online judge's mean score
+VERSION_FIGURES = ("request_count", "error_rate", "latency_p95_ms", "feedback_positive_rate")
+
+
 def _table(report: MonitorReport, markdown: bool) -> str:
     app, env, since = report.app, report.env, report.since
     rows = [(name, f"{value:.4g}") for name, value in report.figures.items()]
@@ -79,12 +85,26 @@ def _table(report: MonitorReport, markdown: bool) -> str:
         )
         for a in report.alerts
     ]
+    versions = list(report.versions)
+    names = [n for n in VERSION_FIGURES if any(n in f for f in report.versions.values())]
+    names += sorted(
+        {n for f in report.versions.values() for n in f if n.startswith("judge.")} - set(names)
+    )
+
+    def cell(version: str, name: str) -> str:
+        value = report.versions[version].get(name)
+        return "—" if value is None else f"{value:.4g}"
+
     if markdown:
         lines = [f"### {app} in {env}, last {since}", "", "| figure | value |", "|---|---|"]
         lines += [f"| {n} | {v} |" for n, v in rows]
         if alert_rows:
             lines += ["", "| alert | value | state |", "|---|---|---|"]
             lines += [f"| {a} | {v} | {s} |" for a, v, s in alert_rows]
+        if len(versions) > 1:
+            lines += ["", "| figure | " + " | ".join(versions) + " |"]
+            lines += ["|---|" + "---|" * len(versions)]
+            lines += [f"| {n} | " + " | ".join(cell(v, n) for v in versions) + " |" for n in names]
         return "\n".join(lines)
     width = max([len(n) for n, _ in rows] + [len(a) for a, _, _ in alert_rows] + [6])
     lines = [f"{app} in {env}, last {since}"]
@@ -92,4 +112,10 @@ def _table(report: MonitorReport, markdown: bool) -> str:
     if alert_rows:
         lines += ["alerts"]
         lines += [f"  {a.ljust(width)}  {v:>8}  {s}" for a, v, s in alert_rows]
+    if len(versions) > 1 or any(n.startswith("judge.") for n in names):
+        lines += ["by model version"]
+        lines += ["  " + "".ljust(width) + "".join(f"  {v:>14}" for v in versions)]
+        lines += [
+            f"  {n.ljust(width)}" + "".join(f"  {cell(v, n):>14}" for v in versions) for n in names
+        ]
     return "\n".join(lines)

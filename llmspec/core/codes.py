@@ -68,6 +68,8 @@ CODES: dict[str, str] = {
     "LS461": "duplicate serving target",
     "LS462": "retraining alert without a fine-tune",
     "LS463": "`runtime: vllm` cannot serve this model",
+    "LS466": "online judge that is not an evaluation metric, or needs a reference",
+    "LS467": "rollout that cannot run: no registry, an unknown guard, no adapter to share a base",
     "LS470": "duplicate resource address",
     "LS471": "unknown resource address",
     # LS5xx: rendering
@@ -107,6 +109,12 @@ CODES: dict[str, str] = {
     "LS841": "monitoring report cannot be written",
     "LS850": "sandbox model reference not understood or not loadable",
     "LS860": "cannot import the resource",
+    "LS870": "no rollout in progress, or one that cannot be changed so",
+    "LS871": "a rollout's figures cannot be read (traces, judges)",
+    "LS872": "an online judge failed on a trace",
+    "LS875": "a notification could not be delivered",
+    "LS880": "harvest output cannot be written",
+    "LS881": "nothing to harvest into: the spec has no evaluation datasets",
 }
 
 

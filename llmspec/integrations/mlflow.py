@@ -31,6 +31,13 @@ class Tag:
     MODEL_DIGEST = "llmspec.model_digest"
     BASE_MODEL = "llmspec.base_model"
     PROMPT_TEMPLATE = "llmspec.prompt_template"
+    # on a model version: its app's prompt versions, JSON {template: `prompts:/<name>/<version>`}
+    PROMPTS = "llmspec.prompts"
+    # on a prompt version: what identifies it (`<template>@<digest>`, as a trace of a model
+    # packaged without the registry names it), and what it renders with besides its template
+    PROMPT_DIGEST = "llmspec.prompt_digest"
+    SYSTEM_PROMPT = "llmspec.system_prompt"
+    PROMPT_INPUTS = "llmspec.prompt_inputs"
     INDEX_VERSION = "llmspec.index_version"
     EVAL_RUN_ID = "llmspec.eval_run_id"
     ATTEMPT = "llmspec.attempt"
@@ -38,9 +45,11 @@ class Tag:
     REJECTED_REASONS = "llmspec.rejected_reasons"
     ROLLED_BACK_FROM = "llmspec.rolled_back_from"
     COMPARED_WITH = "llmspec.compared_with"
+    ROLLOUT_ENDED = "llmspec.rollout_ended"  # how this version's rollout ended, with figures
     # templates, filled with str.format: an alias, or a resource address
     PROMOTED = "llmspec.promoted.{}"  # alias -> the environment that promoted this version
     APPROVED_BY = "llmspec.approved_by.{}"  # alias -> who approved that promotion
+    ROLLOUT = "llmspec.rollout_id.{}"  # alias -> the rollout that brought this version there
     UPSTREAM_RUN_ID = "llmspec.upstream.{}.run_id"  # address -> the run that built an input
     UPSTREAM_DIGEST = "llmspec.upstream.{}.digest"  # address -> the input's inputs digest
     FILE_DIGEST = "llmspec.{}.digest"  # address -> a dataset file's digest
@@ -108,20 +117,25 @@ def experiment_for(client: Any, spec: Any, app: str, env: str, repo_root: Path) 
     return experiment_id(client, experiment_name(spec, app, env), Layout(repo_root).mlartifacts)
 
 
-def search_traces(tracking: str, experiment: str, since_ms: int) -> list[Any]:
+def search_traces(tracking: str, experiment: str, since_ms: int, spans: bool = True) -> list[Any]:
     """Every trace of an experiment since a time (epoch milliseconds), oldest first is not
-    promised: callers sort. Monitor and feedback export read production traffic through it."""
+    promised: callers sort. Monitor and feedback export read production traffic through it;
+    ``spans=False`` reads only the traces' info (tags, state, duration, assessments), which is
+    what deciding a rollout needs and a fraction of the reading."""
     quiet_mlflow()
     import mlflow
 
     mlflow.set_tracking_uri(tracking)
     found: list[Any] = mlflow.search_traces(
-        experiment_ids=[experiment],
+        locations=[experiment],
         filter_string=f"timestamp_ms > {since_ms}",
         return_type="list",
         max_results=100_000,
+        include_spans=spans,
     )
-    return found
+    # pages of a search the server keeps writing into can repeat a trace: one of each
+    unique = {t.info.trace_id: t for t in found}
+    return list(unique.values())
 
 
 def client_for(tracking: str) -> Any:

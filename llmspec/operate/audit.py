@@ -41,6 +41,11 @@ def _from_journal(entry: dict[str, Any]) -> AuditEvent:
         parts.append(repr(detail["comment"]))
     if detail.get("approved_by"):
         parts.append(f"approved by {', '.join(detail['approved_by'])}")
+    if entry["event"].startswith("rollout-") and detail:
+        parts.append(
+            f"{detail.get('alias')}: version {detail.get('challenger')} beside "
+            f"{detail.get('champion')} at {detail.get('weight')}%: {detail.get('reason')}"
+        )
     if entry["event"] == "rollback" and detail:
         parts.append(f"{detail.get('alias')}: {detail.get('from')} → {detail.get('to')}")
     who = f"{entry.get('who')}@{entry.get('host')}"
@@ -77,6 +82,10 @@ def _from_registry(ws: Workspace) -> list[AuditEvent]:
                     f", approved by {approved}" if approved else ""
                 )
                 out.append(AuditEvent(updated, "promoted", who, what, "registry"))
+            if key.startswith(Tag.ROLLOUT.format("")):
+                alias = key.removeprefix(Tag.ROLLOUT.format(""))
+                what = f"{name}@{alias}: v{version.version} rolls out ({tags[key]})"
+                out.append(AuditEvent(at, "rollout-started", who, what, "registry"))
         if tags.get(Tag.REJECTED) == "true":
             reasons = tags.get(Tag.REJECTED_REASONS, "")
             what = f"v{version.version}: {reasons}"

@@ -38,6 +38,8 @@ class Request:
     tokens_out: int = 0
     ratings: tuple[bool, ...] = ()
     at_ms: int = 0  # when the request came, epoch milliseconds
+    version: str = ""  # `name/N` of the model version that answered
+    scores: tuple[tuple[str, float], ...] = ()  # online judges' (metric, score)
 
 
 @dataclass
@@ -72,7 +74,25 @@ def figures(
     out["feedback_count"] = float(len(ratings))
     if ratings:
         out["feedback_positive_rate"] = sum(ratings) / len(ratings)
+    judged: dict[str, list[float]] = {}
+    for r in requests:
+        for metric, score in r.scores:
+            judged.setdefault(metric, []).append(score)
+    for metric, scores in judged.items():
+        out[f"judge.{metric}"] = sum(scores) / len(scores)
+        out[f"judge.{metric}.count"] = float(len(scores))
     return Figures(out)
+
+
+def by_version(
+    requests: Sequence[Request], questions: Sequence[str], cost_per_1k: float | None
+) -> dict[str, dict[str, float]]:
+    """The figures of each model version that answered (online quality side by side)."""
+    versions = sorted({r.version for r in requests if r.version})
+    return {
+        v: figures([r for r in requests if r.version == v], questions, cost_per_1k).values
+        for v in versions
+    }
 
 
 def length_psi(reference: Sequence[str], served: Sequence[str], bins: int = 10) -> float:
@@ -152,8 +172,9 @@ def since(requests: Sequence[Request], start_ms: int) -> list[Request]:
     return [r for r in requests if r.at_ms >= start_ms]
 
 
-def from_trace(trace: Any) -> Request:
-    """A Request from an MLflow trace the server logged (`runtime/tracing.py`)."""
+def from_trace(trace: Any, judges: Sequence[str] = ()) -> Request:
+    """A Request from an MLflow trace the server logged (`runtime/tracing.py`), with the
+    scores the online ``judges`` wrote on it."""
     info, spans = trace.info, trace.data.spans
     root = next((s for s in spans if s.parent_id is None), None)
     outputs = (root.outputs if root is not None else None) or {}
@@ -164,6 +185,15 @@ def from_trace(trace: Any) -> Request:
         if a.name == "user_rating" and isinstance(a.value, bool)
     )
     state = str(getattr(info.state, "value", info.state))
+    latest = {  # one score per judge and trace: the latest
+        a.name: float(a.value)
+        for a in (info.assessments or [])
+        if a.name in judges
+        and a.feedback is not None
+        and isinstance(a.value, int | float)
+        and not isinstance(a.value, bool)
+    }
+    scores = tuple(latest.items())
     return Request(
         ok=state == "OK",
         latency_ms=float(info.execution_duration or 0),
@@ -172,6 +202,8 @@ def from_trace(trace: Any) -> Request:
         tokens_out=int(outputs.get("tokens_out") or 0) if isinstance(outputs, Mapping) else 0,
         ratings=ratings,
         at_ms=int(info.timestamp_ms or 0),
+        version=str((info.tags or {}).get("llmspec.model_version", "")),
+        scores=scores,
     )
 
 
@@ -187,6 +219,8 @@ class MonitorReport:
     alerts: list[AlertResult]
     marked: list[str]
     notes: list[Diagnostic] = field(default_factory=list)  # a mark that could not be made
+    versions: dict[str, dict[str, float]] = field(default_factory=dict)  # figures per version
+    judged: dict[str, int] = field(default_factory=dict)  # metric -> traces scored this run
 
     @property
     def firing(self) -> bool:
@@ -207,7 +241,11 @@ def monitor(ws: Any, since_window: str = "24h", html: str | None = None) -> Moni
     alert_specs = [a.model_dump(mode="json") for a in spec.serving.monitoring.alerts]
     starts = {a["window"]: now_ms - window_ms(a["window"]) for a in alert_specs}
     traces = served_traces(ws, min([since_ms, *starts.values()]))
-    requests = sorted((from_trace(t) for t in traces), key=lambda r: r.at_ms)
+    judged = _judge(ws, traces)
+    if judged:  # read again, with the scores just written
+        traces = served_traces(ws, min([since_ms, *starts.values()]))
+    judges = [j.metric for j in spec.serving.monitoring.judges]
+    requests = sorted((from_trace(t, judges) for t in traces), key=lambda r: r.at_ms)
     card = spec.metadata.card
     cost = card.cost.per_1k_tokens_usd if card is not None and card.cost is not None else None
     questions = eval_questions(ws.resolved)
@@ -225,7 +263,15 @@ def monitor(ws: Any, since_window: str = "24h", html: str | None = None) -> Moni
     notes: list[Diagnostic] = []
     marked = _mark_for_retraining(ws, [a for a in alerts if not a.passed and a.action == "retrain"],
                                   notes)  # fmt: skip
-    report = MonitorReport(ws.app, ws.env, since_window, found.values, alerts, marked, notes)
+    versions = by_version(shown, questions, cost)
+    report = MonitorReport(
+        ws.app, ws.env, since_window, found.values, alerts, marked, notes, versions, judged
+    )
+    if report.firing:
+        from llmspec.operate.notify import alert_events, notify
+
+        for event in alert_events(report):
+            notes += notify(ws, event)
     if html:
         from llmspec.core.diagnostics import SpecError, error
         from llmspec.operate.monitor_report import write_report
@@ -237,6 +283,16 @@ def monitor(ws: Any, since_window: str = "24h", html: str | None = None) -> Moni
             raise SpecError([error("LS841", f"cannot write the report `{html}`: {exc}",
                                    hint="choose a folder you can write to")]) from None  # fmt: skip
     return report
+
+
+def _judge(ws: Any, traces: Sequence[Any]) -> dict[str, int]:
+    """Run the online judges on the window's traces they have not scored yet."""
+    if not ws.resolved.spec.serving.monitoring.judges:
+        return {}
+    from llmspec.kinds.promote.promoted import promoted_model
+    from llmspec.operate.online_judges import judge_traces
+
+    return judge_traces(ws, traces, promoted_model(ws).tracking_uri).scored
 
 
 def window_start_ms(window: str) -> int:

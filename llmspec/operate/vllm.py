@@ -4,6 +4,8 @@ vLLM lives in its own virtualenv (in a cluster it is its own container): its int
 `serving.vllm.python` (relative to the spec's folder) or `$LLMSPEC_VLLM_PYTHON`. The served
 version is downloaded once from the registry into the cache; vLLM serves its base weights and
 its adapter (`runtime/model_server.py` names both) and the app server loads the same folder.
+It takes adapters at runtime too (vLLM's `/v1/load_lora_adapter`, on this host only): a
+rollout's challenger joins the champion on the same base (`runtime/lora_loading.py`).
 """
 
 from __future__ import annotations
@@ -94,17 +96,21 @@ def start_vllm(ws: Workspace, model: Promoted, folder: Path, timeout: float) -> 
     adapters |= _other_adapters(ws, model, folders)
     host, port = "127.0.0.1", settings.port
     port_free_or_raise(host, port, "the vLLM model server (`serving.vllm.port`)")
+    rollout = ws.resolved.spec.serving.rollout is not None
     args = server_args(
         str(folders.base),
         adapters,
         host=host,
         port=port,
-        max_loras=settings.max_loras,
+        # a rollout's challenger joins at runtime (`runtime/lora_loading.py`): room for it too
+        max_loras=max(settings.max_loras, len(adapters) + 1) if rollout else settings.max_loras,
         max_lora_rank=settings.max_lora_rank,
         max_model_len=settings.max_model_len or _context_window(folders),
         extra=settings.args,
     )
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": str(settings.kv_cache_gib)}
+    if adapters:  # a rollout's challenger is loaded into it later, by the app server
+        env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
     env.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     log = ws.layout.serve_log.with_name("vllm.log")
     with open(log, "wb") as out:

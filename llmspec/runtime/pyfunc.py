@@ -57,6 +57,8 @@ class LLMAppModel(PythonModel):
     _skip_type_hint_validation = True
     # what the app server observes of each answer (its /metrics), whichever route asked
     on_answer: Callable[[Mapping[str, Any], bool], None] | None = None
+    # tags of this model's traces beyond the process's: the version and side in a rollout
+    trace_tags: Mapping[str, str] = {}
 
     def load_context(self, context: Any) -> None:
         from llmspec.runtime.embedding import quiet_libraries
@@ -109,7 +111,7 @@ class LLMAppModel(PythonModel):
         started = time.perf_counter()
         question = str(record.get(self.prompt.inputs[0], ""))
         variables = {name: record.get(name, "") for name in self.prompt.inputs}
-        with request_trace(self.config, variables) as trace:
+        with request_trace(self.config, variables, self.trace_tags) as trace:
             hits = []
             if self.retriever is not None and self.prompt.uses_context:
                 with maybe(trace, "retrieve") as span:

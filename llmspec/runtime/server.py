@@ -12,6 +12,9 @@ MLflow's app brings `/ping`, `/health`, `/version` and `/invocations`. On top of
 - `POST /v1/feedback` when the app accepts feedback: a rating, comment and correction on a
   request's trace (`runtime/tracing.py` traces requests; responses carry `trace_id`).
 - `GET /metrics`: Prometheus' format (`runtime/server_metrics.py`).
+- During a rollout of the registry alias it serves, the chat routes answer each caller from
+  the champion or the challenger, by the registry's route (`runtime/routing.py`); OpenAI's
+  `system_fingerprint` names the version that answered. `/invocations` stays on the champion.
 - With `LLMSPEC_SERVER_API_KEY` set, every route but the health checks and `/metrics` needs
   `Authorization: Bearer <key>`.
 
@@ -27,6 +30,7 @@ Run as ``uvicorn --factory llmspec.runtime.server:create_app`` with `LLMSPEC_MOD
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import os
@@ -66,12 +70,73 @@ def create_app() -> FastAPI:
     python_model.on_answer = metrics.answered
     pool = ThreadPoolExecutor(int(os.environ.get("LLMSPEC_SERVER_THREADS", "64")), "answer")
     add_metrics(app, metrics)
-    add_chat_routes(app, python_model, name, pool, metrics)
+    add_chat_routes(app, _router(uri, python_model, version, metrics), name, pool, metrics)
     add_feedback_route(app, model)
     key = os.environ.get("LLMSPEC_SERVER_API_KEY")
     if key:
         require_key(app, key)
     return app
+
+
+def _router(uri: str, champion: Any, version: str, metrics: ServerMetrics) -> Any:
+    """What answers each chat request: the served version, or, for a registry alias, whichever
+    side of a running rollout the caller is on (`runtime/routing.py`)."""
+    from llmspec.runtime.routing import Route, Router
+
+    name, alias = _followed(uri)
+    # KServe's canary splits instead (`traffic: kserve`), or the model is a version, not an alias
+    off = os.environ.get("LLMSPEC_ROLLOUT_ROUTING") == "off"
+    if off or not alias:
+        return Router(name, "", champion, version, lambda v: champion, lambda *a: None)
+    from mlflow import MlflowClient
+    from mlflow.pyfunc import scoring_server
+
+    from llmspec.runtime.llm import model_server
+
+    client = MlflowClient()
+    server = model_server()
+
+    def load(number: str) -> Any:
+        if server is not None:  # no weights here: the challenger's adapter goes to vLLM
+            from llmspec.runtime.lora_loading import load_challenger
+
+            local = None if uri.startswith("models:/") else Path(uri)
+            return load_challenger(name, number, server, local)
+        loaded = scoring_server.load_model_with_mlflow_config(f"models:/{name}/{number}")  # type: ignore[no-untyped-call]
+        return loaded.unwrap_python_model()
+
+    def tag(model: Any, number: str, route: Route | None, side: str) -> None:
+        model.trace_tags = {"llmspec.model_version": f"{name}/{number}"}
+        if getattr(model, "adapter", None):  # a challenger's own adapter on the model server
+            model.trace_tags |= {"llmspec.adapter": model.adapter}
+        if route is not None:
+            model.trace_tags |= {"llmspec.rollout": route.id, "llmspec.arm": side}
+        shadow = route is not None and route.strategy == "shadow" and side == "challenger"
+        model.on_answer = None if shadow else metrics.answered  # /metrics counts what callers got
+
+    router = Router(name, alias, champion, version.rpartition("/")[2], load, tag)
+    stop = threading.Event()
+    threading.Thread(
+        target=router.follow,
+        args=(lambda: client.get_registered_model(name).tags, stop),
+        daemon=True,
+        name="rollout-route",
+    ).start()
+    return router
+
+
+def _followed(uri: str) -> tuple[str, str]:
+    """(registered name, alias) whose rollouts this server follows; no alias for a version.
+    `llmspec serve` with vLLM loads the alias's version from a downloaded folder, and the alias
+    is then the one of the adapter it calls (`runtime/model_server.py`'s `adapter_name`)."""
+    if uri.startswith("models:/"):
+        name, _, alias = uri.removeprefix("models:/").partition("@")
+        return name, alias
+    name = os.environ.get("LLMSPEC_SERVED_NAME", "")
+    served = os.environ.get("LLMSPEC_LLM_MODEL", "") if os.environ.get("LLMSPEC_LLM_URL") else ""
+    if name and served.startswith(f"{name}-"):
+        return name, served.removeprefix(f"{name}-")
+    return name, ""
 
 
 def _name(uri: str) -> str:
@@ -127,13 +192,11 @@ def add_metrics(app: FastAPI, metrics: ServerMetrics) -> None:
 
 
 def add_chat_routes(
-    app: FastAPI, model: Any, name: str, pool: ThreadPoolExecutor, metrics: ServerMetrics
+    app: FastAPI, router: Any, name: str, pool: ThreadPoolExecutor, metrics: ServerMetrics
 ) -> None:
-    """``model`` is the app's `LLMAppModel`: its `answers` streams, `answer` does not."""
+    """``router.pick`` gives the app's `LLMAppModel` that answers a request (its `answers`
+    streams, `answer` does not) and, in a shadow rollout, one that answers a copy unseen."""
     from llmspec.runtime.pyfunc import bounded
-
-    inputs = list(model.prompt.inputs)
-    config: AppConfig = model.config
 
     @app.get("/v1/models")
     async def models() -> Any:
@@ -146,21 +209,30 @@ def add_chat_routes(
     async def chat(request: Request) -> Any:
         try:
             body = json.loads(await request.body())
-            record, history, params = chat_request(body, inputs)
+            model, shadow = router.pick(body if isinstance(body, Mapping) else {}, request.headers)
+            record, history, params = chat_request(body, list(model.prompt.inputs))
         except (ValueError, TypeError) as exc:
             return _error(400, str(exc), "invalid_request_error")
+        config: AppConfig = model.config
         settings = bounded(config.generation, params, config.limits)
+        loop = asyncio.get_running_loop()
+        if shadow is not None:  # a copy the caller never sees; its failure is its trace's
+            loop.run_in_executor(pool, _quietly, shadow.answer, record, settings, history)
         if body.get("stream"):
             served = (name, pool, metrics)
             return await _streamed(model, record, history, settings, served, request, body)
-        loop = asyncio.get_running_loop()
         try:
             out = await loop.run_in_executor(pool, model.answer, record, settings, history)
         except Exception as exc:  # the model's own failure, reported in OpenAI's shape
             return _error(500, f"{type(exc).__name__}: {exc}", "server_error")
         from fastapi.responses import JSONResponse
 
-        return JSONResponse(chat_response(name, out, settings))
+        return JSONResponse(chat_response(name, out, settings, served_version(model)))
+
+
+def _quietly(answer: Callable[..., Any], *args: Any) -> None:
+    with contextlib.suppress(Exception):  # the shadow's trace records its error
+        answer(*args)
 
 
 async def _streamed(
@@ -205,6 +277,7 @@ async def _streamed(
         "object": "chat.completion.chunk",
         "created": int(time.time()),
         "model": name,
+        "system_fingerprint": served_version(model),
     }
     options = body.get("stream_options")
     usage_wanted = isinstance(options, Mapping) and bool(options.get("include_usage"))
@@ -340,12 +413,22 @@ def _text(content: Any) -> str:
     raise ValueError("a message's `content` must be text or a list of text parts")
 
 
-def chat_response(name: str, out: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+def served_version(model: Any) -> str:
+    """`name/version` of the model that answers: OpenAI's `system_fingerprint` (the backend
+    configuration that answered) says it, so a caller sees which side of a rollout it is on."""
+    tags = getattr(model, "trace_tags", None) or {}
+    return str(tags.get("llmspec.model_version") or os.environ.get("LLMSPEC_MODEL_VERSION", ""))
+
+
+def chat_response(
+    name: str, out: Mapping[str, Any], settings: Mapping[str, Any], fingerprint: str = ""
+) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": name,
+        "system_fingerprint": fingerprint or None,
         "choices": [
             {
                 "index": 0,

@@ -8,6 +8,7 @@ from llmspec.core.secrets import SecretRef
 from llmspec.spec.base import Flag, Fraction, Op, PositiveInt, Quantity, SpecModel, invalid, section
 from llmspec.spec.catalog import MonitorMetric
 from llmspec.spec.retrieval import RayPool
+from llmspec.spec.rollout import Notifications, OnlineJudge, Rollout
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Env = dict[str, str | SecretRef]
@@ -91,6 +92,13 @@ class KServeTarget(_Cluster):
         "concurrency", description="Autoscaling metric."
     )
     scale_target: PositiveInt = Field(1, description="Autoscaling target per replica.")
+    traffic: Literal["app", "kserve"] = Field(
+        "app",
+        description="Who splits a rollout's traffic: the app server (it follows the registry's "
+        "route, sticky per user) or KServe's canary (`llmspec rollout` writes the "
+        "InferenceService with `canaryTrafficPercent` and the challenger's version at each "
+        "step, for your CD to apply).",
+    )
 
 
 class DockerTarget(SpecModel):
@@ -169,6 +177,11 @@ class Monitoring(SpecModel):
     feedback: Flag = Field(False, description="Accept human feedback on traces.")
     sample_rate: Fraction = Field(1.0, description="Share of requests traced.")
     alerts: list[Alert] = Field(default_factory=list, description="Evaluated like gates.")
+    judges: list[OnlineJudge] = Field(
+        default_factory=list,
+        description="Evaluation metrics scored on served traces (`llmspec monitor` and "
+        "`llmspec rollout` run them), written onto the traces as assessments.",
+    )
 
 
 class Limits(SpecModel):
@@ -229,5 +242,12 @@ class Serving(SpecModel):
     vllm: Vllm = section("The vLLM model server, for `runtime: vllm`.")
     registry: Registry | None = section("Model-registry entry; `null` to not register.")
     targets: list[Target] = Field(default_factory=list, description="Where the model is served.")
-    monitoring: Monitoring = section("Traces, feedback, alerts.")
+    monitoring: Monitoring = section("Traces, feedback, alerts, online judges.")
+    rollout: Rollout | None = Field(
+        None,
+        description="Progressive delivery: a version that passed its gates runs beside the "
+        "champion and takes traffic step by step (`llmspec rollout`) instead of the alias "
+        "moving at once.",
+    )
+    notifications: Notifications = section("Where rollout events and firing alerts go.")
     limits: Limits = section("Request override bounds.")

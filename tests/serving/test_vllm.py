@@ -3,8 +3,10 @@ here is applied, then `llmspec serve` starts vLLM's CPU build (its own virtualen
 the adapter and a second fine-tune's adapter (staging's, the challenger), and the app server in
 front of it. The official `openai` client streams a
 conversation through the app; the trace names the version and the adapter; both servers'
-/metrics answer; a stop leaves no process and frees both ports; a model server killed with
-SIGKILL takes `llmspec serve` down with a diagnostic and no process left behind."""
+/metrics answer; a third fine-tune applied to dev rolls out blue-green, its adapter loaded into
+the running vLLM server beside the champion's; a stop leaves no process and frees both ports; a
+model server killed with SIGKILL takes `llmspec serve` down with a diagnostic and no process
+left behind."""
 
 from __future__ import annotations
 
@@ -53,9 +55,13 @@ serving:
     kv_cache_gib: 1
     max_model_len: 2048
     aliases: [challenger]           # staging's adapter, on the same base, beside dev's
+    args: [--enable-log-requests]   # its log names the adapter each request was answered with
   registry: {{alias: dev}}
   targets: [{{kind: mlflow, port: {port}}}]
   monitoring: {{log_traces: true}}
+  rollout:                          # a new version of dev's takes all traffic once loaded
+    strategy: blue-green
+    guards: [{{metric: error_rate}}]
 environments:
   dev: {{}}
   staging:                          # another fine-tune of the same base: the challenger
@@ -91,6 +97,8 @@ def project(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> dict
     # os.environ (MLflow puts it there for subprocesses)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["LLMSPEC_CACHE"] = str(model_cache)
+    env["LLMSPEC_ROLLOUT_POLL_S"] = "0.5"
+    env["VLLM_LOGGING_LEVEL"] = "INFO"  # the request log
     for environment in ("dev", "staging"):
         done = llmspec("apply", "app.yaml", "-e", environment, cwd=root, env=env)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -207,6 +215,49 @@ def test_both_servers_can_be_scraped(served: dict[str, Any]) -> None:
     assert "llmspec_request_latency_seconds_bucket" in text
     with urllib.request.urlopen(f"http://127.0.0.1:{served['vllm_port']}/metrics") as response:
         assert "vllm:" in response.read().decode()  # vLLM's own, beside the app's
+
+
+def test_a_rollout_answers_from_the_challengers_adapter_on_the_same_base(
+    served: dict[str, Any],
+) -> None:
+    root = served["root"]
+    spec = root / "app.yaml"
+    spec.write_text(spec.read_text().replace("max_steps: 6", "max_steps: 3"))  # a new version
+    done = llmspec("apply", "app.yaml", "-e", "dev", cwd=root, env=served["env"])
+    assert done.returncode == 0 and "blue-green" in done.stdout, done.stdout + done.stderr
+    challenger = "room-codes/3"  # dev's 1 and staging's 2 came before
+    client = openai.OpenAI(base_url=f"{served['url']}/v1", api_key="unused", max_retries=0)
+    question = [{"role": "user", "content": "What is the code of room 3?"}]
+    answered, deadline = None, time.monotonic() + 120
+    while answered != challenger and time.monotonic() < deadline:  # a poll, then its load
+        reply = client.chat.completions.create(model="room-codes", messages=question)
+        answered = reply.system_fingerprint
+        time.sleep(0.5)
+    assert answered == challenger
+    assert reply.choices[0].message.content and reply.usage and reply.usage.completion_tokens
+    vllm = f"http://127.0.0.1:{served['vllm_port']}/v1"
+    with urllib.request.urlopen(f"{vllm}/models") as response:
+        models = {m["id"]: m for m in json.loads(response.read())["data"]}
+    # one base, and the challenger's adapter beside the champion's (and staging's)
+    assert set(models) == {"base", "room-codes-dev", "room-codes-challenger", "room-codes-v3"}
+    assert models["room-codes-v3"]["parent"] == "base"
+    requests = [
+        line
+        for line in (root / ".llmspec" / "vllm.log").read_text().splitlines()
+        if "Received request" in line
+    ]
+    assert "lora_name='room-codes-v3'" in requests[-1], requests[-1]  # its adapter answered
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{root / '.llmspec' / 'mlflow.db'}")
+    trace = None
+    for _ in range(100):  # the server writes its traces in the background
+        trace = mlflow.get_trace(reply.model_extra["trace_id"])
+        if trace is not None and "llmspec.adapter" in trace.info.tags:
+            break
+        time.sleep(0.1)
+    assert trace is not None and trace.info.tags["llmspec.adapter"] == "room-codes-v3"
+    assert trace.info.tags["llmspec.arm"] == "challenger"
 
 
 def servers(project: dict[str, Any]) -> list[int]:

@@ -52,6 +52,8 @@ def app_container(
             {"name": "LLMSPEC_ENV", "value": target["environment"]},
             {"name": "MLFLOW_EXPERIMENT_NAME", "value": target["experiment"]},
         ]
+    if target.get("traffic") == "kserve":  # KServe's canary splits; the app server must not
+        entries.append({"name": "LLMSPEC_ROLLOUT_ROUTING", "value": "off"})
     if target["runtime"] == "vllm":
         entries += [
             {"name": "LLMSPEC_LLM_URL", "value": vllm_url(target)},

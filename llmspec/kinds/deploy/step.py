@@ -57,8 +57,10 @@ class DeployStep(Step):
         for target in spec.serving.targets:
             seen[target.kind] += 1
             name = target.kind if counts[target.kind] == 1 else f"{target.kind}-{seen[target.kind]}"
+            # a default `traffic` stays out, so that its arrival changed no digest
+            quiet = {"traffic"} if getattr(target, "traffic", None) == "app" else set()
             config = {
-                **target.model_dump(mode="json", exclude={"namespace", "host"}),
+                **target.model_dump(mode="json", exclude={"namespace", "host", *quiet}),
                 "template": TEMPLATES[target.kind],
             }
             if target.kind in SERVERS:  # what generates shapes what they run
@@ -91,26 +93,7 @@ class DeployStep(Step):
             yield ResourceDecl(self.kind, name, config, (), (), (str(dep),), settings=settings)
 
     def render(self, resource: Resource, spec: Spec) -> dict[str, str]:
-        kind = resource.config["kind"]
-        target = {**resource.config, **resource.settings}
-        env, model_uri = _env_vars(target), _model_uri(target)
-        pods: dict[str, Any] = {}
-        if kind in ("kubernetes", "kserve"):
-            port = target["port"] if kind == "kubernetes" else APP_PORT
-            pods["app"] = app_container(target, model_uri, env, port)
-            if target["runtime"] == "vllm":
-                pods["vllm"] = vllm_pod(target, model_uri)
-        text = render_template(
-            TEMPLATES[kind],
-            target=target,
-            env=env,
-            model_uri=model_uri,
-            digest=resource.inputs_digest,
-            pods=pods,
-            scrape=SCRAPE,
-            vllm_port=VLLM_PORT,
-        )
-        return {f"deploy/{resource.name}/{FILE_NAMES[kind]}": text}
+        return render_target(resource)
 
     def run(self, resource: Resource, ctx: RunContext) -> dict[str, Any]:
         # the manifests are the deployment: the engine writes and records what render() made
@@ -120,6 +103,40 @@ class DeployStep(Step):
         for relative in resource.outputs.get("rendered", {}):
             (ctx.build_dir / relative).unlink(missing_ok=True)
         return True
+
+
+def render_target(
+    resource: Resource, version: str | None = None, canary: int | None = None
+) -> dict[str, str]:
+    """The target's files; with ``version`` (a rollout on KServe's canary), the
+    InferenceService pinned to that version with ``canary`` percent of the traffic."""
+    kind = resource.config["kind"]
+    target = {**resource.config, **resource.settings}
+    env, model_uri = _env_vars(target), _model_uri(target)
+    if version is not None:
+        model_uri = f"models:/{target['registered_name']}/{version}"
+    pods: dict[str, Any] = {}
+    if kind in ("kubernetes", "kserve"):
+        port = target["port"] if kind == "kubernetes" else APP_PORT
+        pods["app"] = app_container(target, model_uri, env, port)
+        if target["runtime"] == "vllm":
+            pods["vllm"] = vllm_pod(target, model_uri)
+    text = render_template(
+        TEMPLATES[kind],
+        target=target,
+        env=env,
+        model_uri=model_uri,
+        digest=resource.inputs_digest,
+        pods=pods,
+        scrape=SCRAPE,
+        vllm_port=VLLM_PORT,
+        canary=canary,
+    )
+    name = FILE_NAMES[kind] if version is None else CANARY_FILE
+    return {f"deploy/{resource.name}/{name}": text}
+
+
+CANARY_FILE = "inferenceservice-canary.yaml"
 
 
 SERVERS = ("kubernetes", "kserve", "docker", "mlflow")

@@ -31,7 +31,9 @@ class PackageStep(Step):
             "model": spec.model.model_dump(mode="json"),
             "prompts": spec.prompts.model_dump(mode="json"),
             "limits": spec.serving.limits.model_dump(mode="json"),
-            "tracing": spec.serving.monitoring.model_dump(mode="json", exclude={"alerts"}),
+            "tracing": spec.serving.monitoring.model_dump(
+                mode="json", exclude={"alerts", "judges"}
+            ),
             "card": spec.metadata.card.model_dump(mode="json") if spec.metadata.card else None,
         }
         if spec.retrieval is not None:

@@ -19,6 +19,7 @@ class PromoteOutputs(RecordedOutputs):
     tracking_uri: str
     gates: tuple[dict[str, Any], ...] = ()  # gate, value, threshold, passed, note
     rolled_back_at: str | None = None  # set by `llmspec rollback`
+    rollout: dict[str, Any] | None = None  # the rollout this promotion started (`rollouts.py`)
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, Any], address: str = "") -> PromoteOutputs:
@@ -36,6 +37,7 @@ class PromoteOutputs(RecordedOutputs):
             tracking_uri=need("tracking_uri"),
             gates=tuple(dict(g) for g in outputs.get("gates", ())),
             rolled_back_at=None if rolled is None else str(rolled),
+            rollout=dict(outputs["rollout"]) if outputs.get("rollout") else None,
         )
 
     @property
@@ -54,4 +56,6 @@ class PromoteOutputs(RecordedOutputs):
         }
         if self.rolled_back_at is not None:
             out["rolled_back_at"] = self.rolled_back_at
+        if self.rollout is not None:
+            out["rollout"] = self.rollout
         return out

@@ -33,6 +33,18 @@ def rollback(ws: Workspace, lock_timeout: float = 0.0) -> Rollback:
     with holding(ws, "rollback", lock_timeout):
         state = ws.backend.read(ws.app, ws.env).resources.get(address)
         promoted = PromoteOutputs.from_state_or_none(state)
+        running = promoted is not None and (promoted.rollout or {}).get("state") == "running"
+        if running:
+            raise SpecError(
+                [
+                    error(
+                        "LS870",
+                        f"a rollout of `{address}` is running in `{ws.env}`: the alias still "
+                        "names the champion",
+                        hint=f"end it with `llmspec rollout abort {ws.resolved.path} -e {ws.env}`",
+                    )
+                ]
+            )
         if state is None or promoted is None or not promoted.previous:
             raise SpecError(
                 [
@@ -48,6 +60,9 @@ def rollback(ws: Workspace, lock_timeout: float = 0.0) -> Rollback:
         client = client_for(promoted.tracking_uri)
         name, current, previous = promoted.registered_name, promoted.version, promoted.previous
         client.set_registered_model_alias(name, alias, previous)
+        from llmspec.kinds.package.prompts import follow_promotion
+
+        follow_promotion(promoted.tracking_uri, name, previous, alias)
         client.set_model_version_tag(name, current, Tag.ROLLED_BACK_FROM, alias)
         rolled = replace(promoted, version=previous, previous=current, rolled_back_at=now())
         ws.backend.put_resource(ws.app, ws.env, replace(state, outputs=rolled.to_outputs()))

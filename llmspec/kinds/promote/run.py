@@ -67,8 +67,32 @@ def run_promote(resource: Resource, ctx: RunContext) -> dict[str, Any]:
                 )
             ]
         )
+    rollout = ctx.spec.serving.rollout
+    if rollout is not None and previous is not None and previous != version:
+        from llmspec.kinds.promote.rollouts import start
+
+        started = start(client, name, alias, previous, version, rollout.model_dump(mode="json"))
+        ctx.log(
+            f"    {name}@{alias}: version {version} rolls out beside {previous} "
+            f"({rollout.strategy}, {started.weight}% of traffic); "
+            f"`llmspec rollout advance` moves it on"
+        )
+        return PromoteOutputs(
+            registered_name=name,
+            alias=alias,
+            version=previous,  # the alias stays on the champion until the rollout completes
+            previous=None,
+            tracking_uri=tracking,
+            gates=tuple(r.__dict__ for r in results),
+            rollout=started.to_json(),
+        ).to_outputs()
     client.set_registered_model_alias(name, alias, version)
     client.set_model_version_tag(name, version, Tag.PROMOTED.format(alias), ctx.env)
+    from llmspec.kinds.package.prompts import follow_promotion
+
+    moved = follow_promotion(tracking, name, version, alias)
+    if moved:
+        ctx.log(f"    {moved}")
     if ctx.approved_by:  # the registry keeps who let this version in, beside the journal
         client.set_model_version_tag(
             name, version, Tag.APPROVED_BY.format(alias), ", ".join(ctx.approved_by)

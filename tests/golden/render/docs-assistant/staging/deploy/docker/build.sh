@@ -1,6 +1,6 @@
 #!/bin/sh
 # Rendered by llmspec for docs-assistant: the serving image of models:/docs-assistant@challenger.
-# Inputs digest: sha256:3d56379ee3e34556c0d38b685ba42593223b74954846046615fed2bf06e198ce
+# Inputs digest: sha256:e7e4b5723604952b47892ba1f521d0f23a13c5970469888a56525f8b1b5c570e
 #
 # MLflow's own generator writes the Dockerfile for the version the alias points at when this
 # runs: a Python base, MLflow, the model (with llmspec's runtime beside it) and its pinned

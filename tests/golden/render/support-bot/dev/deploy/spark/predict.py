@@ -1,5 +1,5 @@
 # Rendered by llmspec for support-bot: batch inference with models:/support-bot@dev.
-# Inputs digest: sha256:1366a6cd9b023c037c94a5b361bd81baca9d7f7baf33a9e31a5ca396d9ddd287
+# Inputs digest: sha256:44551c858e2fc89d82ef2efef7a2e8f2fcc72320a7a672339376752c36298504
 """Apply models:/support-bot@dev to a table on Spark with mlflow.pyfunc.spark_udf.
 
     MLFLOW_TRACKING_URI=<the registry> spark-submit predict.py [--input PATH] [--output PATH]

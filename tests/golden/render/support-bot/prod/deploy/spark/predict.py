@@ -1,5 +1,5 @@
 # Rendered by llmspec for support-bot: batch inference with models:/support-bot@champion.
-# Inputs digest: sha256:942826a499854ffd8cf38ae5eb53c0e088606053db7ccbfb5631127a35479f6c
+# Inputs digest: sha256:6389eb47b5314172685dbe7a28b5880e325eddcb3f4e600b68c7399b3e969df6
 """Apply models:/support-bot@champion to a table on Spark with mlflow.pyfunc.spark_udf.
 
     MLFLOW_TRACKING_URI=<the registry> spark-submit predict.py [--input PATH] [--output PATH]

@@ -304,6 +304,9 @@ def write_canary(ws: Workspace, rollout: Rollout) -> list[str]:
     InferenceService of the rollout's state, under the build folder, for CD to apply: the
     challenger's version with its share while it runs, all traffic once it completes, none
     after a rollback (KServe's own rollback: `canaryTrafficPercent: 0`)."""
+    targets = ws.resolved.spec.serving.targets
+    if not any(getattr(t, "traffic", "app") == "kserve" for t in targets):
+        return []  # the app servers split: nothing to render (and no graph to build)
     from llmspec.kinds.deploy.step import render_target
 
     written = []

@@ -76,6 +76,7 @@ def start(
         "MLFLOW_TRACKING_URI": model.tracking_uri,
         "LLMSPEC_MODEL_URI": model_uri,
         "LLMSPEC_SERVED_NAME": model.registered_name,
+        "LLMSPEC_MODEL_ALIAS": model.alias,  # whose rollouts it follows, whatever it loads from
         "LLMSPEC_MODEL_VERSION": f"{model.registered_name}/{model.version}",
         **_tracing_env(ws, model),
     }

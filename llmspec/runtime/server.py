@@ -126,17 +126,13 @@ def _router(uri: str, champion: Any, version: str, metrics: ServerMetrics) -> An
 
 
 def _followed(uri: str) -> tuple[str, str]:
-    """(registered name, alias) whose rollouts this server follows; no alias for a version.
-    `llmspec serve` with vLLM loads the alias's version from a downloaded folder, and the alias
-    is then the one of the adapter it calls (`runtime/model_server.py`'s `adapter_name`)."""
+    """(registered name, alias) whose rollouts this server follows; no alias for a version or
+    a baked-in model (an image's). `llmspec serve` with vLLM loads the alias's version from a
+    downloaded folder and names the alias in `LLMSPEC_MODEL_ALIAS`."""
     if uri.startswith("models:/"):
         name, _, alias = uri.removeprefix("models:/").partition("@")
         return name, alias
-    name = os.environ.get("LLMSPEC_SERVED_NAME", "")
-    served = os.environ.get("LLMSPEC_LLM_MODEL", "") if os.environ.get("LLMSPEC_LLM_URL") else ""
-    if name and served.startswith(f"{name}-"):
-        return name, served.removeprefix(f"{name}-")
-    return name, ""
+    return os.environ.get("LLMSPEC_SERVED_NAME", ""), os.environ.get("LLMSPEC_MODEL_ALIAS", "")
 
 
 def _name(uri: str) -> str:

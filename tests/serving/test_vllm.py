@@ -183,16 +183,7 @@ def test_a_conversation_streams_through_the_app_and_is_traced(served: dict[str, 
     whole = client.chat.completions.create(model="room-codes", messages=conversation[-1:])
     assert whole.choices[0].message.content and whole.usage and whole.usage.prompt_tokens > 0
 
-    import mlflow
-
-    mlflow.set_tracking_uri(f"sqlite:///{served['root'] / '.llmspec' / 'mlflow.db'}")
-    trace = None
-    for _ in range(100):  # the server writes its traces in the background
-        trace = mlflow.get_trace(last.model_extra["trace_id"])
-        if trace is not None and "llmspec.adapter" in trace.info.tags:
-            break
-        time.sleep(0.1)
-    assert trace is not None
+    trace = traced(served["root"], last.model_extra["trace_id"])
     tags = trace.info.tags
     assert tags["llmspec.model_version"] == "room-codes/1"
     assert tags["llmspec.adapter"] == "room-codes-dev"
@@ -247,17 +238,24 @@ def test_a_rollout_answers_from_the_challengers_adapter_on_the_same_base(
         if "Received request" in line
     ]
     assert "lora_name='room-codes-v3'" in requests[-1], requests[-1]  # its adapter answered
+    trace = traced(root, reply.model_extra["trace_id"])
+    assert trace.info.tags["llmspec.adapter"] == "room-codes-v3"
+    assert trace.info.tags["llmspec.arm"] == "challenger"
+
+
+def traced(root: Path, trace_id: str) -> Any:
+    """The server's trace of a request, once written (it writes traces in the background)."""
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{root / '.llmspec' / 'mlflow.db'}")
     trace = None
-    for _ in range(100):  # the server writes its traces in the background
-        trace = mlflow.get_trace(reply.model_extra["trace_id"])
+    for _ in range(100):
+        trace = mlflow.get_trace(trace_id)
         if trace is not None and "llmspec.adapter" in trace.info.tags:
             break
         time.sleep(0.1)
-    assert trace is not None and trace.info.tags["llmspec.adapter"] == "room-codes-v3"
-    assert trace.info.tags["llmspec.arm"] == "challenger"
+    assert trace is not None
+    return trace
 
 
 def servers(project: dict[str, Any]) -> list[int]:

@@ -30,6 +30,10 @@ from llmspec.runtime.storage import arrow_filesystem
 
 EVENT = "@@llmspec "
 RESULT = "result.json"
+# what rank 0 writes into each checkpoint before Ray Train uploads it: every file's size, so a
+# resume can tell a whole upload from one a lost worker cut short (a truncated optimizer.pt
+# is non-empty, and only unreadable when the resume loads it)
+SEAL = "llmspec-checkpoint.json"
 
 
 def emit(event: str, **fields: Any) -> None:
@@ -129,7 +133,9 @@ def worker(config: dict[str, Any]) -> None:
         index_uri=None,
         index_version=None,
     )
-    result = train(job, args, callbacks=[RayTrainReportCallback()])  # type: ignore[no-untyped-call]
+    # the seal first: Ray's callback uploads the folder as it is when its turn comes
+    callbacks = [seal_callback(), RayTrainReportCallback()]  # type: ignore[no-untyped-call]
+    result = train(job, args, callbacks=callbacks)
     if result is None:  # not rank 0: its part of the last report is to take part in it
         ray.train.report({"done": 1.0}, checkpoint=None)
         return
@@ -140,6 +146,29 @@ def worker(config: dict[str, Any]) -> None:
             shutil.move(output / name, final / name)
     (final / RESULT).write_text(json.dumps(result), encoding="utf-8")
     ray.train.report({"done": 1.0}, checkpoint=Checkpoint.from_directory(final))
+
+
+def seal_callback() -> Any:
+    """A Trainer callback writing `SEAL` into each checkpoint the main process saves."""
+    from transformers import TrainerCallback
+
+    class Seal(TrainerCallback):  # type: ignore[misc]
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if state.is_world_process_zero and folder.is_dir():
+                seal(folder, state.global_step)
+
+    return Seal()
+
+
+def seal(folder: Path, step: int) -> None:
+    files = {
+        p.relative_to(folder).as_posix(): p.stat().st_size
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != SEAL
+    }
+    text = json.dumps({"step": step, "files": files}, indent=1)
+    (folder / SEAL).write_text(text, encoding="utf-8")
 
 
 def _restore(storage: str, name: str, into: Path) -> str | None:
@@ -176,25 +205,26 @@ def _restore(storage: str, name: str, into: Path) -> str | None:
 
 
 def _complete_step(filesystem: Any, folder: str) -> int | None:
-    """The step of a checkpoint folder holding everything a resume reads (the trainer's state,
-    the optimizer and scheduler, the weights, each file non-empty); None otherwise: an upload
-    cut short by a lost worker is passed over."""
+    """The step of a checkpoint folder whose upload is whole: its seal is there and every file
+    the seal names has the size it had when saved; None otherwise (an upload cut short by a
+    lost worker is passed over, as is a checkpoint without a seal)."""
     from pyarrow import fs
 
     try:
-        files = filesystem.get_file_info(fs.FileSelector(folder))
-    except (FileNotFoundError, OSError):
+        with filesystem.open_input_stream(f"{folder}/{SEAL}") as stream:
+            sealed = json.loads(stream.read())
+        files = filesystem.get_file_info(fs.FileSelector(folder, recursive=True))
+    except (FileNotFoundError, OSError, ValueError):
         return None
-    sizes = {Path(f.path).name: f.size for f in files if f.type == fs.FileType.File}
-    needed = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
-    weights = [n for n in sizes if n.endswith(".safetensors")]
-    if not weights or any(not sizes.get(n) for n in (*needed, *weights)):
+    prefix = folder.rstrip("/") + "/"
+    sizes = {f.path[len(prefix) :]: f.size for f in files if f.type == fs.FileType.File}
+    wanted = sealed.get("files") if isinstance(sealed, dict) else None
+    if not isinstance(wanted, dict) or "trainer_state.json" not in wanted:
         return None
-    with filesystem.open_input_stream(f"{folder}/trainer_state.json") as stream:
-        try:
-            return int(json.loads(stream.read())["global_step"])
-        except (ValueError, KeyError):
-            return None
+    if any(sizes.get(name) != size for name, size in wanted.items()):
+        return None
+    step = sealed.get("step")
+    return step if isinstance(step, int) else None
 
 
 if __name__ == "__main__":

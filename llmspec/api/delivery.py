@@ -41,13 +41,17 @@ def export_feedback(
     output: str | os.PathLike[str],
     since: str = "30d",
     state: str | None = None,
+    format: str | None = None,
 ) -> Export:
-    """Corrected and up-rated requests of the window as fine-tune records in ``output``."""
+    """Corrected and up-rated requests of the window as fine-tune records in ``output``, in
+    the fine-tune's dataset format (default) or ``format``; ``preference``: pairs of a better
+    and a worse answer to one prompt, each with its trace ids."""
     from llmspec.operate.feedback_export import export_feedback as export
     from llmspec.operate.monitor import window_start_ms
 
     start = window_start_ms(since)  # LS840 before anything is read
-    return export(open_workspace(spec, env, overrides, state=state), Path(output), start)
+    ws = open_workspace(spec, env, overrides, state=state)
+    return export(ws, Path(output), start, format)
 
 
 def feedback_harvest(

@@ -77,6 +77,32 @@ def check_finetune(ctx: CheckContext) -> Iterator[Diagnostic]:
             f"`finetune.compute.{section}` is ignored by strategy `{strategy}`",
             ctx.key("finetune", "compute", section),
         )
+    yield from _preference_settings(ctx)
+
+
+# a preference setting and the methods that read it
+_PREFERENCE_SETTINGS = {
+    "loss_type": ("dpo",),
+    "desirable_weight": ("kto",),
+    "undesirable_weight": ("kto",),
+}
+
+
+def _preference_settings(ctx: CheckContext) -> Iterator[Diagnostic]:
+    """A preference setting the chosen method does not read is a warning, not silence."""
+    assert ctx.spec.finetune is not None
+    preference = ctx.spec.finetune.preference
+    if preference is None:
+        return
+    for name, methods in _PREFERENCE_SETTINGS.items():
+        if preference.method not in methods and ctx.has("finetune", "preference", name):
+            yield warning(
+                "LS422",
+                f"`finetune.preference.{name}` is ignored by `method: {preference.method}`",
+                ctx.key("finetune", "preference", name),
+                hint=f"it applies to `method: {' or '.join(methods)}`",
+                related=ctx.related("method chosen here", "finetune", "preference", "method"),
+            )
 
 
 def _lora_targets(ctx: CheckContext, available: tuple[str, ...]) -> Iterator[Diagnostic]:

@@ -24,6 +24,11 @@ def data_paths(ctx: CheckContext) -> Iterator[tuple[Path, str, str]]:
         yield ("finetune", "dataset", "train"), spec.finetune.dataset.train, "file"
         if spec.finetune.dataset.validation:
             yield ("finetune", "dataset", "validation"), spec.finetune.dataset.validation, "file"
+        if spec.finetune.preference is not None:
+            data = spec.finetune.preference.dataset
+            yield ("finetune", "preference", "dataset", "train"), data.train, "file"
+            if data.validation:
+                yield ("finetune", "preference", "dataset", "validation"), data.validation, "file"
     if spec.evaluation is not None:
         for name, dataset in spec.evaluation.datasets.items():
             path: Path = ("evaluation", "datasets", name)

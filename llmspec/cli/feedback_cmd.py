@@ -1,5 +1,6 @@
 """`llmspec feedback TRACE_ID --rating up|down [--comment …] [--correction …]`,
-`llmspec feedback export SPEC -e ENV --output FILE` (feedback into fine-tune records) and
+`llmspec feedback export SPEC -e ENV --output FILE [--format …]` (feedback into fine-tune
+records, or preference pairs) and
 `llmspec feedback harvest SPEC -e ENV [--since 7d] [--output FILE]` (failed requests into
 candidate eval records)."""
 
@@ -17,6 +18,7 @@ from llmspec.cli.common import (
 from llmspec.core.diagnostics import SpecError, error
 
 if TYPE_CHECKING:
+    from llmspec.operate.feedback_export import Export
     from llmspec.operate.harvest import Harvest
 
 HELP = "attach human feedback (rating, comment, correction) to a served request's trace"
@@ -26,15 +28,20 @@ EXAMPLES = """examples:
       --correction "Only owners can change the plan."
 
   llmspec feedback export specs/app.yaml -e prod --since 7d --output data/feedback.jsonl
+  llmspec feedback export specs/app.yaml -e prod --format preference --output data/pairs.jsonl
   llmspec feedback harvest specs/app.yaml -e prod --since 7d
 
 The trace id is in the server's responses (`trace_id`). The store is MLFLOW_TRACKING_URI, or
 --tracking-uri, or the repository's local one (.llmspec/mlflow.db). `export` writes the
-corrected and up-rated requests of the app's traces in its fine-tune dataset format.
-`harvest` writes the down-rated, corrected and judge-failed ones as candidate eval records
-(default: beside the first eval dataset, `<dataset>.harvest-<env>.jsonl`), to review and add."""
+corrected and up-rated requests of the app's traces in its fine-tune dataset format; with
+`--format preference`, pairs {prompt, chosen, rejected} for DPO/ORPO/KTO: a correction over
+the answer it corrects, an up-rated answer over a down-rated one to the same question, and the
+online judges' better of a shadow rollout's two answers to one request. `harvest` writes the
+down-rated, corrected and judge-failed ones as candidate eval records (default: beside the
+first eval dataset, `<dataset>.harvest-<env>.jsonl`), to review and add."""
 EXTRA_POSITIONAL = "spec"  # `feedback export SPEC`, `feedback harvest SPEC`
 SUBCOMMANDS = ("export", "harvest")
+EXPORT_FORMATS = ("chat", "instruction", "completion", "preference")
 DEFAULT_SINCE = {"export": "30d", "harvest": "7d"}
 
 
@@ -64,6 +71,12 @@ def add_parser(sub: Any, name: str) -> None:
     parser.add_argument(
         "--since", help="export, harvest: window (default 30d for export, 7d for harvest)"
     )
+    parser.add_argument(
+        "--format",
+        choices=EXPORT_FORMATS,
+        help="export: the records' format (default: the spec's `finetune.dataset.format`); "
+        "`preference`: pairs for DPO, ORPO, KTO",
+    )
 
 
 def run(args: argparse.Namespace) -> Done:
@@ -84,12 +97,9 @@ def run(args: argparse.Namespace) -> Done:
             raise SpecError([error("LS830", "`feedback export` needs SPEC and --output FILE")])
         found = api.export_feedback(
             args.spec, args.env, args.overrides, output=args.output, since=since,
-            state=args.state,
+            state=args.state, format=args.format,
         )  # fmt: skip
-        print(
-            f"wrote {found.output}: {found.records} {found.format} record(s) from corrected or "
-            f"up-rated requests; {found.skipped} trace(s) without either"
-        )
+        print(export_summary(found))
         return Done()
     ids = api.feedback(
         args.trace_id, args.rating, args.comment, args.correction, user=args.user,
@@ -97,6 +107,20 @@ def run(args: argparse.Namespace) -> Done:
     )  # fmt: skip
     print(f"recorded on {args.trace_id}: {', '.join(ids)}")
     return Done()
+
+
+def export_summary(found: Export) -> str:
+    """How many records or pairs were written where, and from what."""
+    if found.format != "preference":
+        return (
+            f"wrote {found.output}: {found.records} {found.format} record(s) from corrected or "
+            f"up-rated requests; {found.skipped} trace(s) without either"
+        )
+    reasons = ", ".join(f"{n} {reason}" for reason, n in found.reasons.items()) or "none"
+    return (
+        f"wrote {found.output}: {found.records} preference pair(s) (by reason: {reasons}); "
+        f"{found.skipped} trace(s) in no pair"
+    )
 
 
 def harvest_summary(found: Harvest, since: str) -> str:

@@ -88,6 +88,8 @@ CODES: dict[str, str] = {
     "LS625": "refresh failed: a system holding outputs did not answer",
     # LS7xx: step kinds at work (dataset, finetune, package, eval, promote)
     "LS701": "invalid dataset record",
+    "LS702": "preference record over the token budget",
+    "LS714": "the preference stage has no fine-tune to start from",
     "LS710": "base model not available",
     "LS711": "fine-tune recipe does not fit the model",
     "LS712": "QLoRA needs a CUDA GPU and bitsandbytes",

@@ -55,6 +55,11 @@ class Address:
         return cls("dataset", name)
 
     @classmethod
+    def preference_dataset(cls, split: str) -> Address:
+        """``dataset.preference-<split>``: the preference stage's ``train`` or ``validation``."""
+        return cls("dataset", f"preference-{split}")
+
+    @classmethod
     def eval_dataset(cls, name: str) -> Address:
         """``dataset.eval-<name>``: an evaluation dataset."""
         return cls("dataset", EVAL_DATASET_PREFIX + name)
@@ -67,6 +72,16 @@ class Address:
     @classmethod
     def finetune(cls, app: str) -> Address:
         return cls("finetune", app)
+
+    @classmethod
+    def preference(cls, app: str) -> Address:
+        """``finetune.<app>.preference``: the preference stage that follows the fine-tune."""
+        return cls("finetune", f"{app}.preference")
+
+    @classmethod
+    def tuned(cls, app: str, preference: bool) -> Address:
+        """The fine-tune whose result is packaged: the preference stage when there is one."""
+        return cls.preference(app) if preference else cls.finetune(app)
 
     @classmethod
     def package(cls, app: str) -> Address:

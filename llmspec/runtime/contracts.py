@@ -14,7 +14,7 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 
 class ContractError(ValueError):
@@ -33,6 +33,9 @@ class _Part:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = _plain(self)
         return data
+
+
+_P = TypeVar("_P", bound=_Part)
 
 
 def _keys(cls: type[Any], data: Any, where: str) -> dict[str, Any]:
@@ -165,7 +168,7 @@ class RetrievalConfig(_Part):
         return data
 
 
-def _optional(cls: type[RetrievalConfig], data: Any, where: str) -> RetrievalConfig | None:
+def _optional(cls: type[_P], data: Any, where: str) -> _P | None:
     return None if data is None else cls.from_dict(data, where)
 
 
@@ -312,6 +315,16 @@ class DatasetConfig(_Part):
 
 
 @dataclass(frozen=True)
+class PreferenceConfig(_Part):
+    """A preference stage's loss settings (TRL's names)."""
+
+    beta: float
+    loss_type: Literal["sigmoid", "ipo", "hinge"]
+    desirable_weight: float
+    undesirable_weight: float
+
+
+@dataclass(frozen=True)
 class LoraConfig(_Part):
     r: int
     alpha: int
@@ -449,6 +462,9 @@ class JobConfig(_Part):
     prompt: PromptConfig
     retrieval: RetrievalConfig | None
     renderer: dict[str, str]  # template → digest: what rendered the job's files
+    # `sft`, or a preference method trained from the fine-tune's result (`--start-from`)
+    objective: Literal["sft", "dpo", "orpo", "kto"] = "sft"
+    preference: PreferenceConfig | None = None
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "job.json") -> Self:
@@ -463,6 +479,7 @@ class JobConfig(_Part):
             "compute": ComputeConfig.from_dict(d["compute"], f"{where}: compute"),
             "prompt": PromptConfig.from_dict(d["prompt"], f"{where}: prompt"),
             "retrieval": _optional(RetrievalConfig, d["retrieval"], f"{where}: retrieval"),
+            "preference": _optional(PreferenceConfig, d.get("preference"), f"{where}: preference"),
         }
         return cls(**{**d, **parts})
 

@@ -152,7 +152,7 @@ def seal_callback() -> Any:
     """A Trainer callback writing `SEAL` into each checkpoint the main process saves."""
     from transformers import TrainerCallback
 
-    class Seal(TrainerCallback):  # type: ignore[misc]
+    class Seal(TrainerCallback):
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             if state.is_world_process_zero and folder.is_dir():

@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from llmspec.runtime.prompting import AppPrompt, Message, answer_text, model_input
 
@@ -117,6 +117,7 @@ class Example:
 
 
 Retrieve = Callable[[str], Sequence[Any]]
+_E = TypeVar("_E")
 
 
 def to_examples(
@@ -179,9 +180,7 @@ def _question_answer(
     return prompt, record[names["completion"]], [{"role": "user", "content": prompt}]
 
 
-def split(
-    examples: list[Example], fraction: float, seed: int
-) -> tuple[list[Example], list[Example]]:
+def split(examples: list[_E], fraction: float, seed: int) -> tuple[list[_E], list[_E]]:
     """(train, validation): a seeded shuffle holds out ``fraction`` (at least one example when
     there are two or more and the fraction is not zero)."""
     if fraction <= 0 or len(examples) < 2:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from llmspec.runtime.contracts import JobConfig
+from llmspec.runtime.preference_data import PreferenceExample
 from llmspec.runtime.prompting import AppPrompt
 from llmspec.runtime.sft_data import Example, Retrieve, read_records, split, to_examples
 
@@ -49,6 +50,32 @@ def prepare(
     def load(path: str) -> list[Example]:
         records = read_records(workdir / path, data.format, data.fields)
         return to_examples(records, path, data.format, data.fields, prompt, retrieve)
+
+    train = load(data.train)
+    if data.validation:
+        return train, load(data.validation)
+    return split(train, float(data.validation_split), int(job.training.seed))
+
+
+def prepare_preference(
+    job: JobConfig,
+    workdir: Path,
+    *,
+    index_uri: str | None = None,
+    index_version: int | None = None,
+) -> tuple[list[PreferenceExample], list[PreferenceExample]]:
+    """(train, validation) preference examples, rendered as `prepare` renders SFT records."""
+    from llmspec.runtime import preference_data
+
+    data = job.dataset
+    prompt = app_prompt(job)
+    retrieve = None
+    if prompt is not None and prompt.uses_context and job.retrieval is not None:
+        retrieve = retriever(job, index_uri or job.retrieval.uri, index_version)
+
+    def load(path: str) -> list[PreferenceExample]:
+        records = preference_data.read_records(workdir / path, data.fields, job.objective)
+        return preference_data.to_examples(records, path, data.fields, prompt, retrieve)
 
     train = load(data.train)
     if data.validation:

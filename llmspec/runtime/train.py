@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--examples", type=Path, help="prepared examples (jsonl)")
     parser.add_argument("--index-uri", help="LanceDB location of the app's index")
     parser.add_argument("--index-version", type=int, help="table version to retrieve from")
+    parser.add_argument(
+        "--start-from", type=Path, help="a preference stage: the fine-tune's adapter or weights"
+    )
     args = parser.parse_args(argv)
     from llmspec.runtime.embedding import quiet_libraries
 
@@ -81,6 +84,10 @@ def train(
     process (None on the others). ``callbacks`` join the trainer's (Ray Train's reporting)."""
     from accelerate import PartialState
 
+    if job.objective != "sft":
+        from llmspec.runtime.preference import train_preference
+
+        return train_preference(job, args, callbacks)
     state = PartialState()
     train_set, validation_set, base = _inputs(job, args, state)
     training = job.training
@@ -116,6 +123,11 @@ def train(
     tokenizer.save_pretrained(final)
     if job.merge_adapter and job.method != "full":
         merge(base, final, args.output / "merged")
+    return result_of(trainer, outcome, progress)
+
+
+def result_of(trainer: Any, outcome: Any, progress: Progress) -> dict[str, Any]:
+    """The training's figures, as the ``done`` event carries them."""
     history = trainer.state.log_history
     losses = [h["loss"] for h in history if "loss" in h]
     evals = [h["eval_loss"] for h in history if "eval_loss" in h]
@@ -269,59 +281,10 @@ def _trainer(
     train_set: list[Encoded],
     validation_set: list[Encoded],
 ) -> Any:
-    from transformers import EarlyStoppingCallback, TrainingArguments
+    from transformers import TrainingArguments
 
-    training = job.training
-    compute = job.compute
-    has_eval = bool(validation_set)
-    early = training.early_stopping if has_eval else None
-    eval_steps = training.eval_steps
-    save_steps = training.checkpoint_steps or eval_steps
-    if early and eval_steps:
-        save_steps = eval_steps  # the best model is chosen among saved checkpoints
-    strategy = "steps" if eval_steps else "epoch"
-    arguments = TrainingArguments(
-        output_dir=str(args.output / "checkpoints"),
-        per_device_train_batch_size=training.batch_size,
-        per_device_eval_batch_size=training.batch_size,
-        gradient_accumulation_steps=training.gradient_accumulation_steps,
-        learning_rate=training.learning_rate,
-        num_train_epochs=training.epochs,
-        max_steps=training.max_steps or -1,
-        lr_scheduler_type=training.scheduler,
-        warmup_steps=training.warmup_ratio,  # a float below 1 is a ratio of the steps
-        weight_decay=training.weight_decay,
-        optim=OPTIMIZERS[training.optimizer],
-        gradient_checkpointing=training.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False},
-        eval_strategy=strategy if has_eval else "no",
-        eval_steps=eval_steps,
-        save_strategy="steps" if save_steps else "epoch",
-        save_steps=save_steps or 500,
-        save_total_limit=2,
-        load_best_model_at_end=bool(early),
-        metric_for_best_model="eval_loss" if early else None,
-        greater_is_better=False if early else None,
-        logging_steps=1,
-        report_to="none",
-        disable_tqdm=True,
-        seed=training.seed,
-        data_seed=training.seed,
-        use_cpu=compute.device == "cpu",
-        bf16=compute.mixed_precision == "bf16",
-        fp16=compute.mixed_precision == "fp16",
-        include_num_input_tokens_seen="non_padding",
-        remove_unused_columns=False,
-        ddp_find_unused_parameters=False,
-        dataloader_num_workers=0,
-        save_only_model=False,
-    )
-    progress = Progress(os.environ.get("MLFLOW_RUN_ID"), keep_last_checkpoint=bool(early))
-    callbacks: list[Any] = [progress]
-    if early:
-        callbacks.append(
-            EarlyStoppingCallback(early.patience, early_stopping_threshold=early.min_delta)
-        )
+    arguments = TrainingArguments(**training_arguments(job, args.output, bool(validation_set)))
+    callbacks = trainer_callbacks(job, bool(validation_set))
     pad_id = tokenizer.pad_token_id
     return SftTrainer(
         model=model,
@@ -331,6 +294,69 @@ def _trainer(
         data_collator=lambda batch: collate(batch, pad_id),
         callbacks=callbacks,
     )
+
+
+def training_arguments(job: JobConfig, output: Path, has_eval: bool) -> dict[str, Any]:
+    """transformers' TrainingArguments for the job's recipe (TRL's configs extend them)."""
+    training = job.training
+    compute = job.compute
+    early = training.early_stopping if has_eval else None
+    eval_steps = training.eval_steps
+    save_steps = training.checkpoint_steps or eval_steps
+    if early and eval_steps:
+        save_steps = eval_steps  # the best model is chosen among saved checkpoints
+    strategy = "steps" if eval_steps else "epoch"
+    return {
+        "output_dir": str(output / "checkpoints"),
+        "per_device_train_batch_size": training.batch_size,
+        "per_device_eval_batch_size": training.batch_size,
+        "gradient_accumulation_steps": training.gradient_accumulation_steps,
+        "learning_rate": training.learning_rate,
+        "num_train_epochs": training.epochs,
+        "max_steps": training.max_steps or -1,
+        "lr_scheduler_type": training.scheduler,
+        "warmup_steps": training.warmup_ratio,  # a float below 1 is a ratio of the steps
+        "weight_decay": training.weight_decay,
+        "optim": OPTIMIZERS[training.optimizer],
+        "gradient_checkpointing": training.gradient_checkpointing,
+        "gradient_checkpointing_kwargs": {"use_reentrant": False},
+        "eval_strategy": strategy if has_eval else "no",
+        "eval_steps": eval_steps,
+        "save_strategy": "steps" if save_steps else "epoch",
+        "save_steps": save_steps or 500,
+        "save_total_limit": 2,
+        "load_best_model_at_end": bool(early),
+        "metric_for_best_model": "eval_loss" if early else None,
+        "greater_is_better": False if early else None,
+        "logging_steps": 1,
+        "report_to": "none",
+        "disable_tqdm": True,
+        "seed": training.seed,
+        "data_seed": training.seed,
+        "use_cpu": compute.device == "cpu",
+        "bf16": compute.mixed_precision == "bf16",
+        "fp16": compute.mixed_precision == "fp16",
+        "include_num_input_tokens_seen": "non_padding",
+        "remove_unused_columns": False,
+        "ddp_find_unused_parameters": False,
+        "dataloader_num_workers": 0,
+        "save_only_model": False,
+    }
+
+
+def trainer_callbacks(job: JobConfig, has_eval: bool) -> list[Any]:
+    """Progress to MLflow and the parent, and early stopping when the recipe asks for it."""
+    from transformers import EarlyStoppingCallback
+
+    early = job.training.early_stopping if has_eval else None
+    callbacks: list[Any] = [
+        Progress(os.environ.get("MLFLOW_RUN_ID"), keep_last_checkpoint=bool(early))
+    ]
+    if early:
+        callbacks.append(
+            EarlyStoppingCallback(early.patience, early_stopping_threshold=early.min_delta)
+        )
+    return callbacks
 
 
 class SftTrainer(Trainer):

@@ -192,8 +192,84 @@ class Compute(SpecModel):
     deepspeed: DeepSpeed = section("DeepSpeed options (`deepspeed-*`).")
 
 
+class PreferenceFields(SpecModel):
+    """Names of the preference record fields, when they differ from TRL's."""
+
+    prompt: str = Field("prompt", description="The question (text or a conversation).")
+    chosen: str = Field("chosen", description="The preferred answer of a pair.")
+    rejected: str = Field("rejected", description="The answer it is preferred to.")
+    completion: str = Field("completion", description="kto: a single judged answer.")
+    label: str = Field("label", description="kto: whether `completion` is wanted.")
+
+
+class PreferenceDataset(SpecModel):
+    train: str = Field(
+        description="Preference records (jsonl), relative to the spec: pairs "
+        "`{prompt, chosen, rejected}`, or for `kto` also single judged answers "
+        "`{prompt, completion, label}` (TRL's field names).",
+        examples=["data/pairs.jsonl"],
+    )
+    validation: str | None = Field(
+        None, description="Held-out preference records (jsonl): the margins are measured on them."
+    )
+    validation_split: float = Field(
+        0.1,
+        ge=0.0,
+        lt=0.5,
+        description="Share of `train` held out when there is no validation file.",
+    )
+    format: Literal["preference"] = Field("preference", description="Record format.")
+    fields: PreferenceFields = section("Field names.")
+    prompt_template: Identifier | None = Field(
+        None,
+        description="The app template prompts are rendered through (default: `prompts.default`).",
+    )
+    use_app_prompt: Flag = Field(
+        True,
+        description="Render each prompt through the app's template (with retrieved context), "
+        "as the model is served; `false` trains on the records' own prompts.",
+    )
+
+
+class Preference(SpecModel):
+    """A preference-tuning stage after the supervised fine-tune: it starts from that fine-tune's
+    adapter (or weights, for `full`) and trains the same weights with TRL's trainer for the
+    method; what is packaged, evaluated and promoted is its result."""
+
+    method: Literal["dpo", "orpo", "kto"] = Field(
+        description="`dpo`: Direct Preference Optimization against the fine-tune as reference; "
+        "`orpo`: odds-ratio preference optimization (no reference model); `kto`: "
+        "Kahneman-Tversky Optimization, from pairs or single judged answers."
+    )
+    dataset: PreferenceDataset = Field(description="Preference data.")
+    beta: float = Field(
+        0.1,
+        gt=0,
+        description="dpo/kto: how far from the reference the model may move (larger: closer); "
+        "orpo: the weight of the odds-ratio term.",
+    )
+    loss_type: Literal["sigmoid", "ipo", "hinge"] = Field(
+        "sigmoid", description="dpo: the loss on the reward margin (TRL's `loss_type`)."
+    )
+    desirable_weight: float = Field(
+        1.0, gt=0, description="kto: weight of the wanted answers' loss."
+    )
+    undesirable_weight: float = Field(
+        1.0, gt=0, description="kto: weight of the unwanted answers' loss."
+    )
+    training: Training = section("Optimisation of the preference stage.")
+
+    @model_validator(mode="after")
+    def _sane(self) -> "Preference":
+        if self.training.packing:
+            raise invalid("preference methods compare whole answers: `packing` is off", "training")
+        return self
+
+
 class Finetune(SpecModel):
-    method: Literal["lora", "qlora", "full"] = Field("lora", description="Recipe.")
+    method: Literal["lora", "qlora", "full"] = Field(
+        "lora", description="Recipe: which weights train (a preference stage trains the same)."
+    )
     dataset: Dataset = Field(description="Training data.")
     lora: Lora = section("LoRA settings (lora, qlora).")
     quantization: Quantization = section("Base-model quantization (qlora).")
@@ -201,6 +277,11 @@ class Finetune(SpecModel):
     compute: Compute = section("Accelerate compute.")
     merge_adapter: Flag = Field(
         False, description="Merge the adapter into the base weights when packaging."
+    )
+    preference: Preference | None = Field(
+        None,
+        description="Preference tuning (DPO, ORPO, KTO) after the supervised fine-tune, from "
+        "its adapter: SFT then DPO.",
     )
 
     @model_validator(mode="after")
@@ -213,5 +294,11 @@ class Finetune(SpecModel):
                 f"`strategy: {self.compute.strategy}` runs through `accelerate launch` "
                 "(`backend: local`)",
                 "compute",
+            )
+        if self.preference is not None and self.compute.backend == "ray":
+            raise invalid(
+                "a preference stage runs with `accelerate launch` (`backend: local`), from the "
+                "fine-tune's result on the machine that applies",
+                "preference",
             )
         return self

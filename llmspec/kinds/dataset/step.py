@@ -36,6 +36,24 @@ class DatasetStep(Step):
                     (data.validation,),
                     estimate=_lines(ctx, data.validation),
                 )
+            preference = spec.finetune.preference
+            if preference is not None:
+                pairs = preference.dataset
+                shape = {
+                    "role": "preference",
+                    "format": pairs.format,
+                    "method": preference.method,
+                    "fields": pairs.fields.model_dump(mode="json"),
+                }
+                for role, path in (("train", pairs.train), ("validation", pairs.validation)):
+                    if path:
+                        yield ResourceDecl(
+                            self.kind,
+                            Address.preference_dataset(role).name,
+                            {**shape, "split": role},
+                            (path,),
+                            estimate=_lines(ctx, path),
+                        )
         if spec.evaluation is not None:
             for name, dataset in spec.evaluation.datasets.items():
                 shape = {"role": "eval", **dataset.model_dump(mode="json", exclude={"path"})}
@@ -83,12 +101,16 @@ def _lines(ctx: DeclareContext, path: str) -> str | None:
 
 
 def _check_record(line: str, config: Any) -> str | None:
-    """Why one line cannot be used: the fine-tune's own record check for training data, the
-    question field for eval data."""
+    """Why one line cannot be used: the fine-tune's own record check for training and
+    preference data, the question field for eval data."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         return f"not valid JSON ({exc.msg} at column {exc.colno})"
+    if config.get("role") == "preference":
+        from llmspec.runtime.preference_data import check_record as check_preference
+
+        return check_preference(record, config.get("fields"), config.get("method", "dpo"))
     if config.get("role") != "eval":
         return check_record(record, config.get("format", "chat"), config.get("fields"))
     if not isinstance(record, dict):

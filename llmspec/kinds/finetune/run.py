@@ -29,6 +29,7 @@ from llmspec.core.layout import Layout
 from llmspec.engine.step import Resource, RunContext, StepFailed
 from llmspec.integrations.mlflow import FinetuneRun, Tag, experiment_name, flatten, tracking_uri
 from llmspec.kinds.dataset.outputs import DatasetOutputs
+from llmspec.kinds.finetune import preference_run as stage
 from llmspec.kinds.finetune.launch import command, launch
 from llmspec.kinds.finetune.outputs import FinetuneOutputs
 from llmspec.kinds.index.outputs import IndexOutputs
@@ -39,23 +40,34 @@ PROBE_EXAMPLES = 16  # training questions answered before and after, to show wha
 
 
 def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) -> dict[str, Any]:
-    job = JobConfig.from_json(files["finetune/job.json"])
+    from llmspec.kinds.finetune.step import files_prefix
+
+    prefix = files_prefix(resource)
+    job = JobConfig.from_json(files[f"{prefix}/job.json"])
+    preference = job.objective != "sft"
     work = ctx.artifact_dir
     work.mkdir(parents=True, exist_ok=True)
     for name in ("accelerate_config.yaml", "job.json"):
-        (work / name).write_text(files[f"finetune/{name}"], encoding="utf-8")
+        (work / name).write_text(files[f"{prefix}/{name}"], encoding="utf-8")
     if job.method == "qlora":
         _require_cuda_for_qlora()
     from llmspec.runtime.embedding import quiet_libraries
 
     quiet_libraries()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no fork warnings from the launch
-    ctx.log("    preparing examples and the base model")
-    train, validation = _examples(job, ctx, work)
-    base = _base_model(job, ctx, train + validation)
-    targets = job.lora.target_modules
-    if job.method != "full" and targets != "all-linear":
-        _check_modules(base, targets)
+    start: Path | None = None
+    if preference:
+        ctx.log(f"    preparing {job.objective} examples from the fine-tune's result")
+        train, validation = stage.examples(job, ctx, work)
+        base, start = stage.starting_point(ctx)
+        stage.check_budget(job, ctx, start or base, train + validation)
+    else:
+        ctx.log("    preparing examples and the base model")
+        train, validation = _examples(job, ctx, work)
+        base = _base_model(job, ctx, train + validation)
+        targets = job.lora.target_modules
+        if job.method != "full" and targets != "all-linear":
+            _check_modules(base, targets)
     shared = None
     if ctx.build_store is not None:  # another runner may have started this fine-tune
         from llmspec.kinds.finetune.checkpoints import SharedCheckpoints
@@ -66,7 +78,11 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
             ctx.log(f"    {restored} from the build store (another runner's, interrupted)")
     run = _open_run(resource, ctx, job, work)
     probe = train[:PROBE_EXAMPLES]
-    before = _answers_score(job, base, None, probe, work / "baseline.json")
+    if preference:
+        measured, pairs = stage.measured_on(train, validation)
+        before = stage.margins_of(job, base, start, pairs, work / "baseline.json")
+    else:
+        before = _answers_score(job, base, None, probe, work / "baseline.json")
     ctx.log(f"    MLflow run {run.run_id}" + (" (resumed)" if run.resumed else ""))
     run.log_metrics({f"probe_{k}_before": v for k, v in before["scores"].items()})
     if shared is not None:
@@ -87,7 +103,8 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
                 work / "accelerate_config.yaml",
                 work / "job.json",
                 work,
-                ["--base-model", str(base), "--examples", str(work / "examples.jsonl")],
+                ["--base-model", str(base), "--examples", str(work / "examples.jsonl")]
+                + (["--start-from", str(start)] if start is not None else []),
             ),
             ctx.spec_dir,
             {**env, "LLMSPEC_CACHE": str(ctx.cache_dir), "OMP_NUM_THREADS": _threads(job)},
@@ -100,18 +117,24 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
         run.finish("FAILED")
         raise StepFailed([_launch_failure(launched, work)])
     model_dir = work / "model"
-    if job.method == "full":  # the tuned weights are the model itself
+    if preference:
+        if job.method == "full":  # the trained weights are the whole model
+            after = stage.margins_of(job, model_dir, None, pairs, None)
+        else:
+            after = stage.margins_of(job, base, model_dir, pairs, None)
+    elif job.method == "full":  # the tuned weights are the model itself
         after = _answers_score(job, model_dir, None, probe, None)
     else:
         after = _answers_score(job, base, model_dir, probe, None)
     result = launched.result
     served = work / "merged" if (work / "merged").is_dir() else model_dir
     digest = folder_digest(served)
-    changed = sum(a != b for a, b in zip(before["answers"], after["answers"], strict=True))
+    changed = sum(a != b for a, b in zip(before["answers"], after["answers"], strict=False))
+    if not preference:
+        run.log_metrics({"probe_answers_changed": changed / max(len(probe), 1)})
     run.log_metrics(
         {
             **{f"probe_{k}_after": v for k, v in after["scores"].items()},
-            "probe_answers_changed": changed / max(len(probe), 1),
             "train_runtime_s": result.get("seconds"),
             "train_tokens_per_s": result.get("tokens_per_s"),
         },
@@ -127,10 +150,21 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
     run.set_tags({Tag.MODEL_DIGEST: digest, Tag.BASE_MODEL: ctx.relative(base)})
     run.finish()
     shutil.rmtree(work / "checkpoints", ignore_errors=True)  # done: the model is kept
+    if preference:
+        was, now = before["scores"], after["scores"]
+        figures = (
+            f"{measured} preference margin {_number(was.get('margin'))} → "
+            f"{_number(now.get('margin'))}, pairs preferred the right way "
+            f"{_share(was.get('accuracy'))} → {_share(now.get('accuracy'))}"
+        )
+    else:
+        figures = (
+            f"training answers ROUGE-L "
+            f"{before['scores']['rouge_l']:.2f} → {after['scores']['rouge_l']:.2f}"
+        )
     ctx.log(
         f"    {result['steps']} steps, loss {_number(result['first_loss'])} → "
-        f"{_number(result['last_loss'])}; training answers ROUGE-L "
-        f"{before['scores']['rouge_l']:.2f} → {after['scores']['rouge_l']:.2f}"
+        f"{_number(result['last_loss'])}; {figures}"
     )
     return FinetuneOutputs(
         run_id=run.run_id,
@@ -149,7 +183,12 @@ def run_finetune(resource: Resource, ctx: RunContext, files: Mapping[str, str]) 
         tokens_per_s=result["tokens_per_s"],
         examples=len(train),
         validation_examples=len(validation),
-        probe={"before": before["scores"], "after": after["scores"], "changed": changed},
+        probe={
+            "before": before["scores"],
+            "after": after["scores"],
+            "changed": changed,
+            **({"measured_on": measured} if preference else {}),
+        },
         ray_job=ray_job,
     ).to_outputs()
 
@@ -261,6 +300,8 @@ def _open_run(resource: Resource, ctx: RunContext, job: JobConfig, work: Path) -
     tracking = ctx.spec.tracking
     data = job.to_dict()
     recipe = {k: data[k] for k in ("model", "method", "training", "compute", "dataset")}
+    if job.objective != "sft":
+        recipe.update(objective=job.objective, preference=data["preference"])
     if job.method != "full":
         recipe["lora"] = data["lora"]
     if job.method == "qlora":
@@ -325,6 +366,10 @@ def _answers_score(
 
 def _number(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
 
 
 def _mean(values: Any) -> float:

@@ -38,14 +38,16 @@ class FinetuneStep(Step):
         finetune = spec.finetune
         if finetune is None:
             return
-        model = spec.model.model_dump(mode="json")
         training, compute = finetune.training, finetune.compute
+        weights = finetune.model_dump(
+            mode="json", exclude={"dataset", "compute", "training", "preference"}
+        )
         config = {
-            "model": {k: model[k] for k in MODEL_IDENTITY if k in model},
-            **finetune.model_dump(mode="json", exclude={"dataset", "compute", "training"}),
+            "model": model_identity(spec),
+            **weights,
             "training": {
                 **training.model_dump(mode="json", exclude=set(PER_DEVICE)),
-                "global_batch": global_batch(finetune),
+                "global_batch": global_batch(finetune, training),
             },
             "mixed_precision": compute.mixed_precision,
             "dataset": finetune.dataset.model_dump(mode="json", exclude={"train", "validation"}),
@@ -61,7 +63,7 @@ class FinetuneStep(Step):
         files: tuple[str, ...] = ()
         if spec.model.source == "local":
             files = ctx.expand([f"{spec.model.path}/**/*"])
-        estimate = _estimate(ctx, finetune)
+        estimate = _estimate(ctx, finetune.dataset.train, training, compute)
         if finetune.method == "qlora" and (missing := qlora_missing()):
             estimate = f"QLoRA needs {missing}, which this machine lacks: apply will stop here"
         if compute.backend == "ray":
@@ -78,15 +80,55 @@ class FinetuneStep(Step):
             files,
             tuple(deps),
             after,
-            settings={  # where and how it runs: not in the digest
-                **compute.model_dump(mode="json", include={"image", "namespace"}),
-                "compute": compute.model_dump(mode="json", exclude={"image", "namespace"}),
-                **training.model_dump(mode="json", include=set(PER_DEVICE)),
-            },
+            settings=_settings(compute, training),
             estimate=estimate,
+        )
+        if finetune.preference is not None:
+            yield self._preference(ctx, config, after)
+
+    def _preference(
+        self, ctx: DeclareContext, tuned: dict[str, Any], after: tuple[str, ...]
+    ) -> ResourceDecl:
+        """The preference stage: the fine-tune's weights settings, its own data and
+        optimisation, and the fine-tune as a dependency (its result is where it starts)."""
+        finetune = ctx.spec.finetune
+        assert finetune is not None and finetune.preference is not None
+        preference, compute = finetune.preference, finetune.compute
+        training = preference.training
+        data = preference.dataset
+        config = {
+            **{k: tuned[k] for k in ("model", "method", "lora", "quantization", "merge_adapter")},
+            "objective": preference.method,
+            "preference": preference.model_dump(
+                mode="json", include={"beta", "loss_type", "desirable_weight", "undesirable_weight"}
+            ),
+            "training": {
+                **training.model_dump(mode="json", exclude=set(PER_DEVICE)),
+                "global_batch": global_batch(finetune, training),
+            },
+            "mixed_precision": compute.mixed_precision,
+            "dataset": data.model_dump(mode="json", exclude={"train", "validation"}),
+        }
+        deps = [str(Address.finetune(ctx.spec.metadata.name))]
+        deps += [
+            str(Address.preference_dataset(split))
+            for split, path in (("train", data.train), ("validation", data.validation))
+            if path
+        ]
+        estimate = _estimate(ctx, data.train, training, compute)
+        return ResourceDecl(
+            self.kind,
+            Address.preference(ctx.spec.metadata.name).name,
+            config,
+            (),
+            tuple(deps),
+            after,
+            settings=_settings(compute, training),
+            estimate=f"{preference.method} from the fine-tune; " + (estimate or ""),
         )
 
     def render(self, resource: Resource, spec: Spec) -> dict[str, str]:
+        prefix = files_prefix(resource)
         recipe = full_recipe(resource)
         compute = recipe["compute"]
         accelerate = render_template(
@@ -106,25 +148,43 @@ class FinetuneStep(Step):
             "digest": resource.inputs_digest.split(":")[-1][:12],
             "gpus": compute["num_processes"] if compute["device"] != "cpu" else 0,
         }
-        rendered = {}
+        rendered = {f"{prefix}/accelerate_config.yaml": accelerate, f"{prefix}/job.json": job}
+        if prefix != "finetune":
+            # it starts from the fine-tune's result on this machine: no cluster manifests
+            return rendered
         if compute["backend"] == "ray":
-            rendered = _kuberay(cluster, compute["ray"], job, spec, resource)
-        return {
-            **rendered,
-            "finetune/accelerate_config.yaml": accelerate,
-            "finetune/job.json": job,
-            "finetune/job.yaml": render_template(
-                "finetune-job.yaml.j2",
-                compute=compute,
-                cluster=cluster,
-                files={"accelerate_config.yaml": accelerate, "job.json": job},
-            ),
-        }
+            rendered.update(_kuberay(cluster, compute["ray"], job, spec, resource))
+        rendered["finetune/job.yaml"] = render_template(
+            "finetune-job.yaml.j2",
+            compute=compute,
+            cluster=cluster,
+            files={"accelerate_config.yaml": accelerate, "job.json": job},
+        )
+        return rendered
 
     def run(self, resource: Resource, ctx: RunContext) -> dict[str, Any]:
         from llmspec.kinds.finetune.run import run_finetune
 
         return run_finetune(resource, ctx, self.render(resource, ctx.spec))
+
+
+def files_prefix(resource: Resource) -> str:
+    """Where a fine-tune's rendered files go: the preference stage's beside the fine-tune's."""
+    return "finetune/preference" if resource.config.get("objective") else "finetune"
+
+
+def model_identity(spec: Spec) -> dict[str, Any]:
+    model = spec.model.model_dump(mode="json")
+    return {k: model[k] for k in MODEL_IDENTITY if k in model}
+
+
+def _settings(compute: Any, training: Any) -> dict[str, Any]:
+    """Where and how it runs: not in the digest."""
+    return {
+        **compute.model_dump(mode="json", include={"image", "namespace"}),
+        "compute": compute.model_dump(mode="json", exclude={"image", "namespace"}),
+        **training.model_dump(mode="json", include=set(PER_DEVICE)),
+    }
 
 
 def _kuberay(
@@ -179,7 +239,10 @@ def job_document(resource: Resource, spec: Spec) -> JobConfig:
     """The training entrypoint's input: the recipe, plus how records become prompts (the app's
     template and index settings as they are now). Paths are relative to the spec's folder."""
     assert spec.finetune is not None
-    data = spec.finetune.dataset
+    preference = spec.finetune.preference
+    data: Any = spec.finetune.dataset
+    if resource.config.get("objective") and preference is not None:
+        data = preference.dataset
     prompt = prompt_config(spec.prompts.model_dump(mode="json"), data.prompt_template)
     retrieval = retrieval_config(spec)
     return JobConfig.from_dict(  # the resource's config checked against the job's shape
@@ -202,9 +265,8 @@ def job_document(resource: Resource, spec: Spec) -> JobConfig:
 PER_DEVICE = ("batch_size", "gradient_accumulation_steps")  # their product with the layout counts
 
 
-def global_batch(finetune: Any) -> int:
+def global_batch(finetune: Any, training: Any) -> int:
     """Examples per optimizer step, whatever the layout that splits them."""
-    training = finetune.training
     per_device = training.batch_size * training.gradient_accumulation_steps
     return int(per_device * processes(finetune.compute))
 
@@ -298,17 +360,16 @@ def qlora_missing() -> str | None:
     return " and ".join(missing) or None
 
 
-def _estimate(ctx: DeclareContext, finetune: Any) -> str | None:
+def _estimate(ctx: DeclareContext, train: str, training: Any, compute: Any) -> str | None:
     """Optimizer steps the recipe implies: records per step from batch size, accumulation and
     processes (the validation split is left in: an estimate, before any file is parsed)."""
     try:
-        with open(ctx.spec_dir / finetune.dataset.train, "rb") as handle:
+        with open(ctx.spec_dir / train, "rb") as handle:
             records = sum(1 for line in handle if line.strip())
     except OSError:
         return None
-    training = finetune.training
     per_step = training.batch_size * training.gradient_accumulation_steps
-    per_step *= processes(finetune.compute)
+    per_step *= processes(compute)
     if training.max_steps:
         return f"{records} records, {training.max_steps} optimizer steps of {per_step}"
     steps = math.ceil(records / per_step) * training.epochs

@@ -217,7 +217,9 @@ def _model_folders(resource: Resource, ctx: RunContext) -> dict[str, Path]:
     is one, else the base model itself; none for an endpoint."""
     if ctx.spec.model.source == "openai-compatible":
         return {}
-    tuned = ctx.inputs.get(str(Address.finetune(ctx.app)))
+    finetune = ctx.spec.finetune
+    preference = finetune is not None and finetune.preference is not None
+    tuned = ctx.inputs.get(str(Address.tuned(ctx.app, preference)))
     if tuned is not None:
         outputs = FinetuneOutputs.from_state(tuned)
         folders = {role: ctx.repo_root / f for role, f in outputs.model_folders().items()}

@@ -43,7 +43,7 @@ class PackageStep(Step):
                 "reranker": spec.retrieval.reranker,
             }
         if spec.finetune is not None:
-            deps.append(str(Address.finetune(app)))
+            deps.append(str(Address.tuned(app, spec.finetune.preference is not None)))
         settings = {"registered_name": spec.registered_name}
         yield ResourceDecl(self.kind, app, config, (), tuple(deps), settings=settings)
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from llmspec.core.diagnostics import Span, SpecError, error
-from llmspec.core.layout import templates_root
+from llmspec.core.layout import constraints_file, templates_root
 
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -74,6 +74,8 @@ def scaffold(
 CI = {"github": (Path(".github") / "workflows" / "llmspec.yml", "github-workflow.yml.j2")}
 # How the workflow installs llmspec: the repository says, in a file it commits and may edit
 REQUIREMENTS = Path(".github") / "llmspec-requirements.txt"
+# ... through the versions this llmspec was tested with (a copy: the repository may refresh it)
+CONSTRAINTS = Path(".github") / "llmspec-constraints.txt"
 REQUIREMENTS_TEXT = """\
 # How CI installs llmspec (.github/workflows/llmspec.yml): edit to pin another version,
 # a wheel (./wheels/llmspec-….whl) or a git URL (llmspec[all] @ git+https://…).
@@ -124,13 +126,24 @@ def write_ci(kind: str, specs: str = "specs") -> list[Path]:
     declared = declared_environments(specs)
     staging = "staging" if "staging" in declared or "dev" not in declared else "dev"
     text = env.get_template(template).render(
-        specs=specs.rstrip("/"), staging=staging, requirements=REQUIREMENTS.as_posix()
+        specs=specs.rstrip("/"),
+        staging=staging,
+        requirements=REQUIREMENTS.as_posix(),
+        constraints=CONSTRAINTS.as_posix(),
     )
     written = [target]
     if not REQUIREMENTS.exists():
         REQUIREMENTS.parent.mkdir(parents=True, exist_ok=True)
         REQUIREMENTS.write_text(REQUIREMENTS_TEXT.format(version=__version__), encoding="utf-8")
         written.append(REQUIREMENTS)
+    if not CONSTRAINTS.exists():
+        CONSTRAINTS.parent.mkdir(parents=True, exist_ok=True)
+        CONSTRAINTS.write_text(
+            f"# The versions llmspec {__version__} was tested with; pip installs through them.\n"
+            + constraints_file().read_text(encoding="utf-8"),
+            encoding="utf-8",
+        )
+        written.append(CONSTRAINTS)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

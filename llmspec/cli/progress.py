@@ -29,7 +29,10 @@ class TerminalHook(Hook):
 
     def finished(self, outcome: Outcome) -> None:
         mark = MARKS[outcome.status]
-        print(f"  {mark} {outcome.address}: {outcome.status} ({outcome.seconds:.1f}s)", flush=True)
+        said = f"  {mark} {outcome.address}: {outcome.status} ({outcome.seconds:.1f}s)"
+        if outcome.status == "failed" and outcome.log:
+            said += f"; libraries' output in {outcome.log}"
+        print(said, flush=True)
 
     def log(self, line: str) -> None:
         print(line, flush=True)

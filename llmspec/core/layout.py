@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-__all__ = ["Layout", "file_key", "templates_root", "user_cache"]
+__all__ = ["Layout", "constraints_file", "file_key", "templates_root", "user_cache"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,14 @@ def templates_root() -> Path:
     package = Path(__file__).resolve().parents[1]  # llmspec/
     packaged = package / "templates"
     return packaged if packaged.is_dir() else package.parent / "templates"
+
+
+def constraints_file() -> Path:
+    """The versions the test suite passed with: inside the wheel as llmspec/constraints.txt,
+    at the top of a source checkout."""
+    package = Path(__file__).resolve().parents[1]  # llmspec/
+    packaged = package / "constraints.txt"
+    return packaged if packaged.is_file() else package.parent / "constraints.txt"
 
 
 def user_cache(kind: str) -> Path:

@@ -6,16 +6,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from llmspec.checks.governance import required_approvals
 from llmspec.core.diagnostics import Diagnostic, Severity, error
 from llmspec.core.git import head_commit
+from llmspec.core.layout import Layout
 from llmspec.engine import approvals
 from llmspec.engine.hooks import Hook
 from llmspec.engine.locking import holding
 from llmspec.engine.render import digest_text, write_artifacts
 from llmspec.engine.step import Resource, RunContext, StepFailed
+from llmspec.engine.step_log import step_log_path, to_step_log
 from llmspec.engine.workspace import Workspace
 from llmspec.plans.graph import Graph
 from llmspec.plans.order import deletion_order
@@ -31,6 +34,7 @@ class Outcome:
     status: str  # done, reused, deleted, kept, failed, skipped
     seconds: float = 0.0
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    log: str | None = None  # the step's library output (a failure's progress line names it)
 
 
 @dataclass
@@ -219,6 +223,7 @@ def _run_one(
 ) -> Outcome:
     started = time.perf_counter()
     step = ws.steps[resource.kind]
+    log = step_log_path(ws.repo_root / Layout.HOME, ws.app, ws.env, resource.address)
     try:
         # rendered in memory, written only once the step succeeded: build/ never shows the
         # artifacts of a failed or interrupted attempt
@@ -242,18 +247,19 @@ def _run_one(
                 ctx, artifact_dir=ctx.artifact_dir.with_name(f"{ctx.artifact_dir.name}-{stamp}")
             )
         built_in = ws.env
-        if change.action == "reuse":
-            record = ws.artifacts.find(ws.app, resource.kind, resource.inputs_digest)
-            assert record is not None  # the plan found it under the same lock
-            outputs = step.reuse(resource, record.outputs, ctx)
-            built_in = record.env
-        else:
-            outputs = step.run(resource, ctx)
+        with to_step_log(log, resource.address):
+            if change.action == "reuse":
+                record = ws.artifacts.find(ws.app, resource.kind, resource.inputs_digest)
+                assert record is not None  # the plan found it under the same lock
+                outputs = step.reuse(resource, record.outputs, ctx)
+                built_in = record.env
+            else:
+                outputs = step.run(resource, ctx)
     except StepFailed as exc:
-        return _failed(ws, resource, change, recorded, exc.diagnostics, started)
+        return _failed(ws, resource, change, recorded, exc.diagnostics, started, log)
     except Exception as exc:  # a library error inside a step: shown as this step's failure
         diag = error("LS602", f"`{resource.address}` failed: {type(exc).__name__}: {exc}")
-        return _failed(ws, resource, change, recorded, [diag], started)
+        return _failed(ws, resource, change, recorded, [diag], started, log)
     if rendered:  # the artifacts written, with their digests
         write_artifacts(ws.build_dir, files)
         outputs = {**outputs, "rendered": rendered}
@@ -275,6 +281,7 @@ def _failed(
     recorded: dict[str, ResourceState],
     diagnostics: list[Diagnostic],
     started: float,
+    log: Path | None = None,
 ) -> Outcome:
     if resource.address not in recorded:  # keep a good previous record; mark a new one failed
         ws.backend.put_resource(
@@ -294,9 +301,11 @@ def _failed(
                 after=resource.after,
             ),
         )
-    return Outcome(
-        resource.address, change.action, "failed", time.perf_counter() - started, diagnostics
-    )
+    seconds = time.perf_counter() - started
+    where = None
+    if log is not None and log.is_file():
+        where = str(log.relative_to(ws.repo_root)) if log.is_relative_to(ws.repo_root) else str(log)
+    return Outcome(resource.address, change.action, "failed", seconds, diagnostics, where)
 
 
 def _delete(

@@ -31,4 +31,4 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     state = json.loads(
         llmspec("state", "show", "specs/support-bot.yaml", "-e", "dev", "--json", cwd=repo).stdout
     )
-    return {"repo": repo, "out": done.stdout, "state": state}
+    return {"repo": repo, "out": done.stdout, "err": done.stderr, "state": state}

@@ -55,8 +55,16 @@ def test_every_job_of_the_workflow_runs_against_the_team_servers(
     jobs = workflow["jobs"]
     for job in jobs.values():  # the install step reads the repository's requirements file
         installs = [s["run"] for s in job["steps"] if "pip install" in s.get("run", "")]
-        assert installs == ['pip install -r "$LLMSPEC_REQUIREMENTS"'], installs
+        assert installs == ['pip install -r "$LLMSPEC_REQUIREMENTS" -c "$LLMSPEC_CONSTRAINTS"']
     assert workflow["env"]["LLMSPEC_REQUIREMENTS"] == ".github/llmspec-requirements.txt"
+    # ... through the versions the suite passed with, as README's commands and CI install
+    assert workflow["env"]["LLMSPEC_CONSTRAINTS"] == ".github/llmspec-constraints.txt"
+    pins = (repo / ".github" / "llmspec-constraints.txt").read_text().splitlines()
+    tested = (ROOT / "constraints.txt").read_text().splitlines()
+    assert [p for p in pins if not p.startswith("#")] == [
+        p for p in tested if not p.startswith("#")
+    ]
+    assert any(p.startswith("mlflow==") for p in pins)
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -12,14 +12,13 @@ Light to import: tokenizers and retrievers are passed in.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llmspec.runtime.prompting import AppPrompt, Message, model_input
-from llmspec.runtime.sft_data import DataError, Retrieve
+from llmspec.runtime.sft_data import DataError, Retrieve, read_checked
 
 DEFAULT_FIELDS = {
     "prompt": "prompt",
@@ -138,27 +137,7 @@ def read_records(
     path: Path, fields: Mapping[str, str] | None = None, method: str = "dpo"
 ) -> list[tuple[int, dict[str, Any]]]:
     """(line number, record) for every non-blank line; DataError lists every bad line."""
-    records: list[tuple[int, dict[str, Any]]] = []
-    problems: list[tuple[int, str]] = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append((number, f"not valid JSON ({exc.msg} at column {exc.colno})"))
-                continue
-            problem = check_record(record, fields, method)
-            if problem:
-                problems.append((number, problem))
-            else:
-                records.append((number, record))
-    if problems:
-        raise DataError(str(path), problems)
-    if not records:
-        raise DataError(str(path), [(1, "the file holds no records")])
-    return records
+    return read_checked(path, lambda record: check_record(record, fields, method))
 
 
 def to_examples(

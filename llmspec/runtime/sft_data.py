@@ -73,6 +73,14 @@ def read_records(
     path: Path, fmt: str, fields: Mapping[str, str] | None = None
 ) -> list[tuple[int, dict[str, Any]]]:
     """(line number, record) for every non-blank line; DataError lists every bad line."""
+    return read_checked(path, lambda record: check_record(record, fmt, fields))
+
+
+def read_checked(
+    path: Path, check: Callable[[Any], str | None]
+) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, record) for every non-blank line of a jsonl file that ``check`` finds no
+    problem with; DataError lists every bad line (and an empty file)."""
     records: list[tuple[int, dict[str, Any]]] = []
     problems: list[tuple[int, str]] = []
     with open(path, encoding="utf-8") as handle:
@@ -84,7 +92,7 @@ def read_records(
             except json.JSONDecodeError as exc:
                 problems.append((number, f"not valid JSON ({exc.msg} at column {exc.colno})"))
                 continue
-            problem = check_record(record, fmt, fields)
+            problem = check(record)
             if problem:
                 problems.append((number, problem))
             else:

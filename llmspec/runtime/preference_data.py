@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmspec.runtime.prompting import AppPrompt, Message, model_input
-from llmspec.runtime.sft_data import DataError, Retrieve, read_checked
+from llmspec.runtime.sft_data import DataError, Retrieve, read_checked, render_record
 
 DEFAULT_FIELDS = {
     "prompt": "prompt",
@@ -165,19 +165,10 @@ def to_examples(
             examples.append(PreferenceExample(tuple(history), chosen, rejected, where))
             continue
         question = history[-1]["content"]
-        variables = {prompt.inputs[0]: question}
-        missing = [name for name in prompt.inputs[1:] if name not in record]
-        if missing:
-            problems.append(
-                (line, f"the prompt's input `{missing[0]}` is not a field of the record")
-            )
-            continue
-        variables.update({name: record[name] for name in prompt.inputs[1:]})
-        context = retrieve(question) if retrieve is not None and prompt.uses_context else ()
         try:
-            messages = prompt.render(variables, context)
-        except Exception as exc:  # a template error names the record it failed on
-            problems.append((line, f"the prompt template fails on this record: {exc}"))
+            messages = render_record(prompt, question, record, retrieve)
+        except ValueError as exc:
+            problems.append((line, str(exc)))
             continue
         examples.append(PreferenceExample(tuple(messages), chosen, rejected, where))
     if problems:

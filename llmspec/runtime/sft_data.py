@@ -151,24 +151,32 @@ def to_examples(
             else:
                 examples.append(Example(tuple(history), answer, where))
             continue
-        variables = {prompt.inputs[0]: question}
-        missing = [name for name in prompt.inputs[1:] if name not in record]
-        if missing:
-            problems.append(
-                (line, f"the prompt's input `{missing[0]}` is not a field of the record")
-            )
-            continue
-        variables.update({name: record[name] for name in prompt.inputs[1:]})
-        context = retrieve(question) if retrieve is not None and prompt.uses_context else ()
         try:
-            messages = prompt.render(variables, context)
-        except Exception as exc:  # a template error names the record it failed on
-            problems.append((line, f"the prompt template fails on this record: {exc}"))
+            messages = render_record(prompt, question, record, retrieve)
+        except ValueError as exc:
+            problems.append((line, str(exc)))
             continue
         examples.append(Example(tuple(messages), answer, where))
     if problems:
         raise DataError(path, problems)
     return examples
+
+
+def render_record(
+    prompt: AppPrompt, question: str, record: Mapping[str, Any], retrieve: Retrieve | None
+) -> list[Message]:
+    """The messages the app's prompt renders for a record's question (its other inputs are the
+    record's fields; context is retrieved as the served model retrieves it); ValueError says
+    why the record cannot be rendered."""
+    missing = [name for name in prompt.inputs[1:] if name not in record]
+    if missing:
+        raise ValueError(f"the prompt's input `{missing[0]}` is not a field of the record")
+    variables = {prompt.inputs[0]: question, **{name: record[name] for name in prompt.inputs[1:]}}
+    context = retrieve(question) if retrieve is not None and prompt.uses_context else ()
+    try:
+        return prompt.render(variables, context)
+    except Exception as exc:  # a template error names the record it failed on
+        raise ValueError(f"the prompt template fails on this record: {exc}") from exc
 
 
 def _question_answer(

@@ -1,6 +1,7 @@
 """A real Ray cluster for the tests: `ray start --head` and a second node joined with
 `ray start --address=…`, one CPU each (two raylets on this machine), each with a temporary folder
-of its own, as two machines would have. Started once per session, stopped at its end.
+of its own, as two machines would have. Started once for this package, stopped after its last
+test, so that its idle processes take no CPU from the tests after it.
 
 Without Ray the tests are skipped, or fail where CI installed it (`LLMSPEC_REQUIRE_RAY=1`)."""
 
@@ -53,7 +54,7 @@ def _ray(*argv: str, env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_cluster(s3: Any) -> Iterator[Cluster]:
     """The cluster's processes have the test bucket's credentials and endpoint, as a cluster
     in a cloud has its own (apply passes it no credentials)."""
